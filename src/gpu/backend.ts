@@ -1,0 +1,38 @@
+// The compute-backend interface that training runs against: `cpu` (reference, deterministic) and `webgpu` (WGSL).
+// The pipeline's training loop only sees this interface, so a backend can be swapped mid-run from a checkpoint.
+import type { BagRMParams, EncodedItems, OptimizerConfig, PairBatch } from '../pipeline/rm/types.ts';
+
+export type BackendName = 'cpu' | 'webgpu';
+
+export interface StepResult {
+  /** Weighted BT loss of the batch: -mean(w * log sigmoid(s_c - s_r)). */
+  loss: number;
+}
+
+/** Full trainer state, enough to resume bit-for-bit on any backend. */
+export interface TrainerCheckpoint {
+  params: BagRMParams;
+  /** Adam first/second moments, same shapes as params, keyed by tensor name (E, W1, b1, W2, b2). */
+  m: Record<string, Float32Array>;
+  v: Record<string, Float32Array>;
+  /** Per embedding row: the Adam step count of that row (lazy/sparse Adam). Length vocabSize. */
+  rowStep: Int32Array;
+  step: number;
+}
+
+export interface Trainer {
+  readonly backend: BackendName;
+  /** One optimizer step on the batch (B may be 0: no-op returning loss 0). */
+  step(items: EncodedItems, batch: PairBatch): Promise<StepResult>;
+  /** Scores of the given items (all items when `indices` is omitted). */
+  score(items: EncodedItems, indices?: Int32Array): Promise<Float32Array>;
+  checkpoint(): Promise<TrainerCheckpoint>;
+  dispose(): void;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Human-readable description (adapter info, or why it fell back). */
+  readonly info: string;
+  createTrainer(init: BagRMParams | TrainerCheckpoint, opt: OptimizerConfig): Promise<Trainer>;
+}

@@ -1,0 +1,107 @@
+// Shared data types of the SCPO pipeline: datasets, pairs, data issues, run config and reports.
+// Pure types only; every other module (data loaders, rm, scpo, eval, workers, ui) imports from here.
+
+/** One scored text: a response to a prompt. Items are deduplicated per dataset and referenced by index. */
+export interface Item {
+  prompt: string;
+  response: string;
+}
+
+export type Split = 'train' | 'test';
+
+/** A preference pair; `chosen`/`rejected` index into `PreferenceData.items`. */
+export interface Pair {
+  chosen: number;
+  rejected: number;
+  /** PRISM `survey.location.reside_country` of the user, or the GOQA country. */
+  country: string;
+  /** Unit of the train/test split: the PRISM user_id, or the GOQA question. */
+  group: string;
+  /** PRISM interaction_id, or the GOQA question id. */
+  key: string;
+  split: Split;
+  /** Human score of chosen / rejected (PRISM 1-100; GOQA share 0-1). */
+  scoreChosen: number;
+  scoreRejected: number;
+}
+
+/** One bad input row, located precisely so the user can fix it. */
+export interface DataIssue {
+  file: string;
+  /** 1-based line (JSONL/CSV) or row number (Parquet); 0 when the issue concerns the whole file. */
+  line: number;
+  field: string;
+  message: string;
+}
+
+export interface DataIssueReport {
+  /** Number of skipped rows (or values). */
+  count: number;
+  /** Counts per reason, e.g. "missing field", "bad json". */
+  byReason: Record<string, number>;
+  /** The first examples (at most 20). */
+  examples: DataIssue[];
+}
+
+export interface CountryStats {
+  users: number;
+  pairs: number;
+  trainPairs: number;
+  testPairs: number;
+}
+
+export type DataFormat = 'prism' | 'goqa';
+
+export interface PreferenceData {
+  format: DataFormat;
+  /** Human-readable origin, e.g. "synthetic:0" or a folder name. */
+  source: string;
+  items: Item[];
+  pairs: Pair[];
+  countries: Record<string, CountryStats>;
+  /** Ties dropped during pair construction. */
+  tiesDropped: number;
+  issues: DataIssueReport;
+}
+
+/** Thrown in strict mode (and for fatal problems such as a missing file); never shown as a stack trace. */
+export class DataError extends Error {
+  readonly file: string;
+  readonly line: number;
+  readonly field: string;
+  constructor(issue: DataIssue) {
+    super(`${issue.file}:${issue.line}:${issue.field}: ${issue.message}`);
+    this.name = 'DataError';
+    this.file = issue.file;
+    this.line = issue.line;
+    this.field = issue.field;
+  }
+}
+
+/** Error in user-supplied configuration (CLI flags, URL hash, UI form). */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A named input file, as a Blob so Node (fs.openAsBlob) and the browser (File) share one code path. */
+export interface InputFile {
+  name: string;
+  blob: Blob;
+}
+
+export const METHODS = ['start', 'full_ft', 'filter_only', 'weight_only', 'scpo', 'inverse'] as const;
+export type Method = (typeof METHODS)[number];
+
+export const DEFAULT_COUNTRIES = [
+  'Chile',
+  'South Africa',
+  'New Zealand',
+  'Australia',
+  'Mexico',
+  'Israel',
+  'Canada',
+] as const;
+export const DEFAULT_MAJORITY = ['United States', 'United Kingdom'] as const;
