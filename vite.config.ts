@@ -1,4 +1,5 @@
 import { defineConfig } from 'vite';
+import type { Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
 // COOP/COEP make the page cross-origin isolated so onnxruntime-web can use wasm threads.
@@ -7,11 +8,34 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+// Offline by default: the production page may only talk to its own origin. (Not in dev: HMR needs inline code.)
+// 'wasm-unsafe-eval' lets onnxruntime-web compile its wasm; blob: workers are used by ORT's proxy.
+export const CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self' blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self' blob: data:",
+  "object-src 'none'",
+  "base-uri 'self'",
+].join('; ');
+
+function cspPlugin(): Plugin {
+  return {
+    name: 'scpo-csp',
+    apply: 'build',
+    transformIndexHtml(html) {
+      return html.replace('<head>', `<head>\n    <meta http-equiv="Content-Security-Policy" content="${CSP}" />`);
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), cspPlugin()],
   worker: { format: 'es' },
   server: { headers: isolation, host: '127.0.0.1' },
   preview: { headers: isolation, host: '127.0.0.1' },
-  build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
+  build: { target: 'es2022', chunkSizeWarningLimit: 8192 },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
 });

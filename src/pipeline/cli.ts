@@ -1,0 +1,222 @@
+// The headless runner: `npm run scpo -- --data ... --out ...`. Same session code as the browser worker; bad
+// input or flags end with one readable line and exit code 2, never a stack trace.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cpuBackend } from '../gpu/cpu/trainer.ts';
+import type { Backend } from '../gpu/backend.ts';
+import { loadSynthetic } from './data/index.ts';
+import { loadDataPath } from './data/node.ts';
+import { DEFAULT_CONFIG, resolveConfig } from './experiment.ts';
+import type { ExperimentConfig, ExperimentEvent } from './experiment.ts';
+import { formatTable, reportCsv, reportFiles, summarizeData, APP_VERSION } from './report.ts';
+import { loadBagRM } from './rm/files.ts';
+import { dirReader } from './rm/files.node.ts';
+import { runSession } from './session.ts';
+import { CancelledError } from './train/loop.ts';
+import { ConfigError, DataError, METHODS } from './types.ts';
+import type { DataFormat, Method, PreferenceData } from './types.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BUNDLED_MODEL_DIR = join(ROOT, 'public/models/scpo-glove-rm');
+
+const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [options]
+  --format prism|goqa        dataset format (default: detected)
+  --countries a,b,...        countries to steer (default: ${DEFAULT_CONFIG.countries.join(',')})
+  --majority a,b             majority countries for the bias report (default: ${DEFAULT_CONFIG.majority.join(',')})
+  --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
+  --methods all|m1,m2        ${METHODS.join(', ')}
+  --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
+  --no-efficiency            skip the data-efficiency runs
+  --freeze-embeddings        train only the MLP head
+  --backend cpu|webgpu       compute backend (default cpu)
+  --goqa-margin 0.05         GOQA: minimum share difference for a pair
+  --strict                   stop at the first bad input row (exit 2)
+  --out <dir>                write the report files there
+  --quiet                    no progress lines`;
+
+function list(v: string | undefined): string[] | undefined {
+  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function number(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${flag} expects a number, got "${v}"`);
+  return n;
+}
+
+export interface CliOptions {
+  data: string;
+  format?: DataFormat;
+  globalRm: string;
+  backend: 'cpu' | 'webgpu';
+  strict: boolean;
+  out?: string;
+  quiet: boolean;
+  goqaMargin?: number;
+  config: ExperimentConfig;
+}
+
+export function parseCli(argv: string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        data: { type: 'string' },
+        format: { type: 'string' },
+        countries: { type: 'string' },
+        majority: { type: 'string' },
+        'global-rm': { type: 'string', default: 'bundled' },
+        methods: { type: 'string', default: 'all' },
+        tau: { type: 'string' },
+        beta: { type: 'string' },
+        steps: { type: 'string' },
+        epochs: { type: 'string' },
+        batch: { type: 'string' },
+        lr: { type: 'string' },
+        'weight-decay': { type: 'string' },
+        seed: { type: 'string' },
+        'no-efficiency': { type: 'boolean', default: false },
+        'freeze-embeddings': { type: 'boolean', default: false },
+        backend: { type: 'string', default: 'cpu' },
+        'goqa-margin': { type: 'string' },
+        strict: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message.split('\n')[0]}\n${USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.help) throw new ConfigError(USAGE);
+  if (!v.data) throw new ConfigError(`--data is required\n${USAGE}`);
+  if (v.format !== undefined && v.format !== 'prism' && v.format !== 'goqa') {
+    throw new ConfigError(`--format must be prism or goqa, got "${v.format}"`);
+  }
+  if (v.backend !== 'cpu' && v.backend !== 'webgpu') throw new ConfigError(`--backend must be cpu or webgpu, got "${v.backend}"`);
+  const methods = v.methods === 'all' ? [...METHODS] : (list(v.methods) ?? []);
+  for (const m of methods) {
+    if (!(METHODS as readonly string[]).includes(m)) throw new ConfigError(`--methods: unknown method "${m}" (known: ${METHODS.join(', ')})`);
+  }
+  const partial: Partial<ExperimentConfig> = { methods: methods as Method[] };
+  const set = <K extends keyof ExperimentConfig>(k: K, val: ExperimentConfig[K] | undefined) => {
+    if (val !== undefined) partial[k] = val;
+  };
+  set('countries', list(v.countries));
+  set('majority', list(v.majority));
+  set('tau', number('tau', v.tau));
+  set('beta', number('beta', v.beta));
+  set('steps', number('steps', v.steps));
+  set('epochs', number('epochs', v.epochs));
+  set('batch', number('batch', v.batch));
+  set('lr', number('lr', v.lr));
+  set('weightDecay', number('weight-decay', v['weight-decay']));
+  set('seed', number('seed', v.seed));
+  if (v['no-efficiency']) partial.efficiency = false;
+  if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
+  return {
+    data: v.data,
+    format: v.format as DataFormat | undefined,
+    globalRm: v['global-rm'] ?? 'bundled',
+    backend: v.backend,
+    strict: v.strict ?? false,
+    out: v.out,
+    quiet: v.quiet ?? false,
+    goqaMargin: number('goqa-margin', v['goqa-margin']),
+    config: resolveConfig(partial),
+  };
+}
+
+async function loadData(o: CliOptions): Promise<PreferenceData> {
+  const m = /^synthetic(?::(\d+))?$/.exec(o.data);
+  const loadOpts = { strict: o.strict, seed: o.config.seed, goqaMargin: o.goqaMargin };
+  if (m) return loadSynthetic(m[1] === undefined ? 0 : Number(m[1]), undefined, loadOpts);
+  return loadDataPath(o.data, o.format, loadOpts);
+}
+
+async function selectCliBackend(name: 'cpu' | 'webgpu', _log: (s: string) => void): Promise<Backend> {
+  if (name === 'cpu') return cpuBackend;
+  throw new ConfigError('--backend webgpu: the WebGPU engine is not part of this build yet');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const o = parseCli(argv);
+  const log = (s: string) => {
+    if (!o.quiet) process.stderr.write(s + '\n');
+  };
+  const t0 = Date.now();
+  const data = await loadData(o);
+  log(`data: ${data.source} (${data.format}) ${data.items.length} texts, ${data.pairs.length} pairs, ${data.tiesDropped} ties dropped`);
+  if (data.issues.count > 0) {
+    log(`skipped ${data.issues.count} bad rows: ${Object.entries(data.issues.byReason).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    for (const ex of data.issues.examples.slice(0, 5)) log(`  ${ex.file}:${ex.line}:${ex.field}: ${ex.message}`);
+  }
+  const modelDir = o.globalRm === 'bundled' || o.globalRm === 'train' ? BUNDLED_MODEL_DIR : resolve(o.globalRm);
+  let model;
+  try {
+    model = await loadBagRM(dirReader(modelDir));
+  } catch (e) {
+    throw new ConfigError(`global RM at ${modelDir}: ${(e as Error).message}` +
+      (modelDir === BUNDLED_MODEL_DIR ? ' (build it with `npm run build:models`)' : ''));
+  }
+  const backend = await selectCliBackend(o.backend, log);
+  const loadMs = Date.now() - t0;
+  let lastPhase = '';
+  const onEvent = (e: ExperimentEvent) => {
+    if (e.type === 'phase' && e.label !== lastPhase) {
+      lastPhase = e.label;
+      log(`[${e.phase}${e.total > 1 ? ` ${e.done}/${e.total}` : ''}] ${e.label}`);
+    }
+  };
+  const { result } = await runSession({
+    data,
+    model,
+    backend,
+    config: o.config,
+    globalRm: o.globalRm === 'train' ? 'train' : 'as-loaded',
+    onEvent,
+  });
+  result.timings.loadMs = loadMs;
+  result.timings.wallMs = Date.now() - t0;
+  process.stdout.write(formatTable(result) + '\n');
+  log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${backend.info}`);
+  if (o.out) {
+    const files = reportFiles(result, {
+      data: summarizeData(data),
+      globalRm: o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir,
+      versions: { app: APP_VERSION, node: process.version },
+    });
+    files['report.csv'] = reportCsv(result);
+    await mkdir(o.out, { recursive: true });
+    for (const [name, text] of Object.entries(files)) await writeFile(join(o.out, name), text);
+    log(`wrote ${Object.keys(files).join(', ')} to ${o.out}`);
+  }
+  return 0;
+}
+
+/** Known errors become one line and exit 2; anything else is a bug and keeps its message (still no trace). */
+export function describeError(e: unknown): { code: number; line: string } {
+  if (e instanceof ConfigError || e instanceof DataError) return { code: 2, line: `error: ${e.message}` };
+  if (e instanceof CancelledError) return { code: 130, line: 'cancelled' };
+  const msg = e instanceof Error ? e.message : String(e);
+  return { code: 1, line: `internal error: ${msg}` };
+}
+
+const isEntry = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      const { code, line } = describeError(e);
+      process.stderr.write(line + '\n');
+      if (process.env.SCPO_DEBUG && e instanceof Error) process.stderr.write((e.stack ?? '') + '\n');
+      process.exit(code);
+    },
+  );
+}

@@ -1,0 +1,102 @@
+// The report files of a run (the CLI's --out folder and the studio's export share them) and the text table.
+import type { ExperimentResult } from './experiment.ts';
+import type { Method, PreferenceData } from './types.ts';
+
+export const APP_VERSION = '0.1.0';
+
+export interface RunInfo {
+  data: Pick<PreferenceData, 'format' | 'source' | 'tiesDropped' | 'countries' | 'issues'> & { items: number; pairs: number };
+  globalRm: string;
+  versions: Record<string, string>;
+}
+
+export function summarizeData(data: PreferenceData): RunInfo['data'] {
+  return {
+    format: data.format,
+    source: data.source,
+    items: data.items.length,
+    pairs: data.pairs.length,
+    tiesDropped: data.tiesDropped,
+    countries: data.countries,
+    issues: data.issues,
+  };
+}
+
+/** file name -> JSON text: full_report, partial_report, edited_ratios, bias_report, efficiency, run. */
+export function reportFiles(result: ExperimentResult, info: RunInfo): Record<string, string> {
+  const j = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+  const counts: Record<string, { train: number; kept: number; test: number; edited: number }> = {};
+  for (const [c, s] of Object.entries(result.sets)) {
+    counts[c] = { train: s.train.length, kept: s.kept, test: s.test.length, edited: s.edited };
+  }
+  return {
+    'full_report.json': j(result.reports.full),
+    'partial_report.json': j(result.reports.partial),
+    'edited_ratios.json': j(result.reports.editedRatios),
+    'bias_report.json': j(result.reports.bias),
+    'efficiency.json': j(result.reports.efficiency),
+    'run.json': j({
+      app: 'scpo-studio',
+      version: APP_VERSION,
+      versions: info.versions,
+      config: result.config,
+      seed: result.config.seed,
+      backend: result.backend,
+      globalRm: info.globalRm,
+      data: info.data,
+      counts,
+      runs: result.runs.map((r) => ({
+        country: r.country,
+        method: r.method,
+        trainPairs: r.trainPairs,
+        steps: r.steps,
+        accFull: r.accFull,
+        accEdited: r.accEdited,
+        accMajority: r.accMajority,
+        finalLoss: r.losses.length ? r.losses[r.losses.length - 1] : null,
+        ms: r.ms,
+      })),
+      timings: result.timings,
+    }),
+  };
+}
+
+/** CSV of the accuracy tables: country, method, full %, edited %, majority %. */
+export function reportCsv(result: ExperimentResult): string {
+  const rows = ['country,method,full_acc,edited_acc,majority_acc,train_pairs'];
+  const esc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const f = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : '');
+  for (const r of result.runs) {
+    rows.push([esc(r.country), r.method, f(r.accFull), f(r.accEdited), f(r.accMajority), String(r.trainPairs)].join(','));
+  }
+  return rows.join('\n') + '\n';
+}
+
+function cell(v: number | null | undefined, width: number): string {
+  return (v === null || v === undefined ? '-' : v.toFixed(1)).padStart(width);
+}
+
+/** The readable table the CLI prints: full-test accuracy %, edited in parentheses, per country and method. */
+export function formatTable(result: ExperimentResult): string {
+  const methods = result.config.methods as Method[];
+  const rows = [...result.config.countries, 'avg'];
+  const w0 = Math.max(8, ...rows.map((r) => r.length));
+  const lines: string[] = [];
+  lines.push(`${'country'.padEnd(w0)}  ${methods.map((m) => m.padStart(15)).join(' ')}`);
+  for (const c of rows) {
+    const full = result.reports.full[c] ?? {};
+    const part = result.reports.partial[c] ?? {};
+    lines.push(
+      `${c.padEnd(w0)}  ${methods.map((m) => `${cell(full[m], 6)} (${cell(part[m], 5)})`.padStart(15)).join(' ')}`,
+    );
+  }
+  lines.push('accuracy % on the full test set (edited test set in parentheses)');
+  const er = result.reports.editedRatios;
+  lines.push(
+    `edited ratios (avg): train kept ${er.train.avg === null ? '-' : (er.train.avg * 100).toFixed(1)}%, ` +
+      `test edited ${er.test.avg === null ? '-' : (er.test.avg * 100).toFixed(1)}%`,
+  );
+  const eff = result.reports.efficiency;
+  if (eff.avgRatio !== null) lines.push(`data efficiency: full_ft needs ${eff.avgRatio.toFixed(2)}x the pairs of scpo (avg)`);
+  return lines.join('\n');
+}
