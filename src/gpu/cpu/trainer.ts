@@ -1,0 +1,364 @@
+// The 'cpu' Backend: a deterministic Float32Array bag-RM trainer (weighted BT loss, dense AdamW on the MLP, lazy AdamW on E).
+//
+// Optimizer semantics (the webgpu backend must match them):
+// - MLP tensors (W1, b1, W2, b2): AdamW with decoupled weight decay on every element, bias correction by the
+//   global step count `step` (PyTorch torch.optim.AdamW with one param group).
+// - Embedding table E: lazy AdamW in the spirit of PyTorch SparseAdam. Only the rows whose token ids occur in
+//   the batch (each row once, even if it occurs many times; explicit-zero gradients still count) are updated:
+//   their moments, their own step counter rowStep[row] (used for bias correction) and their weight decay.
+//   Rows the batch does not touch are left exactly as they are: no moment decay and no weight decay.
+// - freezeEmbeddings: E, its moments and rowStep never change and no embedding gradient is computed. A trainer
+//   that starts frozen and has no E moments keeps them as empty arrays (length 0, meaning "all zeros") so a
+//   frozen backbone table with one row per item does not cost two more copies; checkpoints then carry empty
+//   m.E / v.E, and resuming such a checkpoint unfrozen allocates zeros.
+// - A batch of 0 pairs changes nothing (step is not incremented) and reports loss 0.
+// Loss: -(1/B) sum_i w_i log sigmoid(s_chosen - s_rejected) (mean over pairs, not over the weight sum), with
+// log sigmoid(d) = -softplus(-d) so |d| up to 1e4 and beyond stays finite.
+// Numerics: parameters and moments are Float32Array; activations, gradients and the loss are accumulated in f64
+// in a fixed order, so a given JS engine reproduces a run bit for bit (and checkpoint/resume is exact); exp/log1p
+// are engine-defined in JS, so different engines may differ in the last bits.
+import type { Backend, StepResult, Trainer, TrainerCheckpoint } from '../backend.ts';
+import { cloneParams, scoreItems, TENSOR_NAMES, tensorSizes, validateParams } from '../../pipeline/rm/bag.ts';
+import type { BagRMParams, EncodedItems, OptimizerConfig, PairBatch } from '../../pipeline/rm/types.ts';
+import {
+  accumulateXtDZ,
+  adamw,
+  backpropInput,
+  BiasCorrection,
+  headBackward,
+  headForward,
+  linearForward,
+  logSigmoid,
+  poolItems,
+  sigmoid,
+  type AdamHyper,
+} from './ops.ts';
+
+type Moments = Record<'E' | 'W1' | 'b1' | 'W2' | 'b2', Float32Array>;
+
+function isCheckpoint(x: BagRMParams | TrainerCheckpoint): x is TrainerCheckpoint {
+  return (x as TrainerCheckpoint).params !== undefined && (x as TrainerCheckpoint).rowStep !== undefined;
+}
+
+function validateOptimizer(opt: OptimizerConfig): void {
+  const bad = (k: string, v: unknown): never => {
+    throw new Error(`optimizer: ${k} is invalid (${String(v)})`);
+  };
+  if (!(opt.lr >= 0) || !Number.isFinite(opt.lr)) bad('lr', opt.lr);
+  if (!(opt.beta1 >= 0 && opt.beta1 < 1)) bad('beta1', opt.beta1);
+  if (!(opt.beta2 >= 0 && opt.beta2 < 1)) bad('beta2', opt.beta2);
+  if (!(opt.eps > 0)) bad('eps', opt.eps);
+  if (!(opt.weightDecay >= 0) || !Number.isFinite(opt.weightDecay)) bad('weightDecay', opt.weightDecay);
+}
+
+export class CpuTrainer implements Trainer {
+  readonly backend = 'cpu' as const;
+  private p: BagRMParams;
+  private m: Moments;
+  private v: Moments;
+  private rowStep: Int32Array;
+  private stepCount: number;
+  private readonly opt: OptimizerConfig;
+  private readonly hyper: AdamHyper;
+
+  // Scratch, grown on demand.
+  private xs = new Float64Array(0);
+  private zs = new Float64Array(0);
+  private ss = new Float64Array(0);
+  private ds = new Float64Array(0);
+  private dzs = new Float64Array(0);
+  private dxs = new Float64Array(0);
+  private readonly bc1: BiasCorrection;
+  private readonly bc2: BiasCorrection;
+  private readonly gW1: Float64Array;
+  private readonly gb1: Float64Array;
+  private readonly gW2: Float64Array;
+  private readonly gb2: Float64Array;
+  // Sparse embedding gradient: slotOf[row] = slot in gE (or -1), touched[0..nTouched) = rows in first-seen order.
+  private readonly slotOf: Int32Array;
+  private touched = new Int32Array(0);
+  private gE = new Float64Array(0);
+  private disposed = false;
+
+  constructor(init: BagRMParams | TrainerCheckpoint, opt: OptimizerConfig) {
+    validateOptimizer(opt);
+    this.opt = { ...opt };
+    this.hyper = { lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay };
+    const params = isCheckpoint(init) ? init.params : init;
+    validateParams(params, 'trainer init');
+    this.p = cloneParams(params);
+    const cfg = this.p.config;
+    const sizes = tensorSizes(cfg);
+    const needE = !opt.freezeEmbeddings;
+    if (isCheckpoint(init)) {
+      this.m = loadMoments(init.m, sizes, needE, 'm');
+      this.v = loadMoments(init.v, sizes, needE, 'v');
+      if (!(init.rowStep instanceof Int32Array) || init.rowStep.length !== cfg.vocabSize) {
+        throw new Error(`checkpoint: rowStep must be an Int32Array of length ${cfg.vocabSize}`);
+      }
+      if (!Number.isInteger(init.step) || init.step < 0) throw new Error(`checkpoint: step is invalid (${init.step})`);
+      this.rowStep = init.rowStep.slice();
+      this.stepCount = init.step;
+    } else {
+      this.m = zeroMoments(sizes, needE);
+      this.v = zeroMoments(sizes, needE);
+      this.rowStep = new Int32Array(cfg.vocabSize);
+      this.stepCount = 0;
+    }
+    const K = 2 * cfg.dim;
+    const H = cfg.hidden;
+    this.bc1 = new BiasCorrection(opt.beta1);
+    this.bc2 = new BiasCorrection(opt.beta2);
+    this.gW1 = new Float64Array(K * H);
+    this.gb1 = new Float64Array(H);
+    this.gW2 = new Float64Array(H);
+    this.gb2 = new Float64Array(1);
+    this.slotOf = new Int32Array(needE ? cfg.vocabSize : 0).fill(-1);
+  }
+
+  /** Optimizer steps taken so far (0-pair batches do not count). */
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  async step(items: EncodedItems, batch: PairBatch): Promise<StepResult> {
+    return this.stepSync(items, batch);
+  }
+
+  /** The synchronous core of step(), for benchmarks and workers that do not want a microtask per step. */
+  stepSync(items: EncodedItems, batch: PairBatch): StepResult {
+    this.checkAlive();
+    const B = checkBatch(batch);
+    if (B === 0) return { loss: 0 };
+    const { loss, nTouched } = this.forwardBackward(items, batch);
+    const p = this.p;
+    const { dim: D, hidden: H } = p.config;
+    const t = ++this.stepCount;
+    const h = this.hyper;
+    const { bc1, bc2 } = this;
+    const c1 = bc1.at(t);
+    const c2 = bc2.at(t);
+    adamw(p.W1, this.m.W1, this.v.W1, 0, this.gW1.length, this.gW1, 0, c1, c2, h);
+    adamw(p.b1, this.m.b1, this.v.b1, 0, H, this.gb1, 0, c1, c2, h);
+    adamw(p.W2, this.m.W2, this.v.W2, 0, H, this.gW2, 0, c1, c2, h);
+    adamw(p.b2, this.m.b2, this.v.b2, 0, 1, this.gb2, 0, c1, c2, h);
+    const { touched, gE, slotOf, rowStep } = this;
+    for (let s = 0; s < nTouched; s++) {
+      const row = touched[s];
+      const rt = ++rowStep[row];
+      adamw(p.E, this.m.E, this.v.E, row * D, D, gE, s * D, bc1.at(rt), bc2.at(rt), h);
+      slotOf[row] = -1;
+    }
+    return { loss };
+  }
+
+  /**
+   * Loss and gradients of a batch at the current parameters, without updating anything: dense f64 gradients
+   * of the MLP tensors and the sparse gradient of E (`rows` in first-seen order, `E` = [rows.length, D]).
+   * For gradient checks and for comparing other backends against this reference.
+   */
+  gradients(items: EncodedItems, batch: PairBatch): BatchGradients {
+    this.checkAlive();
+    const B = checkBatch(batch);
+    const { dim: D, hidden: H } = this.p.config;
+    if (B === 0) {
+      const z = new Float64Array(0);
+      return { loss: 0, W1: new Float64Array(2 * D * H), b1: new Float64Array(H), W2: new Float64Array(H), b2: new Float64Array(1), rows: new Int32Array(0), E: z };
+    }
+    const { loss, nTouched } = this.forwardBackward(items, batch);
+    const rows = this.touched.slice(0, nTouched);
+    for (const r of rows) this.slotOf[r] = -1;
+    return {
+      loss,
+      W1: this.gW1.slice(),
+      b1: this.gb1.slice(),
+      W2: this.gW2.slice(),
+      b2: this.gb2.slice(),
+      rows,
+      E: this.gE.slice(0, nTouched * D),
+    };
+  }
+
+  /**
+   * Fills gW1/gb1/gW2/gb2 and, unless E is frozen, gE for the touched rows (slotOf is left set for them:
+   * the caller must reset it). Returns the batch loss and the number of touched rows.
+   */
+  private forwardBackward(items: EncodedItems, batch: PairBatch): { loss: number; nTouched: number } {
+    const B = batch.chosen.length;
+    const p = this.p;
+    const { dim: D, hidden: H, vocabSize: V } = p.config;
+    const K = 2 * D;
+    const S = 2 * B; // item slots: 2i = chosen of pair i, 2i+1 = rejected
+    this.ensureSlots(S, K, H);
+    const { xs, zs, ss, ds, dzs, dxs } = this;
+    const itemAt = (j: number): number => ((j & 1) === 0 ? batch.chosen[j >> 1] : batch.rejected[j >> 1]);
+
+    poolItems(p.E, D, V, items, S, itemAt, xs);
+    linearForward(xs, S, K, p.W1, p.b1, H, zs);
+    headForward(zs, S, H, p.W2, p.b2, ss);
+
+    let loss = 0;
+    for (let i = 0; i < B; i++) {
+      const w = batch.weight[i];
+      const d = ss[2 * i] - ss[2 * i + 1];
+      loss -= w * logSigmoid(d);
+      // dL/dd = -(w/B) * sigmoid(-d)
+      const g = (-w / B) * sigmoid(-d);
+      ds[2 * i] = g;
+      ds[2 * i + 1] = -g;
+    }
+    loss /= B;
+
+    const { gW1, gb1, gW2, gb2 } = this;
+    gW1.fill(0);
+    gb1.fill(0);
+    gW2.fill(0);
+    gb2.fill(0);
+    headBackward(zs, ds, S, H, p.W2, gW2, gb1, gb2, dzs);
+    accumulateXtDZ(xs, S, K, dzs, H, gW1);
+    if (this.opt.freezeEmbeddings) return { loss, nTouched: 0 };
+
+    backpropInput(dzs, S, H, p.W1, K, dxs);
+    let nTouched = 0;
+    for (let j = 0; j < S; j++) {
+      const k = itemAt(j);
+      nTouched = this.scatter(items.responseIds, items.responseOffsets[k], items.responseOffsets[k + 1], dxs, j * K, D, nTouched);
+      nTouched = this.scatter(items.promptIds, items.promptOffsets[k], items.promptOffsets[k + 1], dxs, j * K + D, D, nTouched);
+    }
+    return { loss, nTouched };
+  }
+
+  /** Adds dx[dxOff .. dxOff+D) / n to the gradient of each of the n rows ids[start..end). */
+  private scatter(ids: Int32Array, start: number, end: number, dx: Float64Array, dxOff: number, D: number, nTouched: number): number {
+    const n = end - start;
+    if (n <= 0) return nTouched;
+    const inv = 1 / n;
+    const slotOf = this.slotOf;
+    for (let q = start; q < end; q++) {
+      const row = ids[q];
+      let slot = slotOf[row];
+      if (slot < 0) {
+        slot = nTouched++;
+        if (slot >= this.touched.length) this.growTouched(slot + 1, D);
+        slotOf[row] = slot;
+        this.touched[slot] = row;
+        this.gE.fill(0, slot * D, slot * D + D);
+      }
+      const gE = this.gE;
+      const o = slot * D;
+      for (let d = 0; d < D; d++) gE[o + d] += dx[dxOff + d] * inv;
+    }
+    return nTouched;
+  }
+
+  private growTouched(min: number, D: number): void {
+    const cap = Math.max(min, this.touched.length * 2, 256);
+    const t = new Int32Array(cap);
+    t.set(this.touched);
+    this.touched = t;
+    const g = new Float64Array(cap * D);
+    g.set(this.gE);
+    this.gE = g;
+  }
+
+  private ensureSlots(S: number, K: number, H: number): void {
+    if (this.ss.length >= S) return;
+    const cap = Math.max(S, this.ss.length * 2);
+    this.xs = new Float64Array(cap * K);
+    this.zs = new Float64Array(cap * H);
+    this.ss = new Float64Array(cap);
+    this.ds = new Float64Array(cap);
+    this.dzs = new Float64Array(cap * H);
+    this.dxs = new Float64Array(cap * K);
+  }
+
+  async score(items: EncodedItems, indices?: Int32Array): Promise<Float32Array> {
+    this.checkAlive();
+    return scoreItems(this.p, items, indices);
+  }
+
+  async checkpoint(): Promise<TrainerCheckpoint> {
+    this.checkAlive();
+    return {
+      params: cloneParams(this.p),
+      m: copyMoments(this.m),
+      v: copyMoments(this.v),
+      rowStep: this.rowStep.slice(),
+      step: this.stepCount,
+    };
+  }
+
+  /** Current parameters without copying (read-only by convention), for hot loops such as evaluation. */
+  peekParams(): BagRMParams {
+    return this.p;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error('cpu trainer: used after dispose()');
+  }
+}
+
+export interface BatchGradients {
+  loss: number;
+  W1: Float64Array;
+  b1: Float64Array;
+  W2: Float64Array;
+  b2: Float64Array;
+  /** Embedding rows the batch touches, in first-seen order. */
+  rows: Int32Array;
+  /** [rows.length, dim]: gradient of each touched row. Empty when E is frozen. */
+  E: Float64Array;
+}
+
+function checkBatch(batch: PairBatch): number {
+  const B = batch.chosen.length;
+  if (batch.rejected.length !== B || batch.weight.length !== B) {
+    throw new Error(`batch: chosen/rejected/weight lengths differ (${B}, ${batch.rejected.length}, ${batch.weight.length})`);
+  }
+  return B;
+}
+
+function zeroMoments(sizes: Record<string, number>, needE: boolean): Moments {
+  return {
+    E: new Float32Array(needE ? sizes.E : 0),
+    W1: new Float32Array(sizes.W1),
+    b1: new Float32Array(sizes.b1),
+    W2: new Float32Array(sizes.W2),
+    b2: new Float32Array(sizes.b2),
+  };
+}
+
+function loadMoments(src: Record<string, Float32Array>, sizes: Record<string, number>, needE: boolean, what: string): Moments {
+  const out = {} as Moments;
+  for (const k of TENSOR_NAMES) {
+    const a = src[k];
+    if (!(a instanceof Float32Array)) throw new Error(`checkpoint: ${what}.${k} is missing`);
+    if (k === 'E' && a.length === 0) {
+      out.E = new Float32Array(needE ? sizes.E : 0);
+      continue;
+    }
+    if (a.length !== sizes[k]) throw new Error(`checkpoint: ${what}.${k} has ${a.length} values, expected ${sizes[k]}`);
+    out[k] = a.slice();
+  }
+  return out;
+}
+
+function copyMoments(m: Moments): Record<string, Float32Array> {
+  return { E: m.E.slice(), W1: m.W1.slice(), b1: m.b1.slice(), W2: m.W2.slice(), b2: m.b2.slice() };
+}
+
+export function createCpuTrainer(init: BagRMParams | TrainerCheckpoint, opt: OptimizerConfig): CpuTrainer {
+  return new CpuTrainer(init, opt);
+}
+
+export const cpuBackend: Backend = {
+  name: 'cpu',
+  info: 'CPU (JavaScript, Float32Array; deterministic reference backend)',
+  async createTrainer(init, opt) {
+    return new CpuTrainer(init, opt);
+  },
+};
