@@ -1,0 +1,74 @@
+// Page-side handle of the experiment worker: starts runs, forwards pause/resume/cancel, validates every
+// message coming back and hands typed messages to one listener.
+import type { ExperimentConfig } from '../pipeline/experiment.ts';
+import { parseFromWorker } from './protocol.ts';
+import type { BackendPref, DataSpec, FromWorker, ModelSpec, ToWorker } from './protocol.ts';
+
+export type Listener = (msg: FromWorker) => void;
+
+export class ExperimentClient {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private current = 0;
+
+  constructor(private readonly listener: Listener) {}
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(new URL('./experiment.worker.ts', import.meta.url), { type: 'module', name: 'scpo-experiment' });
+    w.onmessage = (ev: MessageEvent<unknown>) => {
+      const msg = parseFromWorker(ev.data);
+      if (!msg) {
+        this.listener({ type: 'error', id: this.current, error: { kind: 'internal', message: 'malformed message from the worker' } });
+        return;
+      }
+      if (msg.id === this.current) this.listener(msg);
+    };
+    w.onerror = (ev) => {
+      this.listener({ type: 'error', id: this.current, error: { kind: 'internal', message: `worker failed: ${ev.message}` } });
+      this.worker = null;
+    };
+    this.worker = w;
+    return w;
+  }
+
+  private post(msg: ToWorker): void {
+    this.ensureWorker().postMessage(msg);
+  }
+
+  /** Starts a run; a run already going is cancelled first. Returns the run id. */
+  run(config: ExperimentConfig, data: DataSpec, model: ModelSpec, backend: BackendPref, strict = false): number {
+    if (this.current) this.cancel();
+    const id = this.nextId++;
+    this.current = id;
+    this.post({ type: 'run', id, config, data, model, backend, strict });
+    return id;
+  }
+
+  /** Loads the data only (summary + pairs for the inspector); a run already going is cancelled first. */
+  load(data: DataSpec, strict = false): number {
+    if (this.current) this.cancel();
+    const id = this.nextId++;
+    this.current = id;
+    this.post({ type: 'load', id, data, strict });
+    return id;
+  }
+
+  pause(): void {
+    if (this.current) this.post({ type: 'pause', id: this.current });
+  }
+
+  resume(): void {
+    if (this.current) this.post({ type: 'resume', id: this.current });
+  }
+
+  cancel(): void {
+    if (this.current) this.post({ type: 'cancel', id: this.current });
+  }
+
+  dispose(): void {
+    this.worker?.terminate();
+    this.worker = null;
+    this.current = 0;
+  }
+}

@@ -1,0 +1,146 @@
+// The ONE typed message protocol between the page and the experiment worker: discriminated unions on `type`,
+// errors as values, and validators so neither side trusts a received message by cast.
+import type { ExperimentConfig, ExperimentEvent, ExperimentResult } from '../pipeline/experiment.ts';
+import type { CountryStats, DataFormat, DataIssueReport, Item, Pair } from '../pipeline/types.ts';
+
+export type BackendPref = 'auto' | 'cpu' | 'webgpu';
+
+export type DataSpec =
+  | { kind: 'synthetic'; seed: number }
+  | { kind: 'prism'; utterances: File; survey: File }
+  | { kind: 'goqa'; file: File; margin?: number }
+  /** Opt-in only (the studio's "allow network"): a dataset id on the Hugging Face hub. */
+  | { kind: 'hub'; id: string };
+
+export type ModelSpec =
+  | { kind: 'bundled' }
+  /**
+   * A local folder in HF layout picked by the user (turned into blob URLs in the worker). `paths[i]` is files[i]'s
+   * path inside that folder (e.g. "onnx/model.onnx"): File.webkitRelativePath is not part of a File's structured clone.
+   */
+  | { kind: 'files'; files: File[]; paths?: string[] }
+  /** Opt-in only (the studio's "allow network"): a model id on the Hugging Face hub. */
+  | { kind: 'hub'; id: string };
+
+export type ToWorker =
+  | { type: 'run'; id: number; config: ExperimentConfig; data: DataSpec; model: ModelSpec; backend: BackendPref; strict: boolean }
+  /** Load and validate the data only (no model, no training): answered by 'status', 'data' + 'pairs', or 'error'. */
+  | { type: 'load'; id: number; data: DataSpec; strict: boolean }
+  | { type: 'pause'; id: number }
+  | { type: 'resume'; id: number }
+  | { type: 'cancel'; id: number };
+
+export interface DataSummary {
+  format: DataFormat;
+  source: string;
+  items: number;
+  pairs: number;
+  tiesDropped: number;
+  countries: Record<string, CountryStats>;
+  issues: DataIssueReport;
+}
+
+export interface BackendReport {
+  name: string;
+  info: string;
+  reason: string;
+}
+
+export type WorkerErrorKind = 'data' | 'config' | 'cancelled' | 'internal';
+
+export interface WorkerError {
+  kind: WorkerErrorKind;
+  message: string;
+  file?: string;
+  line?: number;
+  field?: string;
+}
+
+export type FromWorker =
+  | { type: 'status'; id: number; message: string }
+  | { type: 'data'; id: number; summary: DataSummary }
+  /** The loaded pairs and their texts, for the studio's pair inspector (sent once per load, right after 'data'). */
+  | { type: 'pairs'; id: number; items: Item[]; pairs: Pair[] }
+  | { type: 'backend'; id: number; report: BackendReport }
+  /** Experiment events, batched and throttled (at most ~10 messages per second). */
+  | { type: 'events'; id: number; events: ExperimentEvent[] }
+  | { type: 'result'; id: number; result: ExperimentResult }
+  | { type: 'error'; id: number; error: WorkerError };
+
+const FROM_TYPES = new Set(['status', 'data', 'pairs', 'backend', 'events', 'result', 'error']);
+const TO_TYPES = new Set(['run', 'load', 'pause', 'resume', 'cancel']);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+function isItem(v: unknown): boolean {
+  return isRecord(v) && typeof v.prompt === 'string' && typeof v.response === 'string';
+}
+
+function isPair(v: unknown, items: number): boolean {
+  return (
+    isRecord(v) &&
+    typeof v.chosen === 'number' &&
+    typeof v.rejected === 'number' &&
+    v.chosen >= 0 &&
+    v.chosen < items &&
+    v.rejected >= 0 &&
+    v.rejected < items &&
+    typeof v.country === 'string' &&
+    (v.split === 'train' || v.split === 'test')
+  );
+}
+
+/** Checks every element: the lists are at most ~10^5 long, so a full pass costs a few ms and nothing is cast blind. */
+function everyOf(a: unknown[], ok: (v: unknown) => boolean): boolean {
+  for (let i = 0; i < a.length; i++) if (!ok(a[i])) return false;
+  return true;
+}
+
+/** Shape check of a message from the worker; returns null (and the caller reports it) when malformed. */
+export function parseFromWorker(v: unknown): FromWorker | null {
+  if (!isRecord(v) || typeof v.type !== 'string' || !FROM_TYPES.has(v.type) || typeof v.id !== 'number') return null;
+  switch (v.type) {
+    case 'status':
+      return typeof v.message === 'string' ? { type: 'status', id: v.id, message: v.message } : null;
+    case 'data':
+      return isRecord(v.summary) ? { type: 'data', id: v.id, summary: v.summary as unknown as DataSummary } : null;
+    case 'pairs': {
+      const { items, pairs } = v;
+      if (!Array.isArray(items) || !Array.isArray(pairs)) return null;
+      if (!everyOf(items, isItem) || !everyOf(pairs, (p) => isPair(p, items.length))) return null;
+      return { type: 'pairs', id: v.id, items: items as Item[], pairs: pairs as Pair[] };
+    }
+    case 'backend':
+      return isRecord(v.report) && typeof v.report.name === 'string'
+        ? { type: 'backend', id: v.id, report: v.report as unknown as BackendReport }
+        : null;
+    case 'events':
+      return Array.isArray(v.events) && v.events.every((e) => isRecord(e) && typeof e.type === 'string')
+        ? { type: 'events', id: v.id, events: v.events as ExperimentEvent[] }
+        : null;
+    case 'result':
+      return isRecord(v.result) && isRecord(v.result.reports)
+        ? { type: 'result', id: v.id, result: v.result as unknown as ExperimentResult }
+        : null;
+    case 'error':
+      return isRecord(v.error) && typeof v.error.message === 'string' && typeof v.error.kind === 'string'
+        ? { type: 'error', id: v.id, error: v.error as unknown as WorkerError }
+        : null;
+  }
+  return null;
+}
+
+export function parseToWorker(v: unknown): ToWorker | null {
+  if (!isRecord(v) || typeof v.type !== 'string' || !TO_TYPES.has(v.type) || typeof v.id !== 'number') return null;
+  if (v.type === 'run') {
+    if (!isRecord(v.config) || !isRecord(v.data) || !isRecord(v.model) || typeof v.backend !== 'string') return null;
+    return v as unknown as ToWorker;
+  }
+  if (v.type === 'load') {
+    if (!isRecord(v.data) || typeof v.data.kind !== 'string') return null;
+    return { type: 'load', id: v.id, data: v.data as unknown as DataSpec, strict: v.strict === true };
+  }
+  return { type: v.type as 'pause' | 'resume' | 'cancel', id: v.id };
+}

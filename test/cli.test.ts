@@ -1,0 +1,87 @@
+// End-to-end test of the headless CLI on the default synthetic data with the bundled RM (built by
+// `npm run build:models`, which `npm install` runs), plus its bad-input behaviour: exit 2, one line, no trace.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUNDLED_MODEL_DIR } from '../src/pipeline/cli.ts';
+
+const TSX = join(process.cwd(), 'node_modules/.bin/tsx');
+
+function cli(args: string[]) {
+  const r = spawnSync(TSX, ['src/pipeline/cli.ts', ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('scpo CLI', () => {
+  it('has the bundled model (npm run build:models)', () => {
+    expect(existsSync(join(BUNDLED_MODEL_DIR, 'onnx/model.onnx')), `missing ${BUNDLED_MODEL_DIR}`).toBe(true);
+  });
+
+  it('runs the default 7-country experiment: reports parse and scpo beats start by >= 3 points', () => {
+    const out = mkdtempSync(join(tmpdir(), 'scpo-cli-'));
+    const r = cli(['--data', 'synthetic', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/country/);
+    const full = JSON.parse(readFileSync(join(out, 'full_report.json'), 'utf8'));
+    const partial = JSON.parse(readFileSync(join(out, 'partial_report.json'), 'utf8'));
+    const ratios = JSON.parse(readFileSync(join(out, 'edited_ratios.json'), 'utf8'));
+    const bias = JSON.parse(readFileSync(join(out, 'bias_report.json'), 'utf8'));
+    const eff = JSON.parse(readFileSync(join(out, 'efficiency.json'), 'utf8'));
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    const countries = ['Chile', 'South Africa', 'New Zealand', 'Australia', 'Mexico', 'Israel', 'Canada'];
+    const methods = ['start', 'full_ft', 'filter_only', 'weight_only', 'scpo', 'inverse'];
+    for (const t of [full, partial]) {
+      expect(Object.keys(t).sort()).toEqual([...countries, 'avg'].sort());
+      for (const c of [...countries, 'avg']) expect(Object.keys(t[c]).sort()).toEqual([...methods].sort());
+    }
+    for (const c of countries) {
+      expect(ratios.train[c]).toBeGreaterThan(0);
+      expect(ratios.train[c]).toBeLessThanOrEqual(1);
+      expect(ratios.test[c]).toBeGreaterThanOrEqual(0);
+      expect(typeof bias.countries[c].scpo.own).toBe('number');
+      expect(typeof bias.countries[c].scpo.majority).toBe('number');
+      expect(eff.countries[c].fullFt.length).toBe(4);
+    }
+    expect(run.config.tau).toBe(0.7);
+    expect(run.config.beta).toBe(1.1);
+    expect(run.counts.Chile.train).toBeGreaterThan(0);
+    expect(full.avg.scpo - full.avg.start).toBeGreaterThanOrEqual(3);
+  });
+
+  it('exits 2 with one line for a missing data path', () => {
+    const r = cli(['--data', '/nonexistent/prism', '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^error: .*\/nonexistent\/prism/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 for unknown countries, naming them', () => {
+    const r = cli(['--data', 'synthetic', '--countries', 'Atlantis', '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Atlantis/);
+    expect(r.stderr).toMatch(/available: /);
+  });
+
+  it('exits 2 for bad flag values', () => {
+    expect(cli(['--data', 'synthetic', '--tau', 'abc']).code).toBe(2);
+    expect(cli(['--data', 'synthetic', '--methods', 'magic']).stderr).toMatch(/unknown method "magic"/);
+    expect(cli(['--bogus']).code).toBe(2);
+  });
+
+  it('--strict stops at the first bad row with file:line:field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scpo-bad-'));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'survey.jsonl'), JSON.stringify({ user_id: 'u1', location: { reside_country: 'Chile' } }) + '\n');
+    writeFileSync(
+      join(dir, 'utterances.jsonl'),
+      JSON.stringify({ user_id: 'u1', interaction_id: 'i1', user_prompt: 'p', model_response: 'a', score: 50 }) + '\n{not json\n',
+    );
+    const r = cli(['--data', dir, '--strict', '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/utterances\.jsonl:2:/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
