@@ -167,11 +167,16 @@ export interface ExperimentResult {
   timings: Record<string, number>;
 }
 
+/** Scores items with the global RM (e.g. onnxruntime-web in its own worker); result aligned with `indices`. */
+export type ItemScorer = (encoded: EncodedItems, indices: Int32Array) => Promise<Float32Array>;
+
 export interface ExperimentInputs {
   data: PreferenceData;
   encoded: EncodedItems;
   globalParams: BagRMParams;
   backend: Backend;
+  /** Global-RM scoring; defaults to the backend's trainer forward pass on globalParams. */
+  globalScorer?: ItemScorer;
   config: ExperimentConfig;
   onEvent?: (e: ExperimentEvent) => void;
   control?: RunControl;
@@ -218,13 +223,17 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
   pairs.forEach((p, i) => {
     if (wanted.has(p.country)) relevantPairs.push(i);
   });
-  const globalTrainer = await backend.createTrainer(inp.globalParams, optimizerConfig(config));
-  const gScores = await scoreInto(
-    globalTrainer,
-    encoded,
-    unique(relevantPairs.flatMap((i) => [pc[i], pr[i]])),
-  );
-  globalTrainer.dispose();
+  const scoreIdx = unique(relevantPairs.flatMap((i) => [pc[i], pr[i]]));
+  let gScores: Float32Array;
+  if (inp.globalScorer) {
+    const s = await inp.globalScorer(encoded, scoreIdx);
+    gScores = new Float32Array(encoded.count).fill(Number.NaN);
+    for (let i = 0; i < scoreIdx.length; i++) gScores[scoreIdx[i]] = s[i];
+  } else {
+    const globalTrainer = await backend.createTrainer(inp.globalParams, optimizerConfig(config));
+    gScores = await scoreInto(globalTrainer, encoded, scoreIdx);
+    globalTrainer.dispose();
+  }
   const rPlus = new Float32Array(pairs.length).fill(Number.NaN);
   const rMinus = new Float32Array(pairs.length).fill(Number.NaN);
   for (const i of relevantPairs) {

@@ -2,7 +2,7 @@
 // the items once, run the experiment. Shared verbatim by the CLI, the Web Worker and the end-to-end tests.
 import type { Backend } from '../gpu/backend.ts';
 import { runExperiment } from './experiment.ts';
-import type { ExperimentConfig, ExperimentEvent, ExperimentResult } from './experiment.ts';
+import type { ExperimentConfig, ExperimentEvent, ExperimentResult, ItemScorer } from './experiment.ts';
 import { trainGlobalRM } from './global.ts';
 import type { GlobalTrainOptions } from './global.ts';
 import { initBagRM } from './rm/bag.ts';
@@ -22,6 +22,8 @@ export interface SessionInputs {
   /** 'as-loaded': the model is the global RM; 'train': fresh MLP on its embeddings, trained on this data's pooled train pairs. */
   globalRm: GlobalRmMode;
   globalTrain?: Partial<GlobalTrainOptions>;
+  /** Global-RM scorer for the as-loaded model (e.g. onnxruntime-web); ignored when the global RM is retrained. */
+  globalScorer?: ItemScorer;
   onEvent?: (e: ExperimentEvent) => void;
   control?: RunControl;
 }
@@ -55,6 +57,7 @@ export async function runSession(inp: SessionInputs): Promise<SessionOutput> {
     encoded,
     globalParams,
     backend: inp.backend,
+    globalScorer: inp.globalRm === 'as-loaded' ? inp.globalScorer : undefined,
     config: inp.config,
     onEvent: inp.onEvent,
     control: inp.control,
