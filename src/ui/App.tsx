@@ -1,0 +1,126 @@
+// The studio's layout: header, a sidebar (data, experiment settings, run controls) and the main views
+// (live charts, results, pair inspector) behind keyboard-reachable tabs; notices and the guided tour on top.
+import { useEffect } from 'react';
+import type { KeyboardEvent } from 'react';
+import type { Tab } from './actions.ts';
+import * as A from './actions.ts';
+import { ChartsView } from './components/Charts.tsx';
+import { ConfigPanel } from './components/ConfigPanel.tsx';
+import { DatasetPicker } from './components/DatasetPicker.tsx';
+import { Educator } from './components/Educator.tsx';
+import { ExportMenu } from './components/ExportMenu.tsx';
+import { Header, setTheme } from './components/Header.tsx';
+import { PairInspector } from './components/PairInspector.tsx';
+import { ResultsTable } from './components/ResultsTable.tsx';
+import { RunControls } from './components/RunControls.tsx';
+import { THEME_KEY } from './boot.ts';
+import { update, useStudio } from './store.ts';
+
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'charts', label: 'Live charts' },
+  { id: 'results', label: 'Results' },
+  { id: 'pairs', label: 'Pair inspector' },
+];
+
+function Notices() {
+  const notices = useStudio((s) => s.notices);
+  if (notices.length === 0) return null;
+  return (
+    <div className="notices" data-testid="notices" aria-live="polite">
+      {notices.map((n) => (
+        <div key={n.id} className={`notice ${n.level}`} role={n.level === 'error' ? 'alert' : 'status'} data-testid={`notice-${n.level}`}>
+          <span>{n.text}</span>
+          <button type="button" className="link" aria-label="Dismiss notice" onClick={() => update((s) => A.dismissNotice(s, n.id))}>
+            ✕
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function Tabs() {
+  const tab = useStudio((s) => s.ui.tab);
+  const select = (t: Tab) => update((s) => ({ ui: { ...s.ui, tab: t } }));
+  const onKey = (e: KeyboardEvent) => {
+    // WAI-ARIA tabs: arrows move between tabs.
+    const i = TABS.findIndex((t) => t.id === tab);
+    if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+      e.preventDefault();
+      const next = TABS[(i + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length];
+      select(next.id);
+      document.getElementById(`tab-${next.id}`)?.focus();
+    }
+  };
+  return (
+    <div className="tabs" role="tablist" aria-label="Views" onKeyDown={onKey}>
+      {TABS.map((t) => (
+        <button
+          key={t.id}
+          id={`tab-${t.id}`}
+          type="button"
+          role="tab"
+          data-testid={`tab-${t.id}`}
+          aria-selected={tab === t.id}
+          aria-controls={`view-${t.id}`}
+          tabIndex={tab === t.id ? 0 : -1}
+          onClick={() => select(t.id)}
+        >
+          {t.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function ResultOrigin() {
+  const origin = useStudio((s) => s.resultOrigin);
+  const savedAt = useStudio((s) => s.resultSavedAt);
+  const source = useStudio((s) => s.result?.source);
+  if (!origin) return null;
+  const when = savedAt ? new Date(savedAt).toLocaleString() : '';
+  return (
+    <span className="small muted" data-testid="result-origin">
+      {origin === 'restored' ? `Restored last run (${source}${when ? `, ${when}` : ''})` : origin === 'import' ? `Imported run (${source})` : savedAt ? 'Saved in this browser' : ''}
+    </span>
+  );
+}
+
+export function App() {
+  const tab = useStudio((s) => s.ui.tab);
+  useEffect(() => {
+    try {
+      const t = localStorage.getItem(THEME_KEY);
+      if (t === 'light' || t === 'dark') setTheme(t);
+    } catch {
+      // ignore: system theme
+    }
+  }, []);
+  return (
+    <div className="app">
+      <a className="skip" href="#main">
+        Skip to results
+      </a>
+      <Header />
+      <div className="layout">
+        <aside className="sidebar" aria-label="Run, data and settings">
+          <RunControls />
+          <DatasetPicker />
+          <ConfigPanel />
+        </aside>
+        <main id="main" className="main" tabIndex={-1}>
+          <Notices />
+          <div className="main-head">
+            <Tabs />
+            <ResultOrigin />
+            <ExportMenu />
+          </div>
+          <div className="view" id={`view-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`}>
+            {tab === 'charts' ? <ChartsView /> : tab === 'results' ? <ResultsTable /> : <PairInspector />}
+          </div>
+        </main>
+      </div>
+      <Educator />
+    </div>
+  );
+}

@@ -1,0 +1,20 @@
+// First module the page evaluates (imported first by src/main.tsx): applies the production CSP and the saved theme
+// before React, the worker or any fetch exist. The CSP lives here rather than as a static <meta> because a meta
+// policy can only be tightened later, never relaxed: the opt-in hub mode needs a different policy per load.
+import { cspFor, readNetworkFlag } from './csp.ts';
+
+export const THEME_KEY = 'scpo-studio.theme';
+
+if (import.meta.env.PROD && !document.querySelector('meta[http-equiv="Content-Security-Policy"]')) {
+  const meta = document.createElement('meta');
+  meta.httpEquiv = 'Content-Security-Policy';
+  meta.content = cspFor(readNetworkFlag());
+  document.head.prepend(meta);
+}
+
+try {
+  const t = localStorage.getItem(THEME_KEY);
+  if (t === 'light' || t === 'dark') document.documentElement.dataset.theme = t;
+} catch {
+  // Storage can be blocked (private modes); the system theme then applies.
+}

@@ -1,0 +1,348 @@
+// Live charts (recharts): accuracy vs step, loss, bias (own vs majority), data efficiency, and the histograms of
+// p_global (tau marked) and SCPO weights. They read the live slice, so they update while training runs.
+import { useMemo, useRef, useState } from 'react';
+import type { ReactNode } from 'react';
+import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis } from 'recharts';
+import type { Method } from '../../pipeline/types.ts';
+import { accuracySeries, biasRows, edgesAround, efficiencySeries, fmt, histogramEdges, lossSeries, trainDistribution } from '../derive.ts';
+import { chartSvg, download, svgToPng } from '../export.ts';
+import { update, useStudio } from '../store.ts';
+import { chartTheme, METHOD_COLORS, useResolvedTheme } from './common.tsx';
+
+const H = 196;
+
+function ChartFrame({ title, testid, points, children, note, extra }: { title: string; testid: string; points: number; children: ReactNode; note?: ReactNode; extra?: ReactNode }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const theme = chartTheme(useResolvedTheme());
+  const [err, setErr] = useState('');
+  const file = testid.replace(/-chart$/, '');
+  const svg = () => (ref.current ? chartSvg(ref.current, theme.bg, title, theme.fg) : null);
+  return (
+    <section className="chart panel" data-testid={testid} data-points={points} aria-label={title}>
+      <header className="panel-head">
+        <h3>{title}</h3>
+        <div className="panel-actions">
+          {extra}
+          <button
+            type="button"
+            className="small-btn"
+            data-testid={`${testid}-svg`}
+            disabled={points === 0}
+            aria-label={`Download ${title} as SVG`}
+            onClick={() => {
+              const s = svg();
+              if (s) download(`${file}.svg`, s, 'image/svg+xml');
+            }}
+          >
+            SVG
+          </button>
+          <button
+            type="button"
+            className="small-btn"
+            data-testid={`${testid}-png`}
+            disabled={points === 0}
+            aria-label={`Download ${title} as PNG`}
+            onClick={() => {
+              const s = svg();
+              if (s)
+                svgToPng(s)
+                  .then((b) => download(`${file}.png`, b))
+                  .catch((e: unknown) => setErr(String(e)));
+            }}
+          >
+            PNG
+          </button>
+        </div>
+      </header>
+      <div className="chart-body" ref={ref}>
+        {points === 0 ? <div className="chart-empty muted">Waiting for data…</div> : children}
+      </div>
+      {note ? <div className="chart-note small muted">{note}</div> : null}
+      {err ? <div className="small warn">{err}</div> : null}
+    </section>
+  );
+}
+
+function useAxes() {
+  const t = chartTheme(useResolvedTheme());
+  return {
+    t,
+    axis: { stroke: t.muted, tick: { fill: t.muted, fontSize: 11 } },
+    grid: <CartesianGrid stroke={t.grid} strokeDasharray="3 3" />,
+    tooltip: (
+      <Tooltip
+        contentStyle={{ background: t.bg, border: `1px solid ${t.grid}`, color: t.fg, fontSize: 12 }}
+        labelStyle={{ color: t.fg }}
+        formatter={(v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : String(v))}
+      />
+    ),
+    legend: <Legend wrapperStyle={{ fontSize: 11, color: t.fg }} iconSize={9} />,
+  };
+}
+
+function methodsOf(cfg: { methods: Method[] }): Method[] {
+  return cfg.methods;
+}
+
+export function AccuracyChart() {
+  const points = useStudio((s) => s.live.points);
+  const country = useStudio((s) => s.ui.country);
+  const metric = useStudio((s) => s.ui.metric);
+  const cfg = useStudio((s) => s.run.config ?? s.config);
+  const a = useAxes();
+  const series = useMemo(() => {
+    const ms = methodsOf(cfg);
+    const full = metric !== 'edited' ? accuracySeries(points, country, ms, 'full').map((x) => ({ ...x, metric: 'full' as const })) : [];
+    const edited = metric !== 'full' ? accuracySeries(points, country, ms, 'edited').map((x) => ({ ...x, metric: 'edited' as const })) : [];
+    return [...full, ...edited];
+  }, [points, country, metric, cfg]);
+  const n = series.reduce((k, s) => k + s.data.length, 0);
+  return (
+    <ChartFrame title={`Accuracy vs step · ${country}`} testid="accuracy-chart" points={n} note="Solid: full test set · dashed: edited test set (pairs the global RM gets wrong).">
+      <ResponsiveContainer width="100%" height={H}>
+        <LineChart margin={{ top: 6, right: 12, bottom: 0, left: -8 }}>
+          {a.grid}
+          <XAxis type="number" dataKey="step" domain={[0, 'dataMax']} allowDuplicatedCategory={false} {...a.axis} />
+          <YAxis unit="%" domain={['auto', 'auto']} {...a.axis} width={48} />
+          {a.tooltip}
+          {a.legend}
+          {series.map((s) => (
+            <Line
+              key={`${s.method}-${s.metric}`}
+              data={s.data}
+              dataKey="value"
+              name={`${s.method}${metric === 'both' ? ` ${s.metric}` : ''}`}
+              stroke={METHOD_COLORS[s.method]}
+              strokeDasharray={s.metric === 'edited' ? '5 3' : undefined}
+              strokeWidth={s.method === 'scpo' ? 2.4 : 1.5}
+              dot={{ r: 2 }}
+              isAnimationActive={false}
+              legendType={s.metric === 'edited' && metric === 'both' ? 'none' : 'line'}
+            />
+          ))}
+        </LineChart>
+      </ResponsiveContainer>
+    </ChartFrame>
+  );
+}
+
+export function LossChart() {
+  const points = useStudio((s) => s.live.points);
+  const runs = useStudio((s) => s.live.runs);
+  const country = useStudio((s) => s.ui.country);
+  const cfg = useStudio((s) => s.run.config ?? s.config);
+  const a = useAxes();
+  const series = useMemo(() => lossSeries(points, runs, country, methodsOf(cfg)), [points, runs, country, cfg]);
+  const n = series.reduce((k, s) => k + s.data.length, 0);
+  return (
+    <ChartFrame title={`Training loss · ${country}`} testid="loss-chart" points={n} note="Weighted Bradley-Terry loss (smoothed once a run ends).">
+      <ResponsiveContainer width="100%" height={H}>
+        <LineChart margin={{ top: 6, right: 12, bottom: 0, left: -8 }}>
+          {a.grid}
+          <XAxis type="number" dataKey="step" domain={[0, 'dataMax']} allowDuplicatedCategory={false} {...a.axis} />
+          <YAxis domain={['auto', 'auto']} {...a.axis} width={48} tickFormatter={(v: number) => v.toFixed(2)} />
+          {a.tooltip}
+          {a.legend}
+          {series.map((s) => (
+            <Line key={s.method} data={s.data} dataKey="value" name={s.method} stroke={METHOD_COLORS[s.method]} dot={false} strokeWidth={s.method === 'scpo' ? 2.2 : 1.4} isAnimationActive={false} />
+          ))}
+        </LineChart>
+      </ResponsiveContainer>
+    </ChartFrame>
+  );
+}
+
+export function BiasChart() {
+  const runs = useStudio((s) => s.live.runs);
+  const country = useStudio((s) => s.ui.country);
+  const cfg = useStudio((s) => s.run.config ?? s.config);
+  const [scope, setScope] = useState<'country' | 'avg'>('country');
+  const a = useAxes();
+  const rows = useMemo(() => biasRows(runs, cfg.countries, scope === 'avg' ? 'avg' : country, methodsOf(cfg)), [runs, cfg, country, scope]);
+  const majority = cfg.majority.join(' + ') || 'majority';
+  return (
+    <ChartFrame
+      title={`Bias · ${scope === 'avg' ? 'all countries' : country} vs ${majority}`}
+      testid="bias-chart"
+      points={rows.length}
+      note="Own-country test accuracy vs accuracy on the majority countries' test pairs."
+      extra={
+        <select aria-label="Bias chart scope" className="small-select" value={scope} onChange={(e) => setScope(e.target.value as 'country' | 'avg')}>
+          <option value="country">selected country</option>
+          <option value="avg">average</option>
+        </select>
+      }
+    >
+      <ResponsiveContainer width="100%" height={H}>
+        <BarChart data={rows} margin={{ top: 6, right: 12, bottom: 0, left: -8 }}>
+          {a.grid}
+          <XAxis dataKey="method" {...a.axis} interval={0} />
+          <YAxis unit="%" domain={[(min: number) => Math.max(0, Math.floor(min - 5)), (max: number) => Math.min(100, Math.ceil(max + 2))]} {...a.axis} width={48} />
+          {a.tooltip}
+          {a.legend}
+          <Bar dataKey="own" name="own country" fill={a.t.accent} isAnimationActive={false} />
+          <Bar dataKey="majority" name="majority" fill={a.t.muted} isAnimationActive={false} />
+        </BarChart>
+      </ResponsiveContainer>
+    </ChartFrame>
+  );
+}
+
+export function EfficiencyChart() {
+  const eff = useStudio((s) => s.live.efficiency);
+  const country = useStudio((s) => s.ui.country);
+  const a = useAxes();
+  const entry = eff[country];
+  const data = useMemo(() => efficiencySeries(entry), [entry]);
+  return (
+    <ChartFrame
+      title={`Data efficiency · ${country}`}
+      testid="efficiency-chart"
+      points={data.fullFt.length + (entry ? 1 : 0)}
+      note={
+        entry ? (
+          <>
+            full_ft needs {entry.fullFtPairsForScpoAccuracy === null ? 'more pairs than it had' : `${Math.round(entry.fullFtPairsForScpoAccuracy)} pairs`} to match scpo on {entry.scpo.pairs}
+            {entry.ratio !== null ? ` (×${fmt(entry.ratio)})` : ''}.
+          </>
+        ) : (
+          'full_ft on random subsets vs scpo on its kept pairs (after training).'
+        )
+      }
+    >
+      <ResponsiveContainer width="100%" height={H}>
+        <ComposedChart margin={{ top: 6, right: 12, bottom: 0, left: -8 }}>
+          {a.grid}
+          <XAxis type="number" dataKey="pairs" name="training pairs" domain={[0, 'dataMax']} {...a.axis} />
+          <YAxis type="number" dataKey="acc" unit="%" domain={['auto', 'auto']} {...a.axis} width={48} />
+          {a.tooltip}
+          {a.legend}
+          <Line data={data.fullFt} dataKey="acc" name="full_ft (subsets)" stroke={METHOD_COLORS.full_ft} dot={{ r: 3 }} isAnimationActive={false} />
+          <Scatter data={data.scpo} dataKey="acc" name="scpo" fill={METHOD_COLORS.scpo} shape="diamond" isAnimationActive={false} />
+        </ComposedChart>
+      </ResponsiveContainer>
+    </ChartFrame>
+  );
+}
+
+function useDistribution() {
+  const pairs = useStudio((s) => s.pairs);
+  const rPlus = useStudio((s) => s.live.rPlus);
+  const rMinus = useStudio((s) => s.live.rMinus);
+  const country = useStudio((s) => s.ui.country);
+  const cfg = useStudio((s) => s.run.config ?? s.config);
+  return useMemo(() => {
+    if (!pairs || !rPlus || !rMinus) return null;
+    return trainDistribution(pairs, rPlus, rMinus, [country], cfg.tau, cfg.beta);
+  }, [pairs, rPlus, rMinus, country, cfg.tau, cfg.beta]);
+}
+
+export function PGlobalHistogram() {
+  const dist = useDistribution();
+  const country = useStudio((s) => s.ui.country);
+  const tau = useStudio((s) => (s.run.config ?? s.config).tau);
+  const a = useAxes();
+  const bins = useMemo(() => {
+    if (!dist) return [];
+    const kept = dist.kept;
+    return histogramEdges(dist.p, edgesAround(tau, 20), kept).map((b) => ({ label: b.lo.toFixed(2), kept: b.count2, filtered: b.count }));
+  }, [dist, tau]);
+  const tauLabel = bins.find((b) => Math.abs(Number(b.label) - tau) < 1e-9)?.label;
+  const nKept = dist ? dist.kept.filter(Boolean).length : 0;
+  return (
+    <ChartFrame
+      title={`p_global of training pairs · ${country}`}
+      testid="pglobal-chart"
+      points={dist?.p.length ?? 0}
+      note={dist ? `Kept ${nKept} of ${dist.p.length} (p_global < tau = ${tau}); the rest the global RM already agrees with.` : 'After global scoring.'}
+    >
+      <ResponsiveContainer width="100%" height={H}>
+        <BarChart data={bins} margin={{ top: 6, right: 12, bottom: 0, left: -8 }} barCategoryGap={1}>
+          {a.grid}
+          <XAxis dataKey="label" {...a.axis} interval={3} />
+          <YAxis {...a.axis} width={48} allowDecimals={false} />
+          {a.tooltip}
+          {a.legend}
+          <Bar dataKey="kept" stackId="p" name="kept" fill={METHOD_COLORS.scpo} isAnimationActive={false} />
+          <Bar dataKey="filtered" stackId="p" name="filtered out" fill={a.t.muted} isAnimationActive={false} />
+          {tauLabel ? <ReferenceLine x={tauLabel} position="start" stroke={a.t.fg} strokeDasharray="4 2" label={{ value: `tau ${tau}`, fill: a.t.fg, fontSize: 11, position: 'insideTopRight' }} /> : null}
+        </BarChart>
+      </ResponsiveContainer>
+    </ChartFrame>
+  );
+}
+
+export function WeightHistogram() {
+  const dist = useDistribution();
+  const country = useStudio((s) => s.ui.country);
+  const beta = useStudio((s) => (s.run.config ?? s.config).beta);
+  const a = useAxes();
+  const bins = useMemo(() => {
+    if (!dist) return [];
+    const w = dist.w.filter((_, i) => dist.kept[i]);
+    return histogramEdges(w, edgesAround(0.5, 20)).map((b) => ({ label: b.lo.toFixed(2), pairs: b.count }));
+  }, [dist]);
+  const n = bins.reduce((k, b) => k + b.pairs, 0);
+  return (
+    <ChartFrame
+      title={`SCPO weights of kept pairs · ${country}`}
+      testid="weight-chart"
+      points={n}
+      note={`w = min(exp((r+ − r−)/β), 1), β = ${beta}: the more the global RM disputes a pair, the less it counts.`}
+    >
+      <ResponsiveContainer width="100%" height={H}>
+        <BarChart data={bins} margin={{ top: 6, right: 12, bottom: 0, left: -8 }} barCategoryGap={1}>
+          {a.grid}
+          <XAxis dataKey="label" {...a.axis} interval={3} />
+          <YAxis {...a.axis} width={48} allowDecimals={false} />
+          {a.tooltip}
+          <Bar dataKey="pairs" name="kept pairs" fill={METHOD_COLORS.weight_only} isAnimationActive={false} />
+        </BarChart>
+      </ResponsiveContainer>
+    </ChartFrame>
+  );
+}
+
+export function ChartToolbar() {
+  const country = useStudio((s) => s.ui.country);
+  const metric = useStudio((s) => s.ui.metric);
+  const cfg = useStudio((s) => s.run.config ?? s.config);
+  return (
+    <div className="toolbar" role="group" aria-label="Chart options">
+      <label>
+        Country{' '}
+        <select data-testid="chart-country" value={country} onChange={(e) => update((s) => ({ ui: { ...s.ui, country: e.target.value } }))}>
+          {cfg.countries.map((c) => (
+            <option key={c} value={c}>
+              {c}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Test set{' '}
+        <select data-testid="chart-metric" value={metric} onChange={(e) => update((s) => ({ ui: { ...s.ui, metric: e.target.value as 'full' | 'edited' | 'both' } }))}>
+          <option value="both">full + edited</option>
+          <option value="full">full</option>
+          <option value="edited">edited</option>
+        </select>
+      </label>
+    </div>
+  );
+}
+
+export function ChartsView() {
+  return (
+    <div className="charts-view">
+      <ChartToolbar />
+      <div className="chart-grid">
+        <AccuracyChart />
+        <LossChart />
+        <BiasChart />
+        <EfficiencyChart />
+        <PGlobalHistogram />
+        <WeightHistogram />
+      </div>
+    </div>
+  );
+}

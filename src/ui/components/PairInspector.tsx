@@ -1,0 +1,366 @@
+// Every pair of a country in a virtualized table: texts side by side, human scores, global-RM scores, p_global,
+// kept/filtered, weight, and the trained country RM's margin; sort, filter, search, and a full view of one pair.
+// Dataset text is rendered only as React text nodes.
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
+import type { Method } from '../../pipeline/types.ts';
+import type { KeptFilter, PairFilter, PairTable, SortKey } from '../derive.ts';
+import { countryPairs, DEFAULT_PAIR_FILTER, filterPairs, fmt, marginsByPair, scorePair, sortPairs } from '../derive.ts';
+import { update, useStudio } from '../store.ts';
+
+const ROW_H = 40;
+const ALL = '\u0000all';
+
+interface Col {
+  key: SortKey | null;
+  label: string;
+  title?: string;
+  cls: string;
+}
+
+const COLS: Col[] = [
+  { key: 'index', label: '#', cls: 'c-idx' },
+  { key: 'split', label: 'split', cls: 'c-split' },
+  { key: null, label: 'prompt', cls: 'c-text' },
+  { key: null, label: 'chosen', cls: 'c-text' },
+  { key: null, label: 'rejected', cls: 'c-text' },
+  { key: 'scoreChosen', label: 'h+', title: 'human score of the chosen response', cls: 'c-num' },
+  { key: 'scoreRejected', label: 'h−', title: 'human score of the rejected response', cls: 'c-num' },
+  { key: 'rPlus', label: 'r+', title: 'global RM score of chosen', cls: 'c-num' },
+  { key: 'rMinus', label: 'r−', title: 'global RM score of rejected', cls: 'c-num' },
+  { key: 'pGlobal', label: 'p_global', title: 'sigmoid(r+ − r−)', cls: 'c-num c-wide' },
+  { key: null, label: 'filter', title: 'training pairs: kept (p_global < tau) or filtered; test pairs: edited when r+ < r−', cls: 'c-kept' },
+  { key: 'weight', label: 'weight', title: 'min(exp((r+ − r−)/beta), 1)', cls: 'c-num' },
+  { key: 'margin', label: 'margin', title: 'country RM margin s(chosen) − s(rejected) after training', cls: 'c-num c-wide' },
+];
+
+function statusText(split: 'train' | 'test', kept: boolean | null, wrong: boolean | null): string {
+  if (split === 'train') return kept === null ? '–' : kept ? 'kept' : 'filtered';
+  return wrong === null ? '–' : wrong ? 'edited' : 'test';
+}
+
+function PairDetail({ index, table, onClose }: { index: number; table: PairTable; onClose: () => void }) {
+  const pairs = useStudio((s) => s.pairs);
+  const items = useStudio((s) => s.items);
+  const closeRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => closeRef.current?.focus(), [index]);
+  if (!pairs || !items || !pairs[index]) return null;
+  const p = pairs[index];
+  const sc = scorePair(p, table.rPlus?.[index], table.rMinus?.[index], table.tau, table.beta);
+  const ch = items[p.chosen];
+  const rj = items[p.rejected];
+  const margin = table.margins?.[index];
+  return (
+    <aside
+      className="pair-detail"
+      data-testid="pair-detail"
+      aria-label={`Pair ${index}`}
+      role="dialog"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') onClose();
+      }}
+    >
+      <header className="panel-head">
+        <h3>
+          Pair #{index} · {p.country} · {p.split}
+        </h3>
+        <button type="button" ref={closeRef} onClick={onClose} aria-label="Close pair view" data-testid="pair-detail-close">
+          ✕
+        </button>
+      </header>
+      <dl className="pair-facts">
+        <div>
+          <dt>human</dt>
+          <dd>
+            {p.scoreChosen} vs {p.scoreRejected}
+          </dd>
+        </div>
+        <div>
+          <dt>r+ / r−</dt>
+          <dd>
+            {fmt(sc.rPlus, 3)} / {fmt(sc.rMinus, 3)}
+          </dd>
+        </div>
+        <div>
+          <dt>p_global</dt>
+          <dd>{fmt(sc.pGlobal, 3)}</dd>
+        </div>
+        <div>
+          <dt>filter</dt>
+          <dd>{statusText(p.split, sc.kept, sc.wrong)}</dd>
+        </div>
+        <div>
+          <dt>weight</dt>
+          <dd>{fmt(sc.weight, 3)}</dd>
+        </div>
+        <div>
+          <dt>country RM margin</dt>
+          <dd>{fmt(margin, 3)}</dd>
+        </div>
+        <div>
+          <dt>user / key</dt>
+          <dd className="mono">
+            {p.group} / {p.key}
+          </dd>
+        </div>
+      </dl>
+      <h4>Prompt</h4>
+      <div className="pair-text" data-testid="pair-detail-prompt">
+        {ch.prompt}
+      </div>
+      <div className="side-by-side">
+        <div>
+          <h4 className="chosen-h">Chosen</h4>
+          <div className="pair-text" data-testid="pair-detail-chosen">
+            {ch.response}
+          </div>
+        </div>
+        <div>
+          <h4 className="rejected-h">Rejected</h4>
+          <div className="pair-text" data-testid="pair-detail-rejected">
+            {rj.response}
+          </div>
+          {rj.prompt !== ch.prompt ? <p className="small muted">Rejected response's own prompt: {rj.prompt}</p> : null}
+        </div>
+      </div>
+    </aside>
+  );
+}
+
+export function PairInspector() {
+  const pairs = useStudio((s) => s.pairs);
+  const items = useStudio((s) => s.items);
+  const rPlus = useStudio((s) => s.live.rPlus);
+  const rMinus = useStudio((s) => s.live.rMinus);
+  const result = useStudio((s) => s.result);
+  const cfg = useStudio((s) => s.run.config ?? s.config);
+  const country = useStudio((s) => s.ui.country);
+  const marginMethod = useStudio((s) => s.ui.marginMethod);
+  const [filter, setFilter] = useState<PairFilter>(DEFAULT_PAIR_FILTER);
+  const [sort, setSort] = useState<{ key: SortKey; dir: 'asc' | 'desc' }>({ key: 'index', dir: 'asc' });
+  const [selected, setSelected] = useState<number | null>(null);
+  // "All countries" is the inspector's own scope (charts keep their country); margins are per country, so none then.
+  const [all, setAll] = useState(false);
+  const search = useDeferredValue(filter.search);
+  const scrollRef = useRef<HTMLDivElement>(null);
+
+  const countries = useMemo(() => {
+    const set = new Set<string>(cfg.countries);
+    if (pairs) for (const p of pairs) set.add(p.country);
+    return [...set].sort();
+  }, [pairs, cfg.countries]);
+  const table: PairTable = useMemo(
+    () => ({
+      rPlus,
+      rMinus,
+      margins: pairs && !all ? marginsByPair(result, country, marginMethod, pairs.length) : null,
+      tau: cfg.tau,
+      beta: cfg.beta,
+    }),
+    [rPlus, rMinus, result, country, marginMethod, pairs, cfg.tau, cfg.beta, all],
+  );
+  const own = useMemo(() => (pairs ? (all ? pairs.map((_, i) => i) : countryPairs(pairs, country)) : []), [pairs, country, all]);
+  const rows = useMemo(() => {
+    if (!pairs || !items) return [];
+    const f = filterPairs(own, pairs, items, table, { ...filter, search });
+    return sortPairs(f, pairs, table, sort.key, sort.dir);
+  }, [own, pairs, items, table, filter, search, sort]);
+
+  const virt = useVirtualizer({ count: rows.length, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_H, overscan: 12 });
+  useEffect(() => {
+    virt.scrollToOffset(0);
+  }, [country, all, filter, search, sort, virt]);
+
+  const marginMethods = (result ? Object.keys(result.margins[country] ?? {}) : []) as Method[];
+
+  if (!pairs || !items) {
+    return (
+      <div className="pair-inspector" data-testid="pair-inspector">
+        <p className="muted">The pairs appear here once data is loaded.</p>
+      </div>
+    );
+  }
+
+  const setF = (patch: Partial<PairFilter>) => setFilter((f) => ({ ...f, ...patch }));
+  const clickSort = (key: SortKey) => setSort((s) => (s.key === key ? { key, dir: s.dir === 'asc' ? 'desc' : 'asc' } : { key, dir: key === 'index' ? 'asc' : 'desc' }));
+
+  return (
+    <div className="pair-inspector" data-testid="pair-inspector">
+      <div className="toolbar wrap" role="group" aria-label="Pair filters">
+        <label>
+          Country{' '}
+          <select
+            data-testid="pair-country"
+            value={all ? ALL : country}
+            onChange={(e) => {
+              const v = e.target.value;
+              setAll(v === ALL);
+              if (v !== ALL) update((s) => ({ ui: { ...s.ui, country: v } }));
+            }}
+          >
+            <option value={ALL}>all countries</option>
+            {countries.map((c) => (
+              <option key={c} value={c}>
+                {c}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Show{' '}
+          <select data-testid="pair-filter-kept" value={filter.kept} onChange={(e) => setF({ kept: e.target.value as KeptFilter })}>
+            <option value="all">all pairs</option>
+            <option value="kept">training: kept</option>
+            <option value="filtered">training: filtered</option>
+            <option value="test">test pairs</option>
+          </select>
+        </label>
+        <label className="check">
+          <input type="checkbox" data-testid="pair-filter-wrong" checked={filter.wrongOnly} onChange={(e) => setF({ wrongOnly: e.target.checked })} />
+          wrong by global RM
+        </label>
+        <label>
+          weight{' '}
+          <input
+            type="number"
+            className="tiny"
+            aria-label="Minimum weight"
+            data-testid="pair-weight-min"
+            min={0}
+            max={1}
+            step={0.05}
+            value={filter.weightMin}
+            onChange={(e) => setF({ weightMin: Number.isFinite(e.target.valueAsNumber) ? e.target.valueAsNumber : 0 })}
+          />
+          –
+          <input
+            type="number"
+            className="tiny"
+            aria-label="Maximum weight"
+            data-testid="pair-weight-max"
+            min={0}
+            max={1}
+            step={0.05}
+            value={filter.weightMax}
+            onChange={(e) => setF({ weightMax: Number.isFinite(e.target.valueAsNumber) ? e.target.valueAsNumber : 1 })}
+          />
+        </label>
+        <label className="grow">
+          <span className="sr-only">Search pair texts</span>
+          <input type="search" placeholder="Search prompt and responses…" data-testid="pair-search" value={filter.search} onChange={(e) => setF({ search: e.target.value })} />
+        </label>
+        <label>
+          margin of{' '}
+          <select
+            data-testid="pair-margin-method"
+            value={marginMethod}
+            disabled={marginMethods.length === 0}
+            onChange={(e) => update((s) => ({ ui: { ...s.ui, marginMethod: e.target.value as Method } }))}
+          >
+            {(marginMethods.length ? marginMethods : [marginMethod]).map((m) => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
+          </select>
+        </label>
+        <span className="muted small" data-testid="pair-count" data-count={rows.length} aria-live="polite">
+          {rows.length.toLocaleString()} of {own.length.toLocaleString()} pairs
+        </span>
+      </div>
+      <div className="pair-table" role="table" aria-label={all ? 'Pairs of all countries' : `Pairs of ${country}`} aria-rowcount={rows.length + 1}>
+        <div className="pair-row pair-head" role="row">
+          {COLS.map((c) => (
+            <div
+              key={c.label}
+              role="columnheader"
+              className={c.cls}
+              title={c.title}
+              aria-sort={c.key && sort.key === c.key ? (sort.dir === 'asc' ? 'ascending' : 'descending') : undefined}
+            >
+              {c.key ? (
+                <button type="button" className="sort-btn" data-testid={`pair-sort-${c.key}`} onClick={() => clickSort(c.key as SortKey)}>
+                  {c.label}
+                  {sort.key === c.key ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : ''}
+                </button>
+              ) : (
+                c.label
+              )}
+            </div>
+          ))}
+        </div>
+        <div className="pair-scroll" ref={scrollRef} data-testid="pair-scroll" tabIndex={0} aria-label="Pair rows (scroll)">
+          <div style={{ height: virt.getTotalSize(), position: 'relative' }}>
+            {virt.getVirtualItems().map((v) => {
+              const i = rows[v.index];
+              const p = pairs[i];
+              const sc = scorePair(p, rPlus?.[i], rMinus?.[i], cfg.tau, cfg.beta);
+              const margin = table.margins?.[i];
+              const st = statusText(p.split, sc.kept, sc.wrong);
+              return (
+                <div
+                  key={i}
+                  role="row"
+                  aria-rowindex={v.index + 2}
+                  className={`pair-row ${selected === i ? 'selected' : ''} ${st}`}
+                  data-testid="pair-row"
+                  data-index={i}
+                  tabIndex={0}
+                  style={{ transform: `translateY(${v.start}px)`, height: ROW_H }}
+                  onClick={() => setSelected(i)}
+                  onKeyDown={(e) => {
+                    if (e.key === 'Enter' || e.key === ' ') {
+                      e.preventDefault();
+                      setSelected(i);
+                    }
+                  }}
+                >
+                  <div role="cell" className="c-idx">
+                    {i}
+                  </div>
+                  <div role="cell" className="c-split" title={p.country}>
+                    {p.split}
+                  </div>
+                  <div role="cell" className="c-text" title={items[p.chosen].prompt}>
+                    {items[p.chosen].prompt}
+                  </div>
+                  <div role="cell" className="c-text">
+                    {items[p.chosen].response}
+                  </div>
+                  <div role="cell" className="c-text">
+                    {items[p.rejected].response}
+                  </div>
+                  <div role="cell" className="c-num">
+                    {fmt(p.scoreChosen, p.scoreChosen % 1 === 0 ? 0 : 2)}
+                  </div>
+                  <div role="cell" className="c-num">
+                    {fmt(p.scoreRejected, p.scoreRejected % 1 === 0 ? 0 : 2)}
+                  </div>
+                  <div role="cell" className="c-num">
+                    {fmt(sc.rPlus)}
+                  </div>
+                  <div role="cell" className="c-num">
+                    {fmt(sc.rMinus)}
+                  </div>
+                  <div role="cell" className="c-num c-wide">
+                    {fmt(sc.pGlobal)}
+                  </div>
+                  <div role="cell" className="c-kept">
+                    <span className={`tag tag-${st}`}>{st}</span>
+                  </div>
+                  <div role="cell" className="c-num">
+                    {fmt(sc.weight)}
+                  </div>
+                  <div role="cell" className={`c-num c-wide ${margin !== undefined && Number.isFinite(margin) ? (margin > 0 ? 'up' : 'down') : ''}`}>
+                    {fmt(margin)}
+                  </div>
+                </div>
+              );
+            })}
+          </div>
+        </div>
+      </div>
+      {selected !== null ? <PairDetail index={selected} table={table} onClose={() => setSelected(null)} /> : null}
+    </div>
+  );
+}

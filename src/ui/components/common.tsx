@@ -1,0 +1,117 @@
+// Small shared pieces of the studio's UI: method colours and labels, the resolved theme, a validated number field.
+import { useEffect, useId, useState } from 'react';
+import type { ReactNode } from 'react';
+import type { Method } from '../../pipeline/types.ts';
+import { useStudio } from '../store.ts';
+
+// Explicit colours (not CSS variables) so exported SVG/PNG charts look the same outside the page.
+export const METHOD_COLORS: Record<Method, string> = {
+  start: '#8a8f98',
+  full_ft: '#3b82f6',
+  filter_only: '#d97706',
+  weight_only: '#10b981',
+  scpo: '#e11d48',
+  inverse: '#8b5cf6',
+};
+
+export const METHOD_LABELS: Record<Method, string> = {
+  start: 'start (global RM)',
+  full_ft: 'full_ft',
+  filter_only: 'filter_only',
+  weight_only: 'weight_only',
+  scpo: 'scpo',
+  inverse: 'inverse',
+};
+
+export function useResolvedTheme(): 'light' | 'dark' {
+  const theme = useStudio((s) => s.ui.theme);
+  const [systemDark, setSystemDark] = useState(() => window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false);
+  useEffect(() => {
+    const mq = window.matchMedia?.('(prefers-color-scheme: dark)');
+    if (!mq) return;
+    const on = () => setSystemDark(mq.matches);
+    mq.addEventListener('change', on);
+    return () => mq.removeEventListener('change', on);
+  }, []);
+  return theme === 'system' ? (systemDark ? 'dark' : 'light') : theme;
+}
+
+export function chartTheme(t: 'light' | 'dark') {
+  return t === 'dark'
+    ? { bg: '#151a21', fg: '#d7dde6', grid: '#2b333f', muted: '#8b95a5', accent: '#f472b6' }
+    : { bg: '#ffffff', fg: '#1f2933', grid: '#e3e7ee', muted: '#5b6675', accent: '#be185d' };
+}
+
+interface NumberFieldProps {
+  label: string;
+  value: number;
+  onCommit: (v: number) => void;
+  min: number;
+  max: number;
+  step?: number;
+  integer?: boolean;
+  testid?: string;
+  hint?: string;
+  disabled?: boolean;
+}
+
+/** A number input that keeps what the user types and commits only valid values; invalid input is marked, not lost. */
+export function NumberField({ label, value, onCommit, min, max, step, integer, testid, hint, disabled }: NumberFieldProps) {
+  const id = useId();
+  const [text, setText] = useState(String(value));
+  const [err, setErr] = useState<string | null>(null);
+  useEffect(() => {
+    // Follow outside changes (URL hash, import) unless the field holds the same number already.
+    setText((t) => (Number(t) === value && t.trim() !== '' ? t : String(value)));
+    setErr(null);
+  }, [value]);
+  const commit = (t: string) => {
+    setText(t);
+    const v = Number(t);
+    if (t.trim() === '' || !Number.isFinite(v)) return setErr('enter a number');
+    if (integer && !Number.isInteger(v)) return setErr('enter a whole number');
+    if (v < min || v > max) return setErr(`between ${min} and ${max}`);
+    setErr(null);
+    if (v !== value) onCommit(v);
+  };
+  return (
+    <div className="field">
+      <label htmlFor={id}>
+        {label}
+        {hint ? <span className="hint"> {hint}</span> : null}
+      </label>
+      <input
+        id={id}
+        type="number"
+        inputMode="decimal"
+        value={text}
+        min={min}
+        max={max}
+        step={step ?? (integer ? 1 : 'any')}
+        aria-invalid={err ? true : undefined}
+        aria-describedby={err ? `${id}-err` : undefined}
+        data-testid={testid}
+        disabled={disabled}
+        onChange={(e) => commit(e.target.value)}
+      />
+      {err ? (
+        <span className="field-error" id={`${id}-err`} role="alert">
+          {err}
+        </span>
+      ) : null}
+    </div>
+  );
+}
+
+export function Panel({ title, testid, children, actions, className }: { title: string; testid?: string; children: ReactNode; actions?: ReactNode; className?: string }) {
+  const id = useId();
+  return (
+    <section className={`panel ${className ?? ''}`} data-testid={testid} aria-labelledby={id}>
+      <header className="panel-head">
+        <h2 id={id}>{title}</h2>
+        {actions ? <div className="panel-actions">{actions}</div> : null}
+      </header>
+      {children}
+    </section>
+  );
+}

@@ -1,0 +1,290 @@
+// Side effects of the studio: the experiment worker (run, load, pause, resume, cancel), IndexedDB persistence,
+// the URL hash and startup restore. Everything it changes in the store goes through the pure actions.
+import { resolveConfig } from '../pipeline/experiment.ts';
+import { ConfigError } from '../pipeline/types.ts';
+import type { Method } from '../pipeline/types.ts';
+import { ExperimentClient } from '../workers/client.ts';
+import { modelStem } from '../pipeline/rm/export.ts';
+import type { DataSpec, FromWorker, ModelSpec } from '../workers/protocol.ts';
+import * as A from './actions.ts';
+import type { DataChoice, ModelChoice, StudioState } from './actions.ts';
+import { NETWORK_FLAG_KEY, readNetworkFlag } from './csp.ts';
+import { phaseFraction } from './derive.ts';
+import { encodeHash, parseHash } from './hash.ts';
+import type { HashState } from './hash.ts';
+import { bundleJson, download, parseBundle } from './export.ts';
+import { zip } from './zip.ts';
+import type { RunBundle } from './export.ts';
+import { clearPending, loadLast, loadPending, saveLast, savePending } from './persist.ts';
+import type { PendingRun } from './persist.ts';
+import { update, useStudio } from './store.ts';
+
+let client: ExperimentClient | null = null;
+let pending: PendingRun | null = null;
+let lastPendingSave = 0;
+
+function getClient(): ExperimentClient {
+  client ??= new ExperimentClient(onMessage);
+  return client;
+}
+
+const notice = (level: A.Notice['level'], text: string) => update((s) => A.addNotice(s, level, text));
+
+function onMessage(msg: FromWorker): void {
+  update((s) => A.applyMessage(s, msg, Date.now()));
+  const s = useStudio.getState();
+  if (msg.type === 'result') {
+    const bundle: RunBundle = { result: msg.result, summary: s.summary, items: s.items, pairs: s.pairs, savedAt: new Date().toISOString() };
+    pending = null;
+    saveLast(bundle)
+      .then(() => update(() => ({ resultSavedAt: bundle.savedAt })))
+      .catch((e: unknown) => notice('warn', `The result could not be saved in this browser (${String(e)}).`));
+    clearPending().catch(() => {});
+  } else if (msg.type === 'error' && pending) {
+    pending = null;
+    clearPending().catch(() => {});
+  } else if (msg.type === 'events' && pending && Date.now() - lastPendingSave > 2000) {
+    // Progress of the run in progress, so an interrupted run can say how far it got.
+    lastPendingSave = Date.now();
+    pending = { ...pending, progress: overallProgress(s), label: s.run.message };
+    savePending(pending).catch(() => {});
+  }
+}
+
+/** Rough overall progress: phases weighted by what usually dominates (training). */
+export function overallProgress(s: StudioState): number {
+  const w: Record<string, number> = { load: 0.05, score: 0.05, filter: 0.02, train: 0.6, efficiency: 0.25, evaluate: 0.03 };
+  let done = 0;
+  for (const [k, v] of Object.entries(s.run.phases)) {
+    if (!v) continue;
+    done += (w[k] ?? 0) * phaseFraction(v, k === s.run.phase ? s.run.stepFraction : 0);
+  }
+  return Math.min(1, done);
+}
+
+export function dataSpecOf(d: DataChoice, allowNetwork: boolean): DataSpec | string {
+  switch (d.kind) {
+    case 'synthetic':
+      return { kind: 'synthetic', seed: d.seed };
+    case 'prism':
+      if (!d.utterances || !d.survey) return 'PRISM needs both utterances and survey files.';
+      return { kind: 'prism', utterances: d.utterances, survey: d.survey };
+    case 'goqa':
+      if (!d.file) return 'Choose a global_opinions.csv file.';
+      return { kind: 'goqa', file: d.file };
+    case 'hub':
+      if (!allowNetwork) return 'Turn on "allow network" to use a hub dataset.';
+      if (!/^[\w.-]+\/[\w.-]+$/.test(d.id.trim())) return 'A hub dataset id looks like owner/name.';
+      return { kind: 'hub', id: d.id.trim() };
+  }
+}
+
+export function modelSpecOf(m: ModelChoice, allowNetwork: boolean): ModelSpec | string {
+  switch (m.kind) {
+    case 'bundled':
+      return { kind: 'bundled' };
+    case 'files':
+      if (m.files.length === 0) return 'The chosen model folder is empty.';
+      return { kind: 'files', files: m.files, paths: m.paths };
+    case 'hub':
+      if (!allowNetwork) return 'Turn on "allow network" to use a hub model.';
+      if (!/^[\w.-]+\/[\w.-]+$/.test(m.id.trim())) return 'A hub model id looks like owner/name.';
+      return { kind: 'hub', id: m.id.trim() };
+  }
+}
+
+/** Loads the chosen data (summary + pairs) without training. Incomplete choices (one PRISM file) wait silently. */
+export function loadData(): void {
+  const s = useStudio.getState();
+  if (s.run.status === 'running' || s.run.status === 'paused') return;
+  const spec = dataSpecOf(s.data, s.allowNetwork);
+  if (typeof spec === 'string') return;
+  getClient().load(spec, s.strict);
+  update((st) => A.startLoading(st));
+}
+
+export function startRun(): void {
+  const s = useStudio.getState();
+  let config;
+  try {
+    config = resolveConfig(s.config);
+  } catch (e) {
+    notice('error', e instanceof ConfigError ? `Config problem: ${e.message}` : String(e));
+    return;
+  }
+  const data = dataSpecOf(s.data, s.allowNetwork);
+  const model = modelSpecOf(s.model, s.allowNetwork);
+  if (typeof data === 'string') return notice('error', data);
+  if (typeof model === 'string') return notice('error', model);
+  const id = getClient().run(config, data, model, s.backendPref, s.strict);
+  update((st) => A.startRun(st, id, config, Date.now()));
+  pending = { config, data, model, backend: s.backendPref, startedAt: Date.now(), progress: 0, label: 'starting' };
+  lastPendingSave = Date.now();
+  savePending(pending).catch(() => {});
+}
+
+export function pauseRun(): void {
+  const s = useStudio.getState();
+  if (s.run.status === 'running') {
+    getClient().pause();
+    update((st) => A.setPaused(st, true));
+  } else if (s.run.status === 'paused') {
+    getClient().resume();
+    update((st) => A.setPaused(st, false));
+  }
+}
+
+export function cancelRun(): void {
+  const s = useStudio.getState();
+  if (s.run.status !== 'running' && s.run.status !== 'paused') return;
+  getClient().cancel();
+  pending = null;
+  // The worker confirms with a 'cancelled' error; show it without waiting (it may be inside a long step), but only
+  // once the interrupted-run record is gone, so a reload right after a cancel does not offer the run again.
+  const done = () =>
+    update((st) => (st.run.status === 'running' || st.run.status === 'paused' ? { run: { ...st.run, status: 'cancelled', message: 'cancelled', endedAt: Date.now() } } : {}));
+  clearPending().then(done, done);
+}
+
+/** Re-runs the run that a reload interrupted, with its exact config, data and model. */
+export function rerunInterrupted(): void {
+  const s = useStudio.getState();
+  const p = s.interrupted;
+  if (!p) return;
+  const data: DataChoice =
+    p.data.kind === 'synthetic'
+      ? p.data
+      : p.data.kind === 'prism'
+        ? { kind: 'prism', utterances: p.data.utterances, survey: p.data.survey }
+        : p.data.kind === 'goqa'
+          ? { kind: 'goqa', file: p.data.file }
+          : { kind: 'hub', id: p.data.id };
+  const model: ModelChoice =
+    p.model.kind === 'files'
+      ? { kind: 'files', files: p.model.files, paths: p.model.paths ?? p.model.files.map((f) => f.name), name: 'restored folder' }
+      : p.model;
+  update(() => ({ config: p.config, data, model, backendPref: p.backend, interrupted: null }));
+  startRun();
+}
+
+export function dismissInterrupted(): void {
+  update(() => ({ interrupted: null }));
+  clearPending().catch(() => {});
+}
+
+export async function importRunFile(file: File): Promise<void> {
+  try {
+    const b = parseBundle(await file.text());
+    update((s) => ({ ...A.showBundle(s, b, 'import'), ...A.addNotice(s, 'info', `Imported ${file.name}.`) }));
+  } catch (e) {
+    notice('error', `Could not import ${file.name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+export function currentBundleJson(): string | null {
+  const s = useStudio.getState();
+  if (!s.result) return null;
+  return bundleJson({ result: s.result, summary: s.summary, items: s.items, pairs: s.pairs, savedAt: new Date().toISOString() });
+}
+
+/** Exports the (country, method) RM of the latest run in this page as HF-layout files (ONNX + tokenizer). */
+export async function exportModel(country: string, method: Method): Promise<void> {
+  try {
+    const files = await getClient().exportModel(country, method);
+    // One zip holding the HF folder (<stem>/config.json, tokenizer*.json, onnx/model.onnx): a single download.
+    const stem = modelStem(country, method);
+    download(`${stem}.zip`, zip(files.map((f) => ({ path: `${stem}/${f.path}`, bytes: new Uint8Array(f.bytes) }))));
+    notice('info', `Saved the ${country} · ${method} reward model as ${stem}.zip (${files.map((f) => f.path).join(', ')}).`);
+  } catch (e) {
+    notice('error', `Model export failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+export function setAllowNetwork(on: boolean): void {
+  try {
+    if (on) localStorage.setItem(NETWORK_FLAG_KEY, '1');
+    else localStorage.removeItem(NETWORK_FLAG_KEY);
+  } catch {
+    notice('error', 'This browser blocks storage, so the network setting cannot be kept.');
+    return;
+  }
+  // The page's CSP is fixed at load (src/ui/boot.ts): reload so the new policy applies.
+  location.reload();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// URL hash
+
+function hashStateOf(s: StudioState): HashState {
+  return {
+    config: s.config,
+    data: s.data.kind === 'synthetic' ? { kind: 'synthetic', seed: s.data.seed } : { kind: 'files' },
+    backend: s.backendPref,
+  };
+}
+
+function applyHash(hash: string): boolean {
+  const h = parseHash(hash);
+  if (!h.present) return false;
+  update((s) => {
+    const data: DataChoice = h.state.data.kind === 'synthetic' ? h.state.data : s.data;
+    const fileNote =
+      !h.notice && h.state.data.kind === 'files' && s.data.kind === 'synthetic'
+        ? A.addNotice(s, 'info', 'This link was made with local data files: load the same files to reproduce the run.')
+        : {};
+    return {
+      ...A.setConfig(s, h.state.config),
+      data,
+      backendPref: h.state.backend,
+      hashNotice: h.notice,
+      ...fileNote,
+    };
+  });
+  return true;
+}
+
+export function shareLink(): string {
+  const s = useStudio.getState();
+  return `${location.origin}${location.pathname}#${encodeHash(hashStateOf(s))}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Startup
+
+let started = false;
+
+export async function startStudio(): Promise<void> {
+  if (started) return;
+  started = true;
+  update(() => ({ allowNetwork: readNetworkFlag() }));
+  const fromHash = applyHash(location.hash);
+  window.addEventListener('hashchange', () => {
+    if (location.hash.slice(1) !== encodeHash(hashStateOf(useStudio.getState()))) applyHash(location.hash);
+  });
+  // Keep the URL true to the form, without adding history entries.
+  let lastHash = '';
+  const syncHash = (s: StudioState) => {
+    const h = encodeHash(hashStateOf(s));
+    if (h !== lastHash) {
+      lastHash = h;
+      history.replaceState(null, '', `#${h}`);
+    }
+  };
+  useStudio.subscribe((s, prev) => {
+    if (s.config !== prev.config || s.data !== prev.data || s.backendPref !== prev.backendPref) syncHash(s);
+  });
+
+  try {
+    const [last, pend] = await Promise.all([loadLast(), loadPending()]);
+    if (last) {
+      const sameConfig = !fromHash || JSON.stringify(last.result.config) === JSON.stringify(useStudio.getState().config);
+      if (sameConfig) update((s) => A.showBundle(s, last, 'restored'));
+      else update((s) => A.addNotice(s, 'info', 'A saved run exists for other settings; the link\u2019s settings were kept.'));
+    }
+    if (pend) update(() => ({ interrupted: pend }));
+  } catch (e) {
+    update((s) => A.addNotice(s, 'warn', `Saved runs are unavailable (${e instanceof Error ? e.message : String(e)}).`));
+  }
+  syncHash(useStudio.getState());
+  loadData();
+}
