@@ -213,6 +213,13 @@ async function packageVersion(dir: string): Promise<string> {
 }
 
 const ORT_DIR = join(ROOT, 'node_modules/onnxruntime-web');
+/**
+ * The onnxruntime-web files the app loads at run time. `import * as ort from 'onnxruntime-web'` resolves (browser,
+ * bundler) to dist/ort.bundle.min.mjs (JSEP build: webgpu + wasm EPs); with `env.wasm.wasmPaths = '<base>/ort/'` it
+ * imports ort-wasm-simd-threaded.jsep.mjs from there (also the pthread workers' script) and fetches
+ * ort-wasm-simd-threaded.jsep.wasm. The plain, .asyncify and .jspi variants and the ort*.mjs bundles are unused.
+ */
+export const ORT_RUNTIME_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
 // transformers.js pins its own onnxruntime-web; npm nests it unless the versions agree.
 async function transformersOrtDir(): Promise<string> {
   const nested = join(ROOT, 'node_modules/@huggingface/transformers/node_modules/onnxruntime-web');
@@ -281,7 +288,7 @@ export async function main(argv = process.argv.slice(2), baseOpts: BuildBaseMode
   const fp = {
     base: JSON.stringify({ v: BUILD_VERSION, winkVersion, ...modelOpts }),
     tiny: JSON.stringify({ v: BUILD_VERSION, winkVersion, tiny: 2000 }),
-    ort: JSON.stringify({ v: BUILD_VERSION, ortVersion }),
+    ort: JSON.stringify({ v: BUILD_VERSION, ortVersion, files: ORT_RUNTIME_FILES }),
     tort: JSON.stringify({ v: BUILD_VERSION, tOrtVersion }),
   };
   const dirs = {
@@ -305,7 +312,11 @@ export async function main(argv = process.argv.slice(2), baseOpts: BuildBaseMode
     const t = performance.now();
     await rm(join(dirs.ort, MANIFEST), { force: true });
     const dist = join(ORT_DIR, 'dist');
-    const names = (await readdir(dist)).filter((n) => n.endsWith('.wasm') || n.endsWith('.mjs')).sort();
+    const names = ORT_RUNTIME_FILES;
+    // Drop files of earlier builds that are no longer needed (the transformers/ sub-folder has its own manifest).
+    for (const e of await readdir(dirs.ort, { withFileTypes: true }).catch(() => [])) {
+      if (e.isFile() && !names.includes(e.name)) await rm(join(dirs.ort, e.name), { force: true });
+    }
     const sizes = await copyAll(dist, dirs.ort, names);
     await writeManifest(dirs.ort, fp.ort, sizes);
     log(`ort: copied ${names.length} onnxruntime-web ${ortVersion} files (${mib(Object.values(sizes).reduce((a, b) => a + b, 0))}) to ${dirs.ort} in ${sec(t)}`);
@@ -371,8 +382,15 @@ function mean(a: number[]): number {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main(process.argv.slice(2), { trainGlobal: trainOnDefaultSynthetic }).catch((e: unknown) => {
-    console.error(`[build-models] ${(e as Error).message}`);
-    process.exit(1);
-  });
+  main(process.argv.slice(2), { trainGlobal: trainOnDefaultSynthetic })
+    // The policy models (scripts/build-policy.ts) need the bundled RM, so they come after it.
+    .then(async () => {
+      const { buildPolicyModels } = await import('./build-policy.ts');
+      const cli = parseArgs(process.argv.slice(2));
+      await buildPolicyModels(cli.publicDir, { force: cli.force, log: (m) => console.log(`[build-models] ${m}`) });
+    })
+    .catch((e: unknown) => {
+      console.error(`[build-models] ${(e as Error).message}`);
+      process.exit(1);
+    });
 }

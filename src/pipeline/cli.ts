@@ -4,8 +4,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import type { Backend } from '../gpu/backend.ts';
+import { describeReport } from '../gpu/device.ts';
+import { getNodeGpu } from '../gpu/node-webgpu.node.ts';
+import { selectBackend } from '../gpu/select.ts';
+import type { BackendPreference } from '../gpu/select.ts';
 import { loadSynthetic } from './data/index.ts';
 import { loadDataPath } from './data/node.ts';
 import { DEFAULT_CONFIG, resolveConfig } from './experiment.ts';
@@ -13,6 +16,7 @@ import type { ExperimentConfig, ExperimentEvent } from './experiment.ts';
 import { formatTable, reportCsv, reportFiles, summarizeData, APP_VERSION } from './report.ts';
 import { loadBagRM } from './rm/files.ts';
 import { dirReader } from './rm/files.node.ts';
+import type { BagRMConfig } from './rm/types.ts';
 import { runSession } from './session.ts';
 import { CancelledError } from './train/loop.ts';
 import { ConfigError, DataError, METHODS } from './types.ts';
@@ -30,7 +34,8 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
   --no-efficiency            skip the data-efficiency runs
   --freeze-embeddings        train only the MLP head
-  --backend cpu|webgpu       compute backend (default cpu)
+  --backend auto|cpu|webgpu  compute backend (default auto: a hardware WebGPU adapter, else cpu; webgpu: any
+                             adapter, software included, else cpu with the reason)
   --goqa-margin 0.05         GOQA: minimum share difference for a pair
   --strict                   stop at the first bad input row (exit 2)
   --out <dir>                write the report files there
@@ -51,7 +56,7 @@ export interface CliOptions {
   data: string;
   format?: DataFormat;
   globalRm: string;
-  backend: 'cpu' | 'webgpu';
+  backend: BackendPreference;
   strict: boolean;
   out?: string;
   quiet: boolean;
@@ -82,7 +87,7 @@ export function parseCli(argv: string[]): CliOptions {
         seed: { type: 'string' },
         'no-efficiency': { type: 'boolean', default: false },
         'freeze-embeddings': { type: 'boolean', default: false },
-        backend: { type: 'string', default: 'cpu' },
+        backend: { type: 'string', default: 'auto' },
         'goqa-margin': { type: 'string' },
         strict: { type: 'boolean', default: false },
         out: { type: 'string' },
@@ -99,7 +104,9 @@ export function parseCli(argv: string[]): CliOptions {
   if (v.format !== undefined && v.format !== 'prism' && v.format !== 'goqa') {
     throw new ConfigError(`--format must be prism or goqa, got "${v.format}"`);
   }
-  if (v.backend !== 'cpu' && v.backend !== 'webgpu') throw new ConfigError(`--backend must be cpu or webgpu, got "${v.backend}"`);
+  if (v.backend !== 'cpu' && v.backend !== 'webgpu' && v.backend !== 'auto') {
+    throw new ConfigError(`--backend must be auto, cpu or webgpu, got "${v.backend}"`);
+  }
   const methods = v.methods === 'all' ? [...METHODS] : (list(v.methods) ?? []);
   for (const m of methods) {
     if (!(METHODS as readonly string[]).includes(m)) throw new ConfigError(`--methods: unknown method "${m}" (known: ${METHODS.join(', ')})`);
@@ -140,9 +147,16 @@ async function loadData(o: CliOptions): Promise<PreferenceData> {
   return loadDataPath(o.data, o.format, loadOpts);
 }
 
-async function selectCliBackend(name: 'cpu' | 'webgpu', _log: (s: string) => void): Promise<Backend> {
-  if (name === 'cpu') return cpuBackend;
-  throw new ConfigError('--backend webgpu: the WebGPU engine is not part of this build yet');
+/** The backend for `pref` by select.ts's policy, on Node's Dawn GPU object; logs the choice and why. */
+async function selectCliBackend(pref: BackendPreference, model: BagRMConfig, log: (s: string) => void): Promise<Backend> {
+  let gpu: GPU | null = null;
+  let notes: string[] = [];
+  if (pref !== 'cpu') ({ gpu, notes } = await getNodeGpu());
+  const sel = await selectBackend(pref, gpu, { model });
+  log(`backend: ${sel.backend.name} (${pref} requested): ${sel.reason}`);
+  if (sel.backend.name !== 'webgpu' && sel.adapter) log(`  adapter passed over: ${describeReport(sel.adapter)}`);
+  if (!gpu && notes.length) log(`  ${notes.join('; ')}`);
+  return sel.backend;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -165,10 +179,13 @@ export async function main(argv: string[]): Promise<number> {
     throw new ConfigError(`global RM at ${modelDir}: ${(e as Error).message}` +
       (modelDir === BUNDLED_MODEL_DIR ? ' (build it with `npm run build:models`)' : ''));
   }
-  const backend = await selectCliBackend(o.backend, log);
+  const backend = await selectCliBackend(o.backend, model.params.config, log);
   const loadMs = Date.now() - t0;
   let lastPhase = '';
   const onEvent = (e: ExperimentEvent) => {
+    if (e.type === 'backend-fallback') {
+      log(`backend lost in ${e.run} after step ${e.atStep}: continuing on ${e.to} from step ${e.resumedFrom} (${e.reason})`);
+    }
     if (e.type === 'phase' && e.label !== lastPhase) {
       lastPhase = e.label;
       log(`[${e.phase}${e.total > 1 ? ` ${e.done}/${e.total}` : ''}] ${e.label}`);
@@ -185,7 +202,7 @@ export async function main(argv: string[]): Promise<number> {
   result.timings.loadMs = loadMs;
   result.timings.wallMs = Date.now() - t0;
   process.stdout.write(formatTable(result) + '\n');
-  log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${backend.info}`);
+  log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
   if (o.out) {
     const files = reportFiles(result, {
       data: summarizeData(data),

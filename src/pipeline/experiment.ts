@@ -6,8 +6,8 @@ import type { AccuracyTable, EfficiencyEntry, EfficiencyPoint } from './eval.ts'
 import { hashSeed, Rng } from './rng.ts';
 import type { BagRMParams, EncodedItems, OptimizerConfig } from './rm/types.ts';
 import { isEdited, isKept, METHOD_SPECS, trainingSet } from './scpo.ts';
-import { checkpointTick, plannedSteps, train } from './train/loop.ts';
-import type { RunControl } from './train/loop.ts';
+import { checkpointTick, FailoverTrainer, plannedSteps, train } from './train/loop.ts';
+import type { BackendFallback, FailoverOptions, RunControl } from './train/loop.ts';
 import type { Method, PreferenceData } from './types.ts';
 import { ConfigError, DEFAULT_COUNTRIES, DEFAULT_MAJORITY, METHODS } from './types.ts';
 
@@ -125,7 +125,9 @@ export type ExperimentEvent =
   | { type: 'scored'; rPlus: Float32Array; rMinus: Float32Array }
   | { type: 'point'; country: string; method: Method; point: LivePoint; totalSteps: number }
   | { type: 'run'; run: RunResult }
-  | { type: 'efficiency'; country: string; entry: EfficiencyEntry };
+  | { type: 'efficiency'; country: string; entry: EfficiencyEntry }
+  /** The backend was lost (or could not hold a trainer): the run went on from its last checkpoint on `to`, and so do all later runs. */
+  | ({ type: 'backend-fallback'; run: string } & BackendFallback);
 
 export interface Reports {
   full: AccuracyTable;
@@ -177,9 +179,13 @@ export interface ExperimentInputs {
   backend: Backend;
   /** Global-RM scoring; defaults to the backend's trainer forward pass on globalParams. */
   globalScorer?: ItemScorer;
+  /** Checkpoint cadence of training on a non-cpu backend, for falling back to cpu (default 50 steps). */
+  checkpointEvery?: number;
   config: ExperimentConfig;
   onEvent?: (e: ExperimentEvent) => void;
   control?: RunControl;
+  /** Receives the final params of each main (country, method) run (not the efficiency subsets), e.g. for ONNX export. */
+  onModel?: (country: string, method: Method, params: BagRMParams) => void | Promise<void>;
 }
 
 function unique(a: Iterable<number>): Int32Array {
@@ -206,7 +212,18 @@ export function optimizerConfig(config: ExperimentConfig): OptimizerConfig {
 }
 
 export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentResult> {
-  const { data, encoded, backend, control } = inp;
+  const { data, encoded, control } = inp;
+  // Switches to cpu for good if the backend is lost (see train/loop.ts: the run in flight resumes from its checkpoint).
+  let backend = inp.backend;
+  let fellBack = '';
+  const failover = (run: string): FailoverOptions => ({
+    checkpointEvery: inp.checkpointEvery,
+    onFallback: (f, next) => {
+      backend = next;
+      fellBack = ` (fell back from ${f.from}: ${f.reason})`;
+      emit({ type: 'backend-fallback', run, ...f });
+    },
+  });
   const config = resolveConfig(inp.config);
   checkCountries(config, data);
   const emit = inp.onEvent ?? (() => {});
@@ -230,7 +247,7 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
     gScores = new Float32Array(encoded.count).fill(Number.NaN);
     for (let i = 0; i < scoreIdx.length; i++) gScores[scoreIdx[i]] = s[i];
   } else {
-    const globalTrainer = await backend.createTrainer(inp.globalParams, optimizerConfig(config));
+    const globalTrainer = await FailoverTrainer.create(backend, inp.globalParams, optimizerConfig(config), failover('global scoring'));
     gScores = await scoreInto(globalTrainer, encoded, scoreIdx);
     globalTrainer.dispose();
   }
@@ -338,12 +355,14 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
         points.push(point);
         emit({ type: 'point', country: c, method, point, totalSteps: steps });
       },
+      failover(`${c} · ${method}${full ? '' : ` ${seedTag}`}`),
     );
     try {
       const own = [...sets[c].train, ...sets[c].test];
       const items = unique([...own.flatMap((i) => [pc[i], pr[i]]), ...(full ? majC : []), ...(full ? majR : [])]);
       const sc = await scoreInto(trainer, encoded, items);
       if (full) margins[c][method] = Float32Array.from(own, (i) => sc[pc[i]] - sc[pr[i]]);
+      if (full && inp.onModel) await inp.onModel(c, method, (await trainer.checkpoint()).params);
       return {
         country: c,
         method,
@@ -472,5 +491,5 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
   }
   timings.totalMs = Date.now() - t0;
   emit({ type: 'phase', phase: 'done', done: 1, total: 1, label: 'done' });
-  return { config, source: data.source, backend: backend.info, rPlus, rMinus, sets, runs, margins, reports, timings };
+  return { config, source: data.source, backend: backend.info + fellBack, rPlus, rMinus, sets, runs, margins, reports, timings };
 }

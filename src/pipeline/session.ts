@@ -2,7 +2,7 @@
 // the items once, run the experiment. Shared verbatim by the CLI, the Web Worker and the end-to-end tests.
 import type { Backend } from '../gpu/backend.ts';
 import { runExperiment } from './experiment.ts';
-import type { ExperimentConfig, ExperimentEvent, ExperimentResult, ItemScorer } from './experiment.ts';
+import type { ExperimentConfig, ExperimentEvent, ExperimentInputs, ExperimentResult, ItemScorer } from './experiment.ts';
 import { trainGlobalRM } from './global.ts';
 import type { GlobalTrainOptions } from './global.ts';
 import { initBagRM } from './rm/bag.ts';
@@ -26,6 +26,8 @@ export interface SessionInputs {
   globalScorer?: ItemScorer;
   onEvent?: (e: ExperimentEvent) => void;
   control?: RunControl;
+  /** Passed to the experiment: final params of each main (country, method) run. */
+  onModel?: ExperimentInputs['onModel'];
 }
 
 export interface SessionOutput {
@@ -61,6 +63,7 @@ export async function runSession(inp: SessionInputs): Promise<SessionOutput> {
     config: inp.config,
     onEvent: inp.onEvent,
     control: inp.control,
+    onModel: inp.onModel,
   });
   Object.assign(result.timings, timings);
   return { result, encoded, globalParams, timings: result.timings };

@@ -2,7 +2,8 @@
 // message coming back and hands typed messages to one listener.
 import type { ExperimentConfig } from '../pipeline/experiment.ts';
 import { parseFromWorker } from './protocol.ts';
-import type { BackendPref, DataSpec, FromWorker, ModelSpec, ToWorker } from './protocol.ts';
+import type { BackendPref, DataSpec, FromWorker, ModelFile, ModelSpec, ToWorker } from './protocol.ts';
+import type { Method } from '../pipeline/types.ts';
 
 export type Listener = (msg: FromWorker) => void;
 
@@ -10,6 +11,8 @@ export class ExperimentClient {
   private worker: Worker | null = null;
   private nextId = 1;
   private current = 0;
+  /** Export requests in flight, by their own id (answered outside the current run's stream). */
+  private exports = new Map<number, { resolve: (files: ModelFile[]) => void; reject: (e: Error) => void }>();
 
   constructor(private readonly listener: Listener) {}
 
@@ -22,10 +25,19 @@ export class ExperimentClient {
         this.listener({ type: 'error', id: this.current, error: { kind: 'internal', message: 'malformed message from the worker' } });
         return;
       }
+      const ex = this.exports.get(msg.id);
+      if (ex && (msg.type === 'model' || msg.type === 'error')) {
+        this.exports.delete(msg.id);
+        if (msg.type === 'model') ex.resolve(msg.files);
+        else ex.reject(new Error(msg.error.message));
+        return;
+      }
       if (msg.id === this.current) this.listener(msg);
     };
     w.onerror = (ev) => {
       this.listener({ type: 'error', id: this.current, error: { kind: 'internal', message: `worker failed: ${ev.message}` } });
+      for (const ex of this.exports.values()) ex.reject(new Error(`worker failed: ${ev.message}`));
+      this.exports.clear();
       this.worker = null;
     };
     this.worker = w;
@@ -54,6 +66,18 @@ export class ExperimentClient {
     return id;
   }
 
+  /**
+   * The trained RM of (country, method) from the latest run, as HF-layout files (see model-download.ts to save
+   * them). Does not touch the current run.
+   */
+  exportModel(country: string, method: Method): Promise<ModelFile[]> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.exports.set(id, { resolve, reject });
+      this.post({ type: 'export-model', id, country, method });
+    });
+  }
+
   pause(): void {
     if (this.current) this.post({ type: 'pause', id: this.current });
   }
@@ -67,6 +91,8 @@ export class ExperimentClient {
   }
 
   dispose(): void {
+    for (const ex of this.exports.values()) ex.reject(new Error('experiment worker disposed'));
+    this.exports.clear();
     this.worker?.terminate();
     this.worker = null;
     this.current = 0;

@@ -1,17 +1,25 @@
 // The experiment worker: loads data and the reward model, runs the shared session (scoring, filter/weights,
 // country RM training, evaluation) off the main thread, and streams throttled events back.
-import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import type { Backend } from '../gpu/backend.ts';
+import { describeReport, navigatorGpu } from '../gpu/device.ts';
+import { selectBackend as pickBackend } from '../gpu/select.ts';
+import { WebGpuBackend } from '../gpu/webgpu.ts';
 import { loadGoqa, loadPrism, loadSynthetic } from '../pipeline/data/index.ts';
-import type { ExperimentEvent } from '../pipeline/experiment.ts';
-import { fetchReader, loadBagRM, memoryReader } from '../pipeline/rm/files.ts';
-import type { ReadFile } from '../pipeline/rm/files.ts';
+import { optimizerConfig } from '../pipeline/experiment.ts';
+import type { ExperimentConfig, ExperimentEvent, ItemScorer } from '../pipeline/experiment.ts';
+import { countryRMFiles } from '../pipeline/rm/export.ts';
+import { fetchReader, loadBagRM, memoryReader, ONNX_FILE } from '../pipeline/rm/files.ts';
+import type { LoadedBagRM, ReadFile } from '../pipeline/rm/files.ts';
+import { ModelStore } from '../pipeline/rm/model-store.ts';
+import { exportBagRMOnnx } from '../pipeline/rm/onnx.ts';
+import type { OrtPreference, OrtScorer } from './ort-scorer.ts';
+import { ScoringClient } from './scoring-client.ts';
 import { runSession } from '../pipeline/session.ts';
 import { CancelledError } from '../pipeline/train/loop.ts';
 import { ConfigError, DataError } from '../pipeline/types.ts';
 import type { PreferenceData } from '../pipeline/types.ts';
 import { parseToWorker } from './protocol.ts';
-import type { BackendPref, BackendReport, DataSpec, FromWorker, ModelSpec, WorkerError } from './protocol.ts';
+import type { BackendPref, BackendReport, DataSpec, FromWorker, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
 
 // The worker global, typed by what this file uses (the DOM lib has no DedicatedWorkerGlobalScope here).
 declare const self: {
@@ -22,6 +30,8 @@ declare const self: {
 
 const BASE = new URL(import.meta.env.BASE_URL, self.location.origin).href;
 export const BUNDLED_MODEL_URL = new URL('models/scpo-glove-rm/', BASE).href;
+/** onnxruntime-web's wasm files (scripts/build-models.ts copies them; never a CDN). */
+export const ORT_WASM_URL = new URL('ort/', BASE).href;
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
@@ -94,10 +104,27 @@ function modelReader(spec: ModelSpec): Promise<ReadFile> | ReadFile {
   }
 }
 
+let workerGpuBackend: WebGpuBackend | null = null;
+
+/**
+ * select.ts's policy on this worker's own navigator.gpu (probing requestAdapter() and the limits): 'auto' takes a
+ * hardware adapter and passes over software ones (SwiftShader trains slower than the cpu trainer), 'webgpu'
+ * takes any adapter, and both fall back to cpu with the reason. The report carries the adapter (description and
+ * limits) whenever one was found, also when it was passed over.
+ */
 async function selectBackend(pref: BackendPref): Promise<{ backend: Backend; report: BackendReport }> {
-  // The WGSL engine plugs in here; until then every preference resolves to the reference cpu trainer.
-  const reason = pref === 'cpu' ? 'cpu requested' : 'the WebGPU training engine is not in this build; using the cpu trainer';
-  return { backend: cpuBackend, report: { name: cpuBackend.name, info: cpuBackend.info, reason } };
+  // One GPU device per worker: reuse the last run's while it is alive and fits the preference.
+  const last = workerGpuBackend;
+  if (last && pref !== 'cpu' && !last.ctx.lostError && (pref === 'webgpu' || !last.report.isFallbackAdapter)) {
+    return { backend: last, report: { name: last.name, info: last.info, reason: `${last.info} (device reused)` } };
+  }
+  last?.dispose();
+  workerGpuBackend = null;
+  const sel = await pickBackend(pref, navigatorGpu() ?? null);
+  const { backend } = sel;
+  if (backend instanceof WebGpuBackend) workerGpuBackend = backend;
+  const info = backend.name !== 'webgpu' && sel.adapter ? `${backend.info}; WebGPU adapter not used: ${describeReport(sel.adapter)}` : backend.info;
+  return { backend, report: { name: backend.name, info, reason: sel.reason } };
 }
 
 function toWorkerError(e: unknown): WorkerError {
@@ -156,18 +183,33 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
   const state: RunState = { id: msg.id, abort: new AbortController(), paused: false, resume: null };
   current = state;
   const sink = eventSink(msg.id);
+  let disposeScoring: (() => void) | null = null;
   try {
     const data = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed);
     post({ type: 'status', id: msg.id, message: 'loading the reward model' });
-    const model = await loadModel(msg.model);
+    const { model, onnx } = await loadModel(msg.model);
     const { backend, report } = await selectBackend(msg.backend);
     post({ type: 'backend', id: msg.id, report });
+    const fallback: ItemScorer = async (encoded, indices) => {
+      const t = await backend.createTrainer(model.params, optimizerConfig(msg.config));
+      try {
+        return await t.score(encoded, indices);
+      } finally {
+        t.dispose();
+      }
+    };
+    const scoring = ortGlobalScorer(msg.id, onnx, model, msg.backend, backend.name, fallback);
+    disposeScoring = scoring.dispose;
+    const store = new ModelStore(model.params);
+    trained = { model, store, config: msg.config, modelName: describeModel(msg.model) };
     const { result } = await runSession({
       data,
       model,
       backend,
       config: msg.config,
       globalRm: 'as-loaded',
+      globalScorer: scoring.scorer,
+      onModel: (c, m, params) => store.put(c, m, params),
       onEvent: sink.push,
       control: {
         signal: state.abort.signal,
@@ -180,21 +222,136 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     sink.flush();
     post({ type: 'error', id: msg.id, error: toWorkerError(e) });
   } finally {
+    disposeScoring?.();
     if (current === state) current = null;
   }
 }
 
-async function loadModel(spec: ModelSpec) {
+/** Loads the RM and keeps the bytes of its ONNX file (for the onnxruntime-web scorer). */
+async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
   try {
-    return await loadBagRM(await modelReader(spec));
+    const read = await modelReader(spec);
+    let onnx: Uint8Array | null = null;
+    const model = await loadBagRM(async (path) => {
+      const b = await read(path);
+      if (path === ONNX_FILE) onnx = b;
+      return b;
+    });
+    return { model, onnx };
   } catch (e) {
     throw new ConfigError(`reward model: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
+ * The global-RM scorer of a run: onnxruntime-web in its own (nested) scoring worker, started right away so the
+ * wasm download/compile overlaps tokenization; inline in this worker when that worker cannot start; the trainer's
+ * forward pass (`fallback`, the experiment's default) when onnxruntime-web fails. Every choice is said in a 'status'.
+ */
+function ortGlobalScorer(
+  id: number,
+  onnx: Uint8Array | null,
+  model: LoadedBagRM,
+  pref: BackendPref,
+  trainerName: string,
+  fallback: ItemScorer,
+): { scorer: ItemScorer; dispose: () => void } {
+  // 'cpu' means no GPU at all; 'webgpu' accepts a software adapter; 'auto' takes webgpu only on real hardware.
+  const prefer: OrtPreference = pref === 'cpu' ? 'wasm' : pref;
+  const say = (message: string) => post({ type: 'status', id, message });
+  let client: ScoringClient | null = null;
+  let inline: OrtScorer | null = null;
+  let disposed = false;
+  const ready = (async (): Promise<string | null> => {
+    const t0 = performance.now();
+    try {
+      client = ScoringClient.spawn();
+      const r = await client.init(onnx ?? exportBagRMOnnx(model.params), { prefer, wasmPaths: ORT_WASM_URL });
+      return `onnxruntime-web ${r.ep} in the scoring worker (${r.reason}; ready in ${Math.round(performance.now() - t0)} ms)`;
+    } catch (e) {
+      client?.dispose();
+      client = null;
+      if (disposed) return null;
+      say(`scoring worker unavailable (${(e as Error).message}); trying onnxruntime-web inline`);
+    }
+    try {
+      const { OrtScorer } = await import('./ort-scorer.ts');
+      // The file's bytes went to the failed worker (transferred): re-export the same params.
+      inline = await OrtScorer.create(exportBagRMOnnx(model.params), { prefer, wasmPaths: ORT_WASM_URL });
+      return `onnxruntime-web ${inline.info.ep} inline in the experiment worker (${inline.info.reason})`;
+    } catch (e) {
+      say(`onnxruntime-web unavailable (${(e as Error).message}); scoring with the ${trainerName} trainer`);
+      return null;
+    }
+  })();
+  const scorer: ItemScorer = async (encoded, indices) => {
+    const how = await ready;
+    if (how) {
+      const t0 = performance.now();
+      try {
+        const s = client ? await client.score(encoded, indices) : await inline!.score(encoded, indices);
+        say(`global RM scored ${indices.length} items in ${Math.round(performance.now() - t0)} ms with ${how}`);
+        return s;
+      } catch (e) {
+        say(`onnxruntime-web scoring failed (${(e as Error).message}); scoring with the ${trainerName} trainer instead`);
+      }
+    }
+    return fallback(encoded, indices);
+  };
+  return {
+    scorer,
+    dispose: () => {
+      disposed = true;
+      client?.dispose();
+      void inline?.release();
+    },
+  };
+}
+
+/** The latest run's trained country RMs (kept after the run so they can be exported). */
+let trained: { model: LoadedBagRM; store: ModelStore; config: ExperimentConfig; modelName: string } | null = null;
+
+function describeModel(spec: ModelSpec): string {
+  return spec.kind === 'bundled' ? 'bundled scpo-glove-rm' : spec.kind === 'hub' ? `hub ${spec.id}` : 'local folder';
+}
+
+function ownBuffer(b: Uint8Array): ArrayBuffer {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer ? b.buffer : (new Uint8Array(b).buffer as ArrayBuffer);
+}
+
+function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
+  const fail = (message: string) => post({ type: 'error', id: msg.id, error: { kind: 'config', message } });
+  if (!trained) return fail('no run has trained a model yet');
+  const { store, model, config, modelName } = trained;
+  const params = msg.method === 'start' ? store.baseCopy() : store.get(msg.country, msg.method);
+  if (!params) {
+    const have = store.keys().map((k) => `${k.country} · ${k.method}`);
+    return fail(`no trained model for ${msg.country} · ${msg.method} in the latest run${have.length ? ` (have: ${have.join(', ')})` : ''}`);
+  }
+  try {
+    const files = countryRMFiles(params, model, {
+      country: msg.country,
+      method: msg.method,
+      base: modelName,
+      seed: config.seed,
+      steps: config.steps,
+      tau: config.tau,
+      beta: config.beta,
+    });
+    const list: ModelFile[] = Object.entries(files).map(([path, bytes]) => ({ path, bytes: ownBuffer(bytes) }));
+    post({ type: 'model', id: msg.id, country: msg.country, method: msg.method, files: list }, list.map((f) => f.bytes));
+  } catch (e) {
+    post({ type: 'error', id: msg.id, error: toWorkerError(e) });
   }
 }
 
 self.onmessage = (ev: MessageEvent<unknown>) => {
   const msg = parseToWorker(ev.data);
   if (!msg) return;
+  if (msg.type === 'export-model') {
+    exportModel(msg);
+    return;
+  }
   if (msg.type === 'load') {
     loadAndReport(msg.id, msg.data, msg.strict, 0).catch((e: unknown) =>
       post({ type: 'error', id: msg.id, error: toWorkerError(e) }),

@@ -1,7 +1,8 @@
 // The ONE typed message protocol between the page and the experiment worker: discriminated unions on `type`,
 // errors as values, and validators so neither side trusts a received message by cast.
 import type { ExperimentConfig, ExperimentEvent, ExperimentResult } from '../pipeline/experiment.ts';
-import type { CountryStats, DataFormat, DataIssueReport, Item, Pair } from '../pipeline/types.ts';
+import type { CountryStats, DataFormat, DataIssueReport, Item, Method, Pair } from '../pipeline/types.ts';
+import { METHODS } from '../pipeline/types.ts';
 
 export type BackendPref = 'auto' | 'cpu' | 'webgpu';
 
@@ -28,7 +29,18 @@ export type ToWorker =
   | { type: 'load'; id: number; data: DataSpec; strict: boolean }
   | { type: 'pause'; id: number }
   | { type: 'resume'; id: number }
-  | { type: 'cancel'; id: number };
+  | { type: 'cancel'; id: number }
+  /**
+   * The trained RM of (country, method) from the latest run ('start' = the global RM), in HF layout:
+   * answered by 'model' (files as transferred ArrayBuffers) or 'error'. Its id is the request's own, not a run id.
+   */
+  | { type: 'export-model'; id: number; country: string; method: Method };
+
+/** One file of an exported model: its path in the HF layout (e.g. "onnx/model.onnx") and its bytes. */
+export interface ModelFile {
+  path: string;
+  bytes: ArrayBuffer;
+}
 
 export interface DataSummary {
   format: DataFormat;
@@ -65,10 +77,28 @@ export type FromWorker =
   /** Experiment events, batched and throttled (at most ~10 messages per second). */
   | { type: 'events'; id: number; events: ExperimentEvent[] }
   | { type: 'result'; id: number; result: ExperimentResult }
+  | { type: 'model'; id: number; country: string; method: Method; files: ModelFile[] }
   | { type: 'error'; id: number; error: WorkerError };
 
-const FROM_TYPES = new Set(['status', 'data', 'pairs', 'backend', 'events', 'result', 'error']);
-const TO_TYPES = new Set(['run', 'load', 'pause', 'resume', 'cancel']);
+const FROM_TYPES = new Set(['status', 'data', 'pairs', 'backend', 'events', 'result', 'model', 'error']);
+const TO_TYPES = new Set(['run', 'load', 'pause', 'resume', 'cancel', 'export-model']);
+
+function isMethod(v: unknown): v is Method {
+  return typeof v === 'string' && (METHODS as readonly string[]).includes(v);
+}
+
+/** A relative path inside a model folder: no absolute paths, no "..", no backslashes. */
+function isModelFile(v: unknown): boolean {
+  return (
+    isRecord(v) &&
+    typeof v.path === 'string' &&
+    v.path.length > 0 &&
+    !v.path.startsWith('/') &&
+    !v.path.includes('\\') &&
+    !v.path.split('/').some((p) => p === '' || p === '.' || p === '..') &&
+    v.bytes instanceof ArrayBuffer
+  );
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null;
@@ -124,6 +154,10 @@ export function parseFromWorker(v: unknown): FromWorker | null {
       return isRecord(v.result) && isRecord(v.result.reports)
         ? { type: 'result', id: v.id, result: v.result as unknown as ExperimentResult }
         : null;
+    case 'model':
+      return typeof v.country === 'string' && isMethod(v.method) && Array.isArray(v.files) && v.files.length > 0 && everyOf(v.files, isModelFile)
+        ? { type: 'model', id: v.id, country: v.country, method: v.method, files: v.files as ModelFile[] }
+        : null;
     case 'error':
       return isRecord(v.error) && typeof v.error.message === 'string' && typeof v.error.kind === 'string'
         ? { type: 'error', id: v.id, error: v.error as unknown as WorkerError }
@@ -141,6 +175,9 @@ export function parseToWorker(v: unknown): ToWorker | null {
   if (v.type === 'load') {
     if (!isRecord(v.data) || typeof v.data.kind !== 'string') return null;
     return { type: 'load', id: v.id, data: v.data as unknown as DataSpec, strict: v.strict === true };
+  }
+  if (v.type === 'export-model') {
+    return typeof v.country === 'string' && isMethod(v.method) ? { type: 'export-model', id: v.id, country: v.country, method: v.method } : null;
   }
   return { type: v.type as 'pause' | 'resume' | 'cancel', id: v.id };
 }

@@ -12,6 +12,7 @@ import { pairAccuracy } from './pairAccuracy.ts';
 import { reduceSum } from './reduceSum.ts';
 import { reluBackward } from './reluBackward.ts';
 import { reluForward } from './reluForward.ts';
+import { softmaxCrossEntropy } from './softmaxCrossEntropy.ts';
 
 // Inputs are checked at run time by each kernel's validate/cpu, so the registry erases the generic types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -30,6 +31,7 @@ export const KERNELS: Record<string, AnyKernel> = {
   adamwSparse,
   reduceSum,
   pairAccuracy,
+  softmaxCrossEntropy,
 };
 
 /**
@@ -43,4 +45,5 @@ export const OP_TABLE = [
   { op: 'weighted BT loss', forward: 'btLossForward', backward: 'btLossBackward', grad: 'dS_c = -dS_r = -(w/B) sigmoid(-d)' },
   { op: 'AdamW', forward: 'adamwDense', backward: null, grad: 'optimizer step (dense MLP tensors)' },
   { op: 'lazy AdamW', forward: 'adamwSparse', backward: null, grad: 'optimizer step (touched embedding rows)' },
+  { op: 'weighted softmax cross-entropy (policy)', forward: 'softmaxCrossEntropy', backward: 'softmaxCrossEntropy', grad: 'dZ_i = w_i (softmax(Z_i) - onehot(y_i))' },
 ] as const;

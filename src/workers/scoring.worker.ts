@@ -1,0 +1,61 @@
+// The scoring worker: one onnxruntime-web session of the global RM (webgpu EP, wasm fallback). Requests are
+// handled strictly one after another, so calls on the session never overlap; scores go back as transfers.
+import { OrtScorer } from './ort-scorer.ts';
+import { parseToScoring } from './scoring-protocol.ts';
+import type { FromScoring, ToScoring } from './scoring-protocol.ts';
+
+declare const self: {
+  postMessage(msg: unknown, transfer: Transferable[]): void;
+  onmessage: ((ev: MessageEvent<unknown>) => void) | null;
+};
+
+function post(msg: FromScoring, transfer: Transferable[] = []): void {
+  self.postMessage(msg, transfer);
+}
+
+let scorer: OrtScorer | null = null;
+let queue: Promise<void> = Promise.resolve();
+
+async function handle(msg: ToScoring): Promise<void> {
+  try {
+    switch (msg.type) {
+      case 'init': {
+        if (scorer) await scorer.release();
+        scorer = null;
+        const s = await OrtScorer.create(new Uint8Array(msg.model), {
+          prefer: msg.prefer,
+          wasmPaths: msg.wasmPaths,
+          numThreads: msg.numThreads,
+          batchItems: msg.batchItems,
+        });
+        scorer = s;
+        post({ type: 'ready', id: msg.id, ...s.info });
+        return;
+      }
+      case 'score': {
+        if (!scorer) throw new Error('no model: send init first');
+        const t0 = performance.now();
+        const scores = await scorer.score(msg.items);
+        post({ type: 'scores', id: msg.id, scores, ms: Math.round(performance.now() - t0) }, [scores.buffer]);
+        return;
+      }
+      case 'release':
+        await scorer?.release();
+        scorer = null;
+        post({ type: 'released', id: msg.id });
+        return;
+    }
+  } catch (e) {
+    post({ type: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+self.onmessage = (ev: MessageEvent<unknown>) => {
+  const msg = parseToScoring(ev.data);
+  if (!msg) {
+    const id = typeof (ev.data as { id?: unknown })?.id === 'number' ? (ev.data as { id: number }).id : -1;
+    post({ type: 'error', id, message: 'malformed scoring request' });
+    return;
+  }
+  queue = queue.then(() => handle(msg));
+};
