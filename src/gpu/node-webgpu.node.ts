@@ -4,7 +4,7 @@
 // libvulkan1 is installed. LD_LIBRARY_PATH cannot be changed after the process starts, so when the system
 // has no loader we dlopen chromium's with RTLD_NODELETE|RTLD_GLOBAL: it stays resident under its soname
 // and Dawn's later dlopen("libvulkan.so.1") finds it. Never imported by browser code.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const CHROMIUM_DIR = '/usr/lib/chromium';
@@ -28,9 +28,21 @@ function hasSystemVulkanLoader(): boolean {
   return dirs.some((d) => existsSync(`${d}/libvulkan.so.1`));
 }
 
+/** A real Vulkan driver registered with the loader (e.g. NVIDIA's), which must not be hidden behind SwiftShader. */
+function hasSystemIcd(): boolean {
+  const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+  return dirs.some((d) => {
+    try {
+      return readdirSync(d).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
+}
+
 function prepareVulkan(notes: string[]): void {
   if (process.platform !== 'linux') return;
-  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+  if (!process.env.VK_ICD_FILENAMES && !hasSystemIcd() && existsSync(SWIFTSHADER_ICD)) {
     // Read by the Vulkan loader when Dawn creates its instance, so setting it now is early enough.
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
     notes.push(`VK_ICD_FILENAMES=${SWIFTSHADER_ICD}`);
