@@ -1,4 +1,4 @@
-import { defineConfig } from 'vite';
+import { defaultClientConditions, defineConfig } from 'vite';
 import type { Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
@@ -38,4 +38,8 @@ export default defineConfig({
   preview: { headers: isolation, host: '127.0.0.1' },
   build: { target: 'es2022', chunkSizeWarningLimit: 8192 },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
+  // onnxruntime-web's build that loads ort-wasm-simd-threaded.*.{mjs,wasm} from env.wasm.wasmPaths (public/ort/, see
+  // scripts/build-models.ts) instead of the default one, which makes vite emit a second copy of the 27 MB .wasm into
+  // assets/ (for each ORT copy: the app's and transformers.js's). Every ORT user must set wasmPaths (no CDN anyway).
+  resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
 });

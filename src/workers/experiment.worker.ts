@@ -243,6 +243,8 @@ async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: U
   }
 }
 
+const SCORING_INIT_TIMEOUT_MS = 60_000;
+
 /**
  * The global-RM scorer of a run: onnxruntime-web in its own (nested) scoring worker, started right away so the
  * wasm download/compile overlaps tokenization; inline in this worker when that worker cannot start; the trainer's
@@ -256,8 +258,9 @@ function ortGlobalScorer(
   trainerName: string,
   fallback: ItemScorer,
 ): { scorer: ItemScorer; dispose: () => void } {
-  // 'cpu' means no GPU at all; 'webgpu' accepts a software adapter; 'auto' takes webgpu only on real hardware.
-  const prefer: OrtPreference = pref === 'cpu' ? 'wasm' : pref;
+  // 'cpu' means no GPU at all. Otherwise webgpu on a hardware adapter only, even when training was asked to run on
+  // a software one: ORT's webgpu EP scored ~200 items/s on SwiftShader vs ~15,000 with wasm (bench/results/bench.md).
+  const prefer: OrtPreference = pref === 'cpu' ? 'wasm' : 'auto';
   const say = (message: string) => post({ type: 'status', id, message });
   let client: ScoringClient | null = null;
   let inline: OrtScorer | null = null;
@@ -266,7 +269,11 @@ function ortGlobalScorer(
     const t0 = performance.now();
     try {
       client = ScoringClient.spawn();
-      const r = await client.init(onnx ?? exportBagRMOnnx(model.params), { prefer, wasmPaths: ORT_WASM_URL });
+      // A worker that starts but never answers must not stall the run.
+      const r = await Promise.race([
+        client.init(onnx ?? exportBagRMOnnx(model.params), { prefer, wasmPaths: ORT_WASM_URL }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${SCORING_INIT_TIMEOUT_MS / 1000} s`)), SCORING_INIT_TIMEOUT_MS)),
+      ]);
       return `onnxruntime-web ${r.ep} in the scoring worker (${r.reason}; ready in ${Math.round(performance.now() - t0)} ms)`;
     } catch (e) {
       client?.dispose();
@@ -293,6 +300,7 @@ function ortGlobalScorer(
         say(`global RM scored ${indices.length} items in ${Math.round(performance.now() - t0)} ms with ${how}`);
         return s;
       } catch (e) {
+        if (disposed) throw e;
         say(`onnxruntime-web scoring failed (${(e as Error).message}); scoring with the ${trainerName} trainer instead`);
       }
     }

@@ -90,6 +90,7 @@ export class OrtScorer {
     if (opts.numThreads !== undefined) ort.env.wasm.numThreads = opts.numThreads;
     // Already off the main thread (or in Node): ORT's own proxy worker would only add a copy.
     ort.env.wasm.proxy = false;
+    // (logSeverityLevel 3 below: errors only; the webgpu EP otherwise warns that shape ops run on the CPU, as designed.)
     const prefer = opts.prefer ?? 'auto';
     const batch = Math.max(1, Math.floor(opts.batchItems ?? DEFAULT_BATCH_ITEMS));
     const reasons: string[] = [];
@@ -102,7 +103,7 @@ export class OrtScorer {
         reasons.push(`the only WebGPU adapter is a software fallback (${probe.label}), slower than wasm`);
       } else {
         try {
-          const session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'] });
+          const session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'], logSeverityLevel: 3 });
           const s = new OrtScorer(session, { ep: 'webgpu', reason: '', initMs: 0, adapter: probe.label }, batch);
           try {
             await s.runBatch(WARMUP, Int32Array.of(0), new Float32Array(1));
@@ -120,7 +121,7 @@ export class OrtScorer {
     } else {
       reasons.push('wasm requested');
     }
-    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'] });
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], logSeverityLevel: 3 });
     const why = prefer === 'wasm' ? 'wasm requested' : `wasm EP: ${reasons.join('; ')}`;
     return new OrtScorer(session, { ep: 'wasm', reason: why, initMs: Math.round(performance.now() - t0), adapter: adapterLabel }, batch);
   }
