@@ -1,6 +1,6 @@
 // The studio's layout: header, a sidebar (data, experiment settings, run controls) and the main views
-// (live charts, results, pair inspector) behind keyboard-reachable tabs; notices and the guided tour on top.
-import { useEffect } from 'react';
+// (live charts, results, pair inspector, policy steering) behind keyboard-reachable tabs; notices and the guided tour on top.
+import { lazy, Suspense, useEffect } from 'react';
 import type { KeyboardEvent } from 'react';
 import type { Tab } from './actions.ts';
 import * as A from './actions.ts';
@@ -20,7 +20,20 @@ const TABS: { id: Tab; label: string }[] = [
   { id: 'charts', label: 'Live charts' },
   { id: 'results', label: 'Results' },
   { id: 'pairs', label: 'Pair inspector' },
+  { id: 'policy', label: 'Policy steering' },
 ];
+
+// The policy panel (best-of-N, PPO) brings its own worker and charts: loaded only when its tab opens.
+const PolicyPanel = lazy(() => import('./policy/PolicyPanel.tsx').then((m) => ({ default: m.PolicyPanel })));
+
+function PolicyView() {
+  const countries = useStudio((s) => s.config.countries);
+  return (
+    <Suspense fallback={<p>Loading the policy tools…</p>}>
+      <PolicyPanel countries={countries} />
+    </Suspense>
+  );
+}
 
 function Notices() {
   const notices = useStudio((s) => s.notices);
@@ -116,7 +129,15 @@ export function App() {
             <ExportMenu />
           </div>
           <div className="view" id={`view-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`}>
-            {tab === 'charts' ? <ChartsView /> : tab === 'results' ? <ResultsTable /> : <PairInspector />}
+            {tab === 'charts' ? (
+              <ChartsView />
+            ) : tab === 'results' ? (
+              <ResultsTable />
+            ) : tab === 'pairs' ? (
+              <PairInspector />
+            ) : (
+              <PolicyView />
+            )}
           </div>
         </main>
       </div>

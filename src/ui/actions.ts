@@ -20,7 +20,7 @@ export type DataChoice =
 
 export type ModelChoice = { kind: 'bundled' } | { kind: 'files'; files: File[]; paths: string[]; name: string } | { kind: 'hub'; id: string };
 
-export type Tab = 'charts' | 'results' | 'pairs';
+export type Tab = 'charts' | 'results' | 'pairs' | 'policy';
 export type Theme = 'system' | 'light' | 'dark';
 
 export interface Notice {

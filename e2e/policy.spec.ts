@@ -1,0 +1,22 @@
+// The policy steering tab: a short best-of-N + PPO run against a country RM, end to end in the worker.
+import { expect, test } from '@playwright/test';
+import { open, shot, trackRequests } from './helpers.ts';
+
+test('policy tab: best-of-N and a short PPO run finish with before/after samples', async ({ page }) => {
+  const requests = trackRequests(page.context());
+  await open(page);
+  await page.getByTestId('tab-policy').click();
+  await expect(page.getByTestId('policy-panel')).toBeVisible();
+  await page.getByTestId('policy-steps').fill('3');
+  await page.getByTestId('policy-prompts').fill('2');
+  await page.getByTestId('policy-start').click();
+  // Live PPO metrics stream in before the run ends.
+  await expect(page.getByTestId('policy-status')).toHaveAttribute('data-status', 'running');
+  await expect(page.getByTestId('policy-status')).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  await expect(page.getByTestId('policy-summary-numbers')).toContainText('KL to the reference');
+  await expect(page.getByTestId('policy-before-after').locator('tbody tr').first()).toBeVisible();
+  await expect(page.getByTestId('policy-bon-table')).toBeVisible();
+  await expect(page.getByTestId('policy-backend')).not.toBeEmpty();
+  await shot(page, '40-policy');
+  expect(requests.foreign()).toEqual([]);
+});
