@@ -21,16 +21,17 @@ import type { Backend, StepResult, Trainer, TrainerCheckpoint } from '../backend
 import { cloneParams, scoreItems, TENSOR_NAMES, tensorSizes, validateParams } from '../../pipeline/rm/bag.ts';
 import type { BagRMParams, EncodedItems, OptimizerConfig, PairBatch } from '../../pipeline/rm/types.ts';
 import {
-  accumulateXtDZ,
+  accumulateXtDZDense,
   adamw,
-  backpropInput,
+  backpropInput2x2,
   BiasCorrection,
   headBackward,
   headForward,
-  linearForward,
+  linearForwardT,
   logSigmoid,
   poolItems,
   sigmoid,
+  transposeToF64,
   type AdamHyper,
 } from './ops.ts';
 
@@ -74,6 +75,10 @@ export class CpuTrainer implements Trainer {
   private readonly gb1: Float64Array;
   private readonly gW2: Float64Array;
   private readonly gb2: Float64Array;
+  /** W1 transposed to f64 ([H, 2D]), refreshed at each forward pass for linearForwardT. */
+  private readonly w1t: Float64Array;
+  /** dx / n of the item half being scattered into gE. */
+  private readonly dxScaled: Float64Array;
   // Sparse embedding gradient: slotOf[row] = slot in gE (or -1), touched[0..nTouched) = rows in first-seen order.
   private readonly slotOf: Int32Array;
   private touched = new Int32Array(0);
@@ -113,6 +118,8 @@ export class CpuTrainer implements Trainer {
     this.gb1 = new Float64Array(H);
     this.gW2 = new Float64Array(H);
     this.gb2 = new Float64Array(1);
+    this.w1t = new Float64Array(K * H);
+    this.dxScaled = new Float64Array(cfg.dim);
     this.slotOf = new Int32Array(needE ? cfg.vocabSize : 0).fill(-1);
   }
 
@@ -194,7 +201,8 @@ export class CpuTrainer implements Trainer {
     const itemAt = (j: number): number => ((j & 1) === 0 ? batch.chosen[j >> 1] : batch.rejected[j >> 1]);
 
     poolItems(p.E, D, V, items, S, itemAt, xs);
-    linearForward(xs, S, K, p.W1, p.b1, H, zs);
+    transposeToF64(p.W1, K, H, this.w1t);
+    linearForwardT(xs, S, K, this.w1t, p.b1, H, zs);
     headForward(zs, S, H, p.W2, p.b2, ss);
 
     let loss = 0;
@@ -215,10 +223,10 @@ export class CpuTrainer implements Trainer {
     gW2.fill(0);
     gb2.fill(0);
     headBackward(zs, ds, S, H, p.W2, gW2, gb1, gb2, dzs);
-    accumulateXtDZ(xs, S, K, dzs, H, gW1);
+    accumulateXtDZDense(xs, S, K, dzs, H, gW1);
     if (this.opt.freezeEmbeddings) return { loss, nTouched: 0 };
 
-    backpropInput(dzs, S, H, p.W1, K, dxs);
+    backpropInput2x2(dzs, S, H, p.W1, K, dxs);
     let nTouched = 0;
     for (let j = 0; j < S; j++) {
       const k = itemAt(j);
@@ -233,7 +241,11 @@ export class CpuTrainer implements Trainer {
     const n = end - start;
     if (n <= 0) return nTouched;
     const inv = 1 / n;
+    // dx * inv once per item half (the same products the per-token loop would form, so the same bits).
+    const sc = this.dxScaled;
+    for (let d = 0; d < D; d++) sc[d] = dx[dxOff + d] * inv;
     const slotOf = this.slotOf;
+    const D4 = D - (D % 4);
     for (let q = start; q < end; q++) {
       const row = ids[q];
       let slot = slotOf[row];
@@ -246,7 +258,14 @@ export class CpuTrainer implements Trainer {
       }
       const gE = this.gE;
       const o = slot * D;
-      for (let d = 0; d < D; d++) gE[o + d] += dx[dxOff + d] * inv;
+      let d = 0;
+      for (; d < D4; d += 4) {
+        gE[o + d] += sc[d];
+        gE[o + d + 1] += sc[d + 1];
+        gE[o + d + 2] += sc[d + 2];
+        gE[o + d + 3] += sc[d + 3];
+      }
+      for (; d < D; d++) gE[o + d] += sc[d];
     }
     return nTouched;
   }

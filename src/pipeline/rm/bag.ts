@@ -1,5 +1,5 @@
 // Bag RM parameters: seeded initialization, shape validation, copies, and the CPU forward pass (scoring).
-import { headForward, linearForward, poolItems } from '../../gpu/cpu/ops.ts';
+import { headForward, linearForward, linearForwardT, poolItems, transposeToF64 } from '../../gpu/cpu/ops.ts';
 import { Rng } from '../rng.ts';
 import type { BagRMConfig, BagRMParams, EncodedItems } from './types.ts';
 
@@ -101,16 +101,23 @@ export function scoreItem(p: BagRMParams, items: EncodedItems, k: number, s: Sco
   return s.out[0];
 }
 
-/** Scores of `indices` (all items when omitted), in that order. */
+/** Scores of `indices` (all items when omitted), in that order. Same bits as scoreItem and the training forward. */
 export function scoreItems(p: BagRMParams, items: EncodedItems, indices?: Int32Array): Float32Array {
   const { dim: D, hidden: H, vocabSize: V } = p.config;
+  const K = 2 * D;
   const n = indices ? indices.length : items.count;
   const out = new Float32Array(n);
+  if (n === 0) return out;
   const s = new ScoreScratch(p.config);
-  for (let start = 0; start < n; start += s.chunk) {
+  // W1 transposed to f64 once per call, so each block of items is a small matmul with contiguous weight rows.
+  const WT = new Float64Array(K * H);
+  transposeToF64(p.W1, K, H, WT);
+  let start = 0;
+  const itemAt = indices ? (i: number) => indices[start + i] : (i: number) => start + i;
+  for (; start < n; start += s.chunk) {
     const S = Math.min(s.chunk, n - start);
-    poolItems(p.E, D, V, items, S, indices ? (i) => indices[start + i] : (i) => start + i, s.X);
-    linearForward(s.X, S, 2 * D, p.W1, p.b1, H, s.Z);
+    poolItems(p.E, D, V, items, S, itemAt, s.X);
+    linearForwardT(s.X, S, K, WT, p.b1, H, s.Z);
     headForward(s.Z, S, H, p.W2, p.b2, s.out);
     for (let i = 0; i < S; i++) out[start + i] = s.out[i];
   }
