@@ -47,6 +47,7 @@ const sampling = resolveSampling({ temperature: 1, maxTokens: 64 });
 const ptok = policyTokenizer(vocab);
 const pp = makePpoPrompts(prompts, ptok, params.config.maxPromptTokens);
 for (const B of [16, 64]) {
+  sampleBatch(params, vocab.outIn, pp.slice(0, B).map((p) => p.ids), sampling, pp.slice(0, B).map((_, i) => 1000 + i)); // warm-up
   const t0 = performance.now();
   const r = sampleBatch(params, vocab.outIn, pp.slice(0, B).map((p) => p.ids), sampling, pp.slice(0, B).map((_, i) => i));
   const tok = r.tokens.reduce((a, t) => a + t.length, 0);

@@ -6,8 +6,10 @@
 //      (cpu/wasm/webgpu); scoring items/s of onnxruntime-web webgpu/wasm vs transformers.js; inline vs nested
 //      scoring worker; the default run through the studio's experiment worker
 //   3. scaling: 1x, 4x, 16x the default synthetic users (Node, one process each)
-// Options: --quick (short caps), --only pipeline,train,score,experiment,scale, --webgpu-run (also the full run on the
-// webgpu backend: slow on SwiftShader), --full16 (the full run at 16x too, instead of scoring+filter only).
+// Options: --quick (short caps), --only pipeline,train,score,experiment,scale (the other sections are kept from the
+// last bench.json), --webgpu-run (also the full run on the webgpu backend: slow on SwiftShader), --full16 (the full
+// run at 16x too, not only scoring+filter), --scale-plan 16:full,4:score-filter (just these scaling rows, merged
+// into the saved ones), --report (only re-print the tables of the saved bench.json).
 // Benchmarks never pass or fail on speed; a measurement that errors is recorded with its error.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { build, defaultClientConditions } from 'vite';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { startServer } from './server.ts';
 
@@ -34,7 +36,17 @@ const want = (s: string) => !only || only.has(s);
 const log = (m: string) => console.log(`[bench] ${m}`);
 
 type Json = Record<string, unknown>;
+function previous(): Json {
+  try {
+    return JSON.parse(readFileSync(join(RESULTS, 'bench.json'), 'utf8')) as Json;
+  } catch {
+    return {};
+  }
+}
+const planArg = argv.indexOf('--scale-plan');
+const scalePlan = planArg >= 0 ? (argv[planArg + 1] ?? '').split(',').map((x) => x.split(':')) : null;
 const out: Json = {
+  ...(only || scalePlan || argv.includes('--report') ? previous() : {}),
   date: new Date().toISOString(),
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30) },
   node: process.version,
@@ -66,6 +78,9 @@ async function buildPage(): Promise<void> {
     logLevel: 'error',
     build: { outDir: PAGE_OUT, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1e6, reportCompressedSize: false },
     worker: { format: 'es' },
+    // As in vite.config.ts: onnxruntime-web's build that loads its wasm from env.wasm.wasmPaths (/ort/) instead of
+    // one that makes vite emit a second 27 MB copy of the .wasm into assets/.
+    resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
   });
   log(`bench page built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 }
@@ -133,23 +148,28 @@ async function browserBenches(): Promise<void> {
       }
     }
     if (want('score')) {
-      const rows: Json[] = [];
-      rows.push(await run('scoreOrt', ['webgpu'], 300_000));
-      rows.push(await run('scoreOrt', ['wasm'], 300_000));
+      // On a software adapter (SwiftShader) webgpu scores ~200 items/s: measure it on a subset there.
+      const adapter = ((out.browser as Json).env as Json).adapter as Json | null;
+      const gpuLimit = !adapter || adapter.isFallbackAdapter ? 2000 : 0;
       const limit = quick ? 2000 : 0;
+      const rows: Json[] = [];
+      rows.push(await run('scoreOrt', ['wasm', limit], 300_000));
+      rows.push(await run('scoreOrt', ['webgpu', gpuLimit || limit], 600_000));
       rows.push(await run('scoreTransformers', ['wasm', limit], 300_000));
-      rows.push(await run('scoreTransformers', ['webgpu', limit], 300_000));
+      rows.push(await run('scoreTransformers', ['webgpu', gpuLimit || limit], 600_000));
       out.score = rows;
       save();
       out.scoreWorkers = [
-        await run('scoreHost', ['nested', 'wasm'], 300_000),
-        await run('scoreHost', ['inline', 'wasm'], 300_000),
-        await run('scoreHost', ['nested', 'webgpu'], 300_000),
-        await run('scoreHost', ['inline', 'webgpu'], 300_000),
+        await run('scoreHost', ['nested', 'wasm', limit], 300_000),
+        await run('scoreHost', ['inline', 'wasm', limit], 300_000),
+        await run('scoreHost', ['nested', 'webgpu', gpuLimit || limit], 600_000),
+        await run('scoreHost', ['inline', 'webgpu', gpuLimit || limit], 600_000),
       ];
       save();
     }
     if (want('experiment')) {
+      out.exportCheck = await run('exportCheck', [], 300_000);
+      save();
       const rows: Json[] = [await run('experiment', ['auto'], 900_000)];
       if (argv.includes('--webgpu-run')) rows.push(await run('experiment', ['webgpu'], 1_800_000));
       out.experiment = rows;
@@ -162,9 +182,12 @@ async function browserBenches(): Promise<void> {
 }
 
 function runScale(): void {
-  const rows: Json[] = [];
+  // A --scale-plan run replaces only its own rows.
+  const rows: Json[] = scalePlan ? [...((out.scale ?? []) as Json[])] : [];
   const full16 = argv.includes('--full16');
-  const plan: [number, string][] = quick
+  const plan: [number, string][] = scalePlan
+    ? scalePlan.map(([sc, mode]) => [Number(sc), mode ?? 'full'])
+    : quick
     ? [[1, 'score-filter'], [4, 'score-filter'], [16, 'score-filter'], [1, 'full']]
     : [[1, 'score-filter'], [4, 'score-filter'], [16, 'score-filter'], [1, 'full'], [4, 'full'], ...(full16 ? ([[16, 'full']] as [number, string][]) : [])];
   for (const [scale, mode] of plan) {
@@ -182,7 +205,9 @@ function runScale(): void {
     } catch {
       row = { scale, mode, error: (r.stderr || `exit ${r.status}`).trim().split('\n').pop() };
     }
-    rows.push(row);
+    const at = rows.findIndex((x) => x.scale === scale && x.mode === mode);
+    if (at >= 0) rows.splice(at, 1, row);
+    else rows.push(row);
     log(`  scale ${scale}x ${mode}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
     out.scale = rows;
     save();
@@ -227,7 +252,9 @@ function report(): string {
             return [i, cell(i, 8), cell(i, 64), `${f(r64.firstLoss, 3)} -> ${f(r64.lastLoss, 3)}`, err(r8) || err(r64) || String(r64.info ?? '').slice(0, 70)];
           }),
         ) +
-        `\n(tfjs forward vs ours, max |diff| on 64 items: ${f(env.tfjsForwardMaxAbsDiff as number, 7)})`,
+        `\n(tfjs forward vs ours, max |diff| on 64 items: ${Object.entries((env.tfjsForwardMaxAbsDiff ?? {}) as Json)
+          .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toExponential(1) : String(v)}`)
+          .join(', ')})`,
     );
   }
   const score = [...((out.score ?? []) as Json[]), ...((out.scoreWorkers ?? []) as Json[])];
@@ -256,7 +283,7 @@ function report(): string {
     exp.push([`Chromium experiment worker (pref ${r.backendPref})`, String(r.backend ?? '').slice(0, 40), f((r.wallMs as number) / 1000, 1), err(r) || `${JSON.stringify(r.timings)} ${scored}`]);
   }
   if (exp.length) parts.push('\nDefault run: 7 countries x 6 methods + efficiency (wall time)\n' + table(['where', 'backend', 'wall s', 'phases (ms) / scoring'], exp));
-  const scale = (out.scale ?? []) as Json[];
+  const scale = [...((out.scale ?? []) as Json[])].sort((a, b) => String(b.mode).localeCompare(String(a.mode)) || (a.scale as number) - (b.scale as number));
   if (scale.length) {
     const base = (mode: string) => scale.find((r) => r.scale === 1 && r.mode === mode)?.wallMs as number | undefined;
     parts.push(
@@ -284,12 +311,17 @@ function report(): string {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  if (want('pipeline')) runPipeline();
-  save();
-  if (want('train') || want('score') || want('experiment')) await browserBenches();
-  if (want('scale')) runScale();
-  out.totalMs = Math.round(performance.now() - t0);
-  save();
+  if (!argv.includes('--report')) {
+    if (scalePlan) runScale();
+    else {
+      if (want('pipeline')) runPipeline();
+      save();
+      if (want('train') || want('score') || want('experiment')) await browserBenches();
+      if (want('scale')) runScale();
+    }
+    out.totalMs = Math.round(performance.now() - t0);
+    save();
+  }
   const text = report();
   writeFileSync(join(RESULTS, 'bench.md'), text + '\n');
   console.log('\n' + text);

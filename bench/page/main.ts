@@ -8,7 +8,7 @@ import { loadSynthetic } from '../../src/pipeline/data/index.ts';
 import { resolveConfig } from '../../src/pipeline/experiment.ts';
 import type { ExperimentConfig } from '../../src/pipeline/experiment.ts';
 import { cloneParams, scoreItems } from '../../src/pipeline/rm/bag.ts';
-import { fetchReader, loadBagRM } from '../../src/pipeline/rm/files.ts';
+import { fetchReader, loadBagRM, memoryReader } from '../../src/pipeline/rm/files.ts';
 import type { LoadedBagRM } from '../../src/pipeline/rm/files.ts';
 import { encodeItems, selectEncoded } from '../../src/pipeline/rm/tokenizer.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../../src/pipeline/rm/types.ts';
@@ -161,7 +161,7 @@ async function checkTfjsForward(backend: 'cpu' | 'wasm' | 'webgpu' = 'cpu'): Pro
   await useTfjsBackend(backend, `${ORIGIN}/tfjs/`);
   const rows = Int32Array.from({ length: 64 }, (_, i) => (i * 97) % p.encoded.count);
   const t = new TfjsBagTrainer(p.model.params, 0);
-  const got = t.score(p.encoded, rows);
+  const got = await t.score(p.encoded, rows);
   t.dispose();
   const want = scoreItems(p.model.params, p.encoded, rows);
   let m = 0;
@@ -227,10 +227,12 @@ async function scoreOrtMain(prefer: OrtPreference, limit = 0, batchItems = 256):
 }
 
 /** inline (OrtScorer inside a worker) vs nested (that worker spawns the scoring worker): init + scoring time. */
-async function scoreHost(mode: 'inline' | 'nested', prefer: OrtPreference): Promise<ScoreFigures> {
+async function scoreHost(mode: 'inline' | 'nested', prefer: OrtPreference, limit = 0): Promise<ScoreFigures> {
   const p = await prepare();
+  const n = limit > 0 ? Math.min(limit, p.encoded.count) : p.encoded.count;
+  const rows = Int32Array.from({ length: n }, (_, i) => i);
   const w = new Worker(new URL('./host.worker.ts', import.meta.url), { type: 'module' });
-  const items = selectEncoded(p.encoded, Int32Array.from({ length: p.encoded.count }, (_, i) => i));
+  const items = selectEncoded(p.encoded, rows);
   const t0 = performance.now();
   const r = await new Promise<{ ok: boolean; message?: string; ep: string; reason: string; initMs: number; scoreMs: number; scores: Float32Array }>((resolve) => {
     w.onmessage = (ev) => resolve(ev.data);
@@ -243,13 +245,13 @@ async function scoreHost(mode: 'inline' | 'nested', prefer: OrtPreference): Prom
   if (!r.ok) throw new Error(`${mode}: ${r.message}`);
   return {
     impl: `ort-web ${r.ep} ${mode}`,
-    items: p.encoded.count,
+    items: n,
     ms: r.scoreMs,
-    itemsPerSec: (p.encoded.count * 1000) / r.scoreMs,
+    itemsPerSec: (n * 1000) / r.scoreMs,
     initMs: r.initMs,
     ep: r.ep,
     reason: `${r.reason}; total incl. worker start ${Math.round(total)} ms`,
-    maxAbsDiff: maxDiffTo(p, r.scores),
+    maxAbsDiff: maxDiffTo(p, r.scores, rows),
   };
 }
 
@@ -341,6 +343,56 @@ function experiment(backendPref: BackendPref, partial: Partial<ExperimentConfig>
   });
 }
 
+/**
+ * Check (not a measurement): a short run in the experiment worker, then 'export-model' for (Chile, scpo): the
+ * files load with loadBagRM and their ONNX, scored by the scoring worker, matches the CPU forward of the loaded params.
+ */
+async function exportCheck(): Promise<Record<string, unknown>> {
+  const p = await prepare();
+  let finish: (status: string) => void = () => {};
+  const done = new Promise<string>((r) => (finish = r));
+  const client = new ExperimentClient((msg) => {
+    if (msg.type === 'result') finish('ok');
+    if (msg.type === 'error') finish(msg.error.message);
+  });
+  try {
+    const config = resolveConfig({ countries: ['Chile'], methods: ['start', 'scpo'], steps: 20, evalPoints: 0, efficiency: false });
+    client.run(config, { kind: 'synthetic', seed: 0 }, { kind: 'bundled' }, 'cpu');
+    const status = await done;
+    if (status !== 'ok') return { error: status };
+    const t0 = performance.now();
+    const files = await client.exportModel('Chile', 'scpo');
+    const exportMs = performance.now() - t0;
+    const missing = await client.exportModel('Chile', 'full_ft').then(
+      () => 'no error',
+      (e: Error) => e.message,
+    );
+    const map: Record<string, Uint8Array> = {};
+    for (const f of files) map[f.path] = new Uint8Array(f.bytes);
+    const loaded = await loadBagRM(memoryReader(map));
+    const sc = ScoringClient.spawn();
+    await sc.init(map['onnx/model.onnx'].slice(), { prefer: 'wasm', wasmPaths: ORT_URL });
+    const rows = Int32Array.from({ length: 2000 }, (_, i) => (i * 13) % p.encoded.count);
+    const got = await sc.score(p.encoded, rows);
+    sc.dispose();
+    const want = scoreItems(loaded.params, p.encoded, rows);
+    let m = 0;
+    for (let i = 0; i < rows.length; i++) m = Math.max(m, Math.abs(got[i] - want[i]));
+    let changed = 0;
+    for (let i = 0; i < loaded.params.W1.length; i++) if (loaded.params.W1[i] !== p.model.params.W1[i]) changed++;
+    return {
+      files: files.map((f) => `${f.path} ${f.bytes.byteLength}`),
+      exportMs,
+      onnxVsCpuMaxAbsDiff: m,
+      w1ChangedFromGlobal: changed,
+      config: JSON.parse(new TextDecoder().decode(map['config.json'])).scpo,
+      missingModelError: missing,
+    };
+  } finally {
+    client.dispose();
+  }
+}
+
 async function env() {
   const gpu = navigator.gpu;
   const adapter = gpu ? await gpu.requestAdapter() : null;
@@ -353,11 +405,15 @@ async function env() {
     items: p.encoded.count,
     trainPairs: p.chosen.length,
     model: p.model.params.config,
-    tfjsForwardMaxAbsDiff: await checkTfjsForward(),
+    tfjsForwardMaxAbsDiff: {
+      cpu: await checkTfjsForward('cpu'),
+      wasm: await checkTfjsForward('wasm').catch((e: Error) => e.message),
+      webgpu: await checkTfjsForward('webgpu').catch((e: Error) => e.message),
+    },
   };
 }
 
-const api = { env, checkTfjsForward, train, scoreOrt, scoreOrtMain, scoreHost, scoreTransformers, experiment };
+const api = { env, checkTfjsForward, exportCheck, train, scoreOrt, scoreOrtMain, scoreHost, scoreTransformers, experiment };
 declare global {
   interface Window {
     __bench?: typeof api;

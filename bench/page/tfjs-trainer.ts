@@ -105,7 +105,7 @@ export class TfjsBagTrainer {
   }
 
   /** One Adam step on the batch; returns the loss (read back, like the other trainers do every step). */
-  step(items: EncodedItems, batch: PairBatch): number {
+  async step(items: EncodedItems, batch: PairBatch): Promise<number> {
     const B = batch.chosen.length;
     const rows = new Int32Array(2 * B);
     rows.set(batch.chosen, 0);
@@ -123,15 +123,18 @@ export class TfjsBagTrainer {
     );
     w.dispose();
     for (const t of sides) tf.dispose([t.ids, t.mask]);
-    const loss = cost ? cost.dataSync()[0] : Number.NaN;
+    // Async read: dataSync() on the webgpu backend returned zeros on SwiftShader (and is discouraged there).
+    const loss = cost ? (await cost.data())[0] : Number.NaN;
     cost?.dispose();
     return loss;
   }
 
   /** Scores of `rows` (for checking the tfjs forward against ours). */
-  score(items: EncodedItems, rows: Int32Array): Float32Array {
+  async score(items: EncodedItems, rows: Int32Array): Promise<Float32Array> {
     const sides = this.inputs(items, rows);
-    const out = tf.tidy(() => this.forward(rows.length, sides).dataSync() as Float32Array).slice();
+    const s = tf.tidy(() => this.forward(rows.length, sides));
+    const out = (await s.data()) as Float32Array;
+    s.dispose();
     for (const t of sides) tf.dispose([t.ids, t.mask]);
     return out;
   }
