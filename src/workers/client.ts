@@ -67,8 +67,8 @@ export class ExperimentClient {
   }
 
   /**
-   * The trained RM of (country, method) from the latest run, as HF-layout files (see model-download.ts to save
-   * them). Does not touch the current run.
+   * The trained RM of (country, method) from the latest run, as HF-layout files (the studio saves them as one
+   * zip, src/ui/zip.ts). Does not touch the current run.
    */
   exportModel(country: string, method: Method): Promise<ModelFile[]> {
     const id = this.nextId++;

@@ -6,7 +6,6 @@ import { exportBagRMOnnx } from '../pipeline/rm/onnx.ts';
 import type { BagRMConfig, BagRMParams, EncodedItems } from '../pipeline/rm/types.ts';
 import { Rng } from '../pipeline/rng.ts';
 import { OrtScorer } from './ort-scorer.ts';
-import { downloadNames } from './model-download.ts';
 import { parseFromWorker, parseToWorker } from './protocol.ts';
 import { ScoringClient, type ScoringEndpoint } from './scoring-client.ts';
 import { isEncodedItems, parseFromScoring, parseToScoring } from './scoring-protocol.ts';
@@ -175,6 +174,5 @@ describe('scoring protocol validators', () => {
     }
     expect(parseFromWorker({ ...ok, files: [{ path: 'config.json', bytes: 'x' }] })).toBeNull();
     expect(parseFromWorker({ ...ok, files: [] })).toBeNull();
-    expect(downloadNames(ok.files, 'New Zealand', 'scpo')).toEqual(['scpo-rm_new-zealand_scpo__config.json', 'scpo-rm_new-zealand_scpo__onnx__model.onnx']);
   });
 });
