@@ -217,7 +217,12 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
       },
     });
     sink.flush();
-    post({ type: 'result', id: msg.id, result });
+    // The result's typed arrays are not used here again: move them to the page instead of copying.
+    const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
+    for (const byMethod of Object.values(result.margins)) {
+      for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
+    }
+    post({ type: 'result', id: msg.id, result }, transfer);
   } catch (e) {
     sink.flush();
     post({ type: 'error', id: msg.id, error: toWorkerError(e) });
