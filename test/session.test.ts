@@ -52,6 +52,8 @@ describe('experiment session', () => {
       // start's edited accuracy is 0 by construction: the edited set is what the global RM gets wrong.
       expect(r.partial[c].start).toBe(0);
       expect(r.efficiency.countries[c].fullFt.length).toBe(4);
+      const e = r.efficiency.countries[c];
+      expect(r.efficiency.neverReached.includes(c)).toBe(e.fullFtPairsForScpoAccuracy === null);
     }
     expect(r.bias.majority).toEqual(['United States', 'United Kingdom']);
     expect(r.bias.countries.Chile.scpo?.majority).not.toBeNull();

@@ -124,7 +124,8 @@ export type ExperimentEvent =
   | { type: 'phase'; phase: Phase; done: number; total: number; label: string }
   | { type: 'scored'; rPlus: Float32Array; rMinus: Float32Array }
   | { type: 'point'; country: string; method: Method; point: LivePoint; totalSteps: number }
-  | { type: 'run'; run: RunResult }
+  /** `margins`: the main run's margins (as in ExperimentResult.margins); `resumed`: reused from ExperimentInputs.completed, not trained. */
+  | { type: 'run'; run: RunResult; margins?: Float32Array; resumed?: boolean }
   | { type: 'efficiency'; country: string; entry: EfficiencyEntry }
   /** The backend was lost (or could not hold a trainer): the run went on from its last checkpoint on `to`, and so do all later runs. */
   | ({ type: 'backend-fallback'; run: string } & BackendFallback);
@@ -141,8 +142,10 @@ export interface Reports {
   efficiency: {
     fractions: number[];
     countries: Record<string, EfficiencyEntry>;
-    /** Mean of the per-country ratios that are defined. */
+    /** Mean of the per-country ratios where full_ft reaches scpo's accuracy at all. */
     avgRatio: number | null;
+    /** Countries where full_ft, even with all its pairs, stays below scpo's accuracy (scpo strictly more efficient). */
+    neverReached: string[];
     skipped?: string;
   };
 }
@@ -186,6 +189,17 @@ export interface ExperimentInputs {
   control?: RunControl;
   /** Receives the final params of each main (country, method) run (not the efficiency subsets), e.g. for ONNX export. */
   onModel?: (country: string, method: Method, params: BagRMParams) => void | Promise<void>;
+  /**
+   * Main runs of this same config (data, model, seed) that already finished, e.g. before a reload: those
+   * (country, method) runs are not trained again (their results and margins are reused and their 'run' events
+   * emitted as usual, with `resumed: true`). Entries that do not fit this config are ignored (trained).
+   */
+  completed?: CompletedRuns;
+}
+
+export interface CompletedRuns {
+  runs: RunResult[];
+  margins: Record<string, Partial<Record<Method, Float32Array>>>;
 }
 
 function unique(a: Iterable<number>): Int32Array {
@@ -380,6 +394,17 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
     }
   };
 
+  /** A finished main run of (c, m) from `inp.completed` that fits this config and data, else null. */
+  const reusable = (c: string, m: Method, trainPairs: number): { run: RunResult; margins: Float32Array } | null => {
+    const run = inp.completed?.runs.find((r) => r.country === c && r.method === m);
+    const mg = inp.completed?.margins[c]?.[m];
+    const own = sets[c].train.length + sets[c].test.length;
+    if (!run || !(mg instanceof Float32Array) || mg.length !== own) return null;
+    const steps = plannedSteps(trainPairs, config.batch, config.steps, config.epochs);
+    if (run.trainPairs !== trainPairs || run.steps !== steps) return null;
+    return { run, margins: mg };
+  };
+
   // 3. Country RMs.
   const t2 = Date.now();
   for (const c of config.countries) {
@@ -404,22 +429,35 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
         ms: 0,
       };
       runs.push(run);
-      emit({ type: 'run', run });
+      emit({ type: 'run', run, margins: margins[c].start });
     }
     for (const m of trainMethods) {
-      emit({ type: 'phase', phase: 'train', done: runsDone, total: totalRuns, label: `${c} · ${m}` });
       const ts = trainingSet(m, cand, cp, cm, config.tau, config.beta);
+      const reuse = reusable(c, m, ts.pairs.length);
+      emit({ type: 'phase', phase: 'train', done: runsDone, total: totalRuns, label: `${c} · ${m}${reuse ? ' (resumed)' : ''}` });
+      if (reuse) {
+        margins[c][m] = reuse.margins;
+        runs.push(reuse.run);
+        runsDone++;
+        emit({ type: 'run', run: reuse.run, margins: reuse.margins, resumed: true });
+        continue;
+      }
       const run = await runOne(c, m, ts.pairs, ts.weights, 'main', true);
       runs.push(run);
       runsDone++;
-      emit({ type: 'run', run });
+      emit({ type: 'run', run, margins: margins[c][m] });
     }
   }
   timings.trainMs = Date.now() - t2;
 
   // 4. Data efficiency: full_ft on random subsets vs scpo on its kept pairs.
   const t3 = Date.now();
-  const efficiency: Reports['efficiency'] = { fractions: config.efficiencyFractions, countries: {}, avgRatio: null };
+  const efficiency: Reports['efficiency'] = {
+    fractions: config.efficiencyFractions,
+    countries: {},
+    avgRatio: null,
+    neverReached: [],
+  };
   if (doEfficiency) {
     for (const c of config.countries) {
       const all = sets[c].train;
@@ -446,6 +484,9 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
       .map((e) => e.ratio)
       .filter((r): r is number => r !== null);
     efficiency.avgRatio = ratios.length ? macroAverage(ratios) : null;
+    efficiency.neverReached = Object.entries(efficiency.countries)
+      .filter(([, e]) => e.fullFtPairsForScpoAccuracy === null)
+      .map(([c]) => c);
   } else {
     efficiency.skipped = config.efficiency ? 'needs both full_ft and scpo among the methods' : 'disabled';
   }

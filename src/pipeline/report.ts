@@ -97,6 +97,13 @@ export function formatTable(result: ExperimentResult): string {
       `test edited ${er.test.avg === null ? '-' : (er.test.avg * 100).toFixed(1)}%`,
   );
   const eff = result.reports.efficiency;
-  if (eff.avgRatio !== null) lines.push(`data efficiency: full_ft needs ${eff.avgRatio.toFixed(2)}x the pairs of scpo (avg)`);
+  const n = Object.keys(eff.countries).length;
+  if (n > 0) {
+    const never = eff.neverReached.length;
+    lines.push(
+      `data efficiency: full_ft never reaches scpo's accuracy in ${never}/${n} countries` +
+        (eff.avgRatio !== null ? `; where it does, it needs ${eff.avgRatio.toFixed(2)}x scpo's pairs (avg of ${n - never})` : ''),
+    );
+  }
   return lines.join('\n');
 }

@@ -165,7 +165,7 @@ describe('export', () => {
       sets: { Chile: { train: [0], test: [1], kept: 1, edited: 0 } },
       runs: [run('Chile', 'scpo', 0.6, NaN)],
       margins: { Chile: { scpo: Float32Array.from([0.5, -1]) } },
-      reports: { full: {}, partial: {}, editedRatios: { train: {}, test: {} }, bias: { majority: [], countries: {}, avg: {} }, efficiency: { fractions: [], countries: {}, avgRatio: null } },
+      reports: { full: {}, partial: {}, editedRatios: { train: {}, test: {} }, bias: { majority: [], countries: {}, avg: {} }, efficiency: { fractions: [], countries: {}, avgRatio: null, neverReached: [] } },
       timings: { totalMs: 5 },
     };
     const b = parseBundle(bundleJson({ result, summary: null, items, pairs, savedAt: 'now' }));
