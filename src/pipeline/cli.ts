@@ -1,5 +1,6 @@
 // The headless runner: `npm run scpo -- --data ... --out ...`. Same session code as the browser worker; bad
 // input or flags end with one readable line and exit code 2, never a stack trace.
+import { listFlag, numberFlag } from './cli-args.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,16 +42,7 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --out <dir>                write the report files there
   --quiet                    no progress lines`;
 
-function list(v: string | undefined): string[] | undefined {
-  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
-}
 
-function number(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${flag} expects a number, got "${v}"`);
-  return n;
-}
 
 export interface CliOptions {
   data: string;
@@ -107,7 +99,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (v.backend !== 'cpu' && v.backend !== 'webgpu' && v.backend !== 'auto') {
     throw new ConfigError(`--backend must be auto, cpu or webgpu, got "${v.backend}"`);
   }
-  const methods = v.methods === 'all' ? [...METHODS] : (list(v.methods) ?? []);
+  const methods = v.methods === 'all' ? [...METHODS] : (listFlag(v.methods) ?? []);
   for (const m of methods) {
     if (!(METHODS as readonly string[]).includes(m)) throw new ConfigError(`--methods: unknown method "${m}" (known: ${METHODS.join(', ')})`);
   }
@@ -115,16 +107,16 @@ export function parseCli(argv: string[]): CliOptions {
   const set = <K extends keyof ExperimentConfig>(k: K, val: ExperimentConfig[K] | undefined) => {
     if (val !== undefined) partial[k] = val;
   };
-  set('countries', list(v.countries));
-  set('majority', list(v.majority));
-  set('tau', number('tau', v.tau));
-  set('beta', number('beta', v.beta));
-  set('steps', number('steps', v.steps));
-  set('epochs', number('epochs', v.epochs));
-  set('batch', number('batch', v.batch));
-  set('lr', number('lr', v.lr));
-  set('weightDecay', number('weight-decay', v['weight-decay']));
-  set('seed', number('seed', v.seed));
+  set('countries', listFlag(v.countries));
+  set('majority', listFlag(v.majority));
+  set('tau', numberFlag('tau', v.tau));
+  set('beta', numberFlag('beta', v.beta));
+  set('steps', numberFlag('steps', v.steps));
+  set('epochs', numberFlag('epochs', v.epochs));
+  set('batch', numberFlag('batch', v.batch));
+  set('lr', numberFlag('lr', v.lr));
+  set('weightDecay', numberFlag('weight-decay', v['weight-decay']));
+  set('seed', numberFlag('seed', v.seed));
   if (v['no-efficiency']) partial.efficiency = false;
   if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
   return {
@@ -135,7 +127,7 @@ export function parseCli(argv: string[]): CliOptions {
     strict: v.strict ?? false,
     out: v.out,
     quiet: v.quiet ?? false,
-    goqaMargin: number('goqa-margin', v['goqa-margin']),
+    goqaMargin: numberFlag('goqa-margin', v['goqa-margin']),
     config: resolveConfig(partial),
   };
 }

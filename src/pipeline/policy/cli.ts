@@ -1,5 +1,6 @@
 // The headless policy runner: `npm run ppo -- --country <name> [options]`. Same session code as the policy
 // worker (src/pipeline/policy/session.ts); bad input or flags end with one readable line and exit code 2.
+import { numberFlag } from '../cli-args.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -44,12 +45,6 @@ const USAGE = `usage: npm run ppo -- --country <name> [options]
   --out <dir>                write policy_report.json and the policies (ONNX folders) there
   --quiet                    no progress lines`;
 
-function number(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`--${flag} expects a number, got "${v}"`);
-  return n;
-}
 
 export interface PpoCliOptions {
   data: string;
@@ -93,19 +88,19 @@ export function parsePpoCli(argv: string[]): PpoCliOptions {
   const setP = <K extends keyof PpoConfig>(k: K, val: PpoConfig[K] | undefined) => {
     if (val !== undefined) ppo[k] = val;
   };
-  setP('steps', number('steps', v.steps));
-  setP('batchPrompts', number('batch', v.batch));
-  setP('epochs', number('epochs', v.epochs));
-  setP('minibatches', number('minibatches', v.minibatches));
-  setP('lr', number('lr', v.lr));
-  setP('clip', number('clip', v.clip));
-  setP('klCoef', number('kl', v.kl));
-  setP('gamma', number('gamma', v.gamma));
-  setP('lambda', number('lambda', v.lambda));
-  setP('klTarget', number('kl-target', v['kl-target']));
+  setP('steps', numberFlag('steps', v.steps));
+  setP('batchPrompts', numberFlag('batch', v.batch));
+  setP('epochs', numberFlag('epochs', v.epochs));
+  setP('minibatches', numberFlag('minibatches', v.minibatches));
+  setP('lr', numberFlag('lr', v.lr));
+  setP('clip', numberFlag('clip', v.clip));
+  setP('klCoef', numberFlag('kl', v.kl));
+  setP('gamma', numberFlag('gamma', v.gamma));
+  setP('lambda', numberFlag('lambda', v.lambda));
+  setP('klTarget', numberFlag('kl-target', v['kl-target']));
   setP('advantage', v.advantage as PpoConfig['advantage'] | undefined);
-  setP('maxTokens', number('max-tokens', v['max-tokens']));
-  const seed = number('seed', v.seed) ?? 0;
+  setP('maxTokens', numberFlag('max-tokens', v['max-tokens']));
+  const seed = numberFlag('seed', v.seed) ?? 0;
   const drop = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
   if (v.against !== undefined && v.against !== 'country' && v.against !== 'global') throw new ConfigError(`--against must be country or global, got "${v.against}"`);
   const config = resolvePolicySession({
@@ -113,28 +108,28 @@ export function parsePpoCli(argv: string[]): PpoCliOptions {
     against: (v.against as 'country' | 'global' | undefined) ?? 'country',
     countries: v.countries ? v.countries.split(',').map((x) => x.trim()).filter(Boolean) : [],
     seed,
-    rm: { steps: number('rm-steps', v['rm-steps']) ?? d.rm.steps },
+    rm: { steps: numberFlag('rm-steps', v['rm-steps']) ?? d.rm.steps },
     policy: {
       ...d.policy,
       ...drop({
-        steps: number('policy-steps', v['policy-steps']),
-        batch: number('policy-batch', v['policy-batch']),
-        hidden: number('policy-hidden', v['policy-hidden']),
-        lr: number('policy-lr', v['policy-lr']),
+        steps: numberFlag('policy-steps', v['policy-steps']),
+        batch: numberFlag('policy-batch', v['policy-batch']),
+        hidden: numberFlag('policy-hidden', v['policy-hidden']),
+        lr: numberFlag('policy-lr', v['policy-lr']),
       }),
     },
     bestOfN: {
-      n: number('n', v.n) ?? d.bestOfN.n,
-      prompts: number('prompts', v.prompts) ?? d.bestOfN.prompts,
+      n: numberFlag('n', v.n) ?? d.bestOfN.n,
+      prompts: numberFlag('prompts', v.prompts) ?? d.bestOfN.prompts,
       sampling: {
         ...d.bestOfN.sampling,
-        ...drop({ temperature: number('temperature', v.temperature), topK: number('top-k', v['top-k']), topP: number('top-p', v['top-p']) }),
+        ...drop({ temperature: numberFlag('temperature', v.temperature), topK: numberFlag('top-k', v['top-k']), topP: numberFlag('top-p', v['top-p']) }),
         maxTokens: ppo.maxTokens ?? d.bestOfN.sampling.maxTokens,
         seed,
       },
     },
     ppo: { seed, ...ppo },
-    evalSamples: number('eval-samples', v['eval-samples']) ?? d.evalSamples,
+    evalSamples: numberFlag('eval-samples', v['eval-samples']) ?? d.evalSamples,
   });
   return { data: v.data ?? 'synthetic:0', format: v.format as DataFormat | undefined, rm: v.rm, policy: v.policy ?? 'auto', backend, out: v.out, quiet: v.quiet ?? false, config };
 }
