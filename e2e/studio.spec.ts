@@ -5,7 +5,7 @@ import { expect, test } from '@playwright/test';
 import type { BrowserContext, Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ARTIFACTS, fixture, open, shot, studio, trackRequests, unzip, waitForData, waitForRunEnd } from './helpers.ts';
+import { ARTIFACTS, fixture, open, QUICK, shot, studio, trackRequests, unzip, waitForData, waitForRunEnd } from './helpers.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -265,19 +265,84 @@ test('reload restores the last results', async () => {
   await shot(page, '07-restored');
 });
 
-test('a run interrupted by a reload is offered again', async () => {
+test('a run interrupted by a reload shows its finished runs and resumes them', async () => {
+  // A small config, first uninterrupted: the resumed run must give exactly its numbers.
+  await open(page, QUICK.replace('steps=40', 'steps=200'));
+  await waitForData(page);
   await page.getByTestId('run-button').click();
-  await page.waitForFunction(() => window.__studio?.getState().status === 'running');
-  await page.waitForTimeout(800); // the pending record is written asynchronously
+  const ref = await waitForRunEnd(page);
+  expect(ref.status).toBe('done');
+  const total = ref.result!.runs;
+  const trainedTotal = total - ref.runConfig!.countries.length; // minus the 'start' rows (not trained)
+
+  await page.getByTestId('run-button').click();
+  // At least two trained runs (after Chile's start) have arrived: reload mid-run.
+  await page.waitForFunction(() => {
+    const s = window.__studio?.getState();
+    return s?.status === 'running' && s.live.runs >= 3;
+  }, null, { timeout: 120_000, polling: 50 });
+  // Each finished run is written to IndexedDB as it arrives: wait until the stored record holds them.
+  await expect
+    .poll(
+      () =>
+        page.evaluate(
+          () =>
+            new Promise<number>((resolve) => {
+              const req = indexedDB.open('scpo-studio');
+              req.onerror = () => resolve(-1);
+              req.onsuccess = () => {
+                const get = req.result.transaction('kv').objectStore('kv').get('pending-run');
+                get.onsuccess = () => resolve((get.result as { runs?: unknown[] } | undefined)?.runs?.length ?? 0);
+                get.onerror = () => resolve(-1);
+              };
+            }),
+        ),
+      { timeout: 30_000, intervals: [50] },
+    )
+    .toBeGreaterThanOrEqual(3);
   await page.reload();
   const banner = page.getByTestId('interrupted-run');
   await expect(banner).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByTestId('resume-interrupted')).toHaveText('Resume');
+  const partial = await studio(page);
+  expect(partial.resultOrigin).toBe('partial');
+  expect(partial.result).toBeNull();
+  expect(partial.interrupted!.runs).toBeGreaterThanOrEqual(3);
+  expect(partial.interrupted!.runs).toBeLessThan(total);
+  expect(partial.live.runs).toBe(partial.interrupted!.runs);
+  await expect(page.getByTestId('result-origin')).toContainText('Partial results of an interrupted run');
+  await page.getByTestId('tab-results').click();
+  await expect(page.getByTestId('results-table')).toHaveAttribute('data-complete', 'false');
+  await expect(page.getByTestId('results-table').locator('tbody tr')).toHaveCount(2);
+  await page.getByTestId('tab-charts').click();
+  await expect.poll(async () => Number(await page.getByTestId('accuracy-chart').getAttribute('data-points'))).toBeGreaterThan(0);
   await shot(page, '08-interrupted');
-  // The previous finished run is still shown meanwhile.
-  expect((await studio(page)).resultOrigin).toBe('restored');
+
   await page.getByTestId('resume-interrupted').click();
-  await expect(page.getByTestId('run-status')).toHaveText('running');
   await expect(banner).toBeHidden();
+  const done = await waitForRunEnd(page);
+  expect(done.status).toBe('done');
+  await page.getByTestId('tab-results').click();
+  await expect(page.getByTestId('results-table')).toHaveAttribute('data-complete', 'true');
+  expect(done.result!.runs).toBe(total);
+  // The worker reused the finished runs and trained only the rest.
+  expect(done.live.resumed).toBeGreaterThanOrEqual(2);
+  expect(done.live.resumed).toBeLessThan(trainedTotal);
+  // Same numbers as the uninterrupted run.
+  expect(done.result!.reports.full.avg.scpo).toBe(ref.result!.reports.full.avg.scpo);
+  expect(done.result!.reports.full.avg.start).toBe(ref.result!.reports.full.avg.start);
+  expect(done.result!.reports).toEqual(ref.result!.reports);
+  // A reused run's weights are not in this page: the model export says so (Chile's full_ft finished first).
+  await page.getByTestId('tab-charts').click();
+  await page.getByTestId('export-button').click();
+  await page.getByTestId('export-onnx-method').selectOption('full_ft');
+  await expect(page.getByTestId('export-onnx')).toBeDisabled();
+  await expect(page.getByTestId('export-onnx')).toHaveAttribute('title', /not retrained when the run resumed/);
+  await page.getByTestId('export-button').click();
+
+  // A cancelled run is not offered again after a reload.
+  await page.getByTestId('run-button').click();
+  await expect(page.getByTestId('run-status')).toHaveText('running');
   await page.getByTestId('cancel-button').click();
   await expect(page.getByTestId('run-status')).toHaveText('cancelled');
   await page.reload();

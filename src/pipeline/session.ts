@@ -28,6 +28,8 @@ export interface SessionInputs {
   control?: RunControl;
   /** Passed to the experiment: final params of each main (country, method) run. */
   onModel?: ExperimentInputs['onModel'];
+  /** Passed to the experiment: main runs of this config that already finished (not trained again). */
+  completed?: ExperimentInputs['completed'];
 }
 
 export interface SessionOutput {
@@ -64,6 +66,7 @@ export async function runSession(inp: SessionInputs): Promise<SessionOutput> {
     onEvent: inp.onEvent,
     control: inp.control,
     onModel: inp.onModel,
+    completed: inp.completed,
   });
   Object.assign(result.timings, timings);
   return { result, encoded, globalParams, timings: result.timings };

@@ -90,7 +90,16 @@ function ResultOrigin() {
   const origin = useStudio((s) => s.resultOrigin);
   const savedAt = useStudio((s) => s.resultSavedAt);
   const source = useStudio((s) => s.result?.source);
+  const partialRuns = useStudio((s) => (s.resultOrigin === 'partial' ? s.live.runs.filter((r) => r.method !== 'start').length : 0));
+  const partialTotal = useStudio((s) => (s.resultOrigin === 'partial' && s.run.config ? s.run.config.countries.length * s.run.config.methods.filter((m) => m !== 'start').length : 0));
   if (!origin) return null;
+  if (origin === 'partial') {
+    return (
+      <span className="small muted" data-testid="result-origin" data-partial="true">
+        Partial results of an interrupted run ({partialRuns} of {partialTotal} runs finished; resume to complete it)
+      </span>
+    );
+  }
   const when = savedAt ? new Date(savedAt).toLocaleString() : '';
   return (
     <span className="small muted" data-testid="result-origin">

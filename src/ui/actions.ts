@@ -39,6 +39,8 @@ export interface LiveState {
   efficiency: Record<string, EfficiencyEntry>;
   rPlus: Float32Array | null;
   rMinus: Float32Array | null;
+  /** runKey()s of the main runs reused from an interrupted run (not trained in this page: no weights to export). */
+  resumed: string[];
 }
 
 export interface RunState {
@@ -82,7 +84,8 @@ export interface StudioState {
   backend: BackendReport | null;
   live: LiveState;
   result: ExperimentResult | null;
-  resultOrigin: 'run' | 'import' | 'restored' | null;
+  /** 'partial': the finished runs of a run a reload interrupted (no result yet; it can be resumed). */
+  resultOrigin: 'run' | 'import' | 'restored' | 'partial' | null;
   resultSavedAt: string | null;
   interrupted: PendingRun | null;
   ui: UiState;
@@ -98,6 +101,7 @@ export const emptyLive = (): LiveState => ({
   efficiency: {},
   rPlus: null,
   rMinus: null,
+  resumed: [],
 });
 
 export const idleRun = (): RunState => ({
@@ -197,10 +201,11 @@ export function startLoading(_s: StudioState): P {
 
 const isActive = (s: StudioState) => s.run.status === 'running' || s.run.status === 'paused';
 
-export function startRun(s: StudioState, id: number, config: ExperimentConfig, now: number): P {
+/** `resumed`: the finished runs a resumed run starts from (shown at once; the worker announces them again). */
+export function startRun(s: StudioState, id: number, config: ExperimentConfig, now: number, resumed: RunResult[] = []): P {
   return {
-    run: { ...idleRun(), id, status: 'running', message: 'starting', startedAt: now, config },
-    live: emptyLive(),
+    run: { ...idleRun(), id, status: 'running', message: resumed.length ? 'resuming' : 'starting', startedAt: now, config },
+    live: resumed.length ? { ...emptyLive(), ...liveOfRuns(resumed) } : emptyLive(),
     result: null,
     resultOrigin: null,
     resultSavedAt: null,
@@ -274,6 +279,12 @@ function foldEvents(s: StudioState, events: ExperimentEvent[], now: number): P {
         const i = live.runs.findIndex((r) => r.country === e.run.country && r.method === e.run.method);
         if (i >= 0) live.runs[i] = e.run;
         else live.runs.push(e.run);
+        if (e.resumed) {
+          const k = runKey(e.run.country, e.run.method);
+          if (!live.resumed.includes(k)) live.resumed = [...live.resumed, k];
+          // A reused run has no live points of its own: show its recorded curve.
+          if (e.run.points.length && !live.points[k]) live.points = { ...live.points, [k]: e.run.points };
+        }
         break;
       }
       case 'efficiency':
@@ -386,5 +397,31 @@ export function showBundle(s: StudioState, b: RunBundle, origin: 'import' | 'res
     },
     run: { ...idleRun(), status: 'done', message: origin === 'import' ? 'imported run' : 'restored last run', config: r.config },
     ui: { ...s.ui, country: r.config.countries.includes(s.ui.country) ? s.ui.country : r.config.countries[0] },
+  };
+}
+
+/** Live-view fields (runs and their curves) of finished runs. */
+function liveOfRuns(runs: RunResult[]): Pick<LiveState, 'runs' | 'points' | 'pointCount'> {
+  const points: Record<string, LivePoint[]> = {};
+  for (const run of runs) if (run.points.length) points[runKey(run.country, run.method)] = run.points;
+  return { runs, points, pointCount: Object.values(points).reduce((a, p) => a + p.length, 0) };
+}
+
+/**
+ * After a reload mid-run: the interrupted run's finished runs (table and charts, marked partial) with its config;
+ * the run itself stays offered for resuming (`interrupted`).
+ */
+export function showPartial(s: StudioState, p: PendingRun): P {
+  const runs = p.runs ?? [];
+  const trained = runs.filter((r) => r.method !== 'start').length;
+  return {
+    result: null,
+    resultOrigin: 'partial',
+    resultSavedAt: null,
+    config: p.config,
+    live: { ...emptyLive(), ...liveOfRuns(runs) },
+    run: { ...idleRun(), status: 'idle', message: `interrupted: ${trained} run${trained === 1 ? '' : 's'} finished`, config: p.config },
+    interrupted: p,
+    ui: { ...s.ui, country: p.config.countries.includes(s.ui.country) ? s.ui.country : p.config.countries[0] },
   };
 }

@@ -1,7 +1,7 @@
 // IndexedDB persistence: the last finished run (result, summary, pairs) and the run in progress, so a reload
 // restores the results and can offer to re-run an interrupted run. Files (user datasets, model folders)
 // are stored as Blobs, which IndexedDB clones natively.
-import type { ExperimentConfig } from '../pipeline/experiment.ts';
+import type { CompletedRuns, ExperimentConfig, RunResult } from '../pipeline/experiment.ts';
 import type { BackendPref, DataSpec, ModelSpec } from '../workers/protocol.ts';
 import type { RunBundle } from './export.ts';
 
@@ -18,6 +18,9 @@ export interface PendingRun {
   /** Last known overall progress (0-1) and phase label, for the "interrupted" notice. */
   progress: number;
   label: string;
+  /** The main runs that finished before the interruption, saved as they arrive: a reload shows them and can resume. */
+  runs?: RunResult[];
+  margins?: CompletedRuns['margins'];
 }
 
 let dbp: Promise<IDBDatabase> | null = null;

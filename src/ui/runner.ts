@@ -1,6 +1,7 @@
 // Side effects of the studio: the experiment worker (run, load, pause, resume, cancel), IndexedDB persistence,
 // the URL hash and startup restore. Everything it changes in the store goes through the pure actions.
 import { resolveConfig } from '../pipeline/experiment.ts';
+import type { CompletedRuns } from '../pipeline/experiment.ts';
 import { ConfigError } from '../pipeline/types.ts';
 import type { Method } from '../pipeline/types.ts';
 import { ExperimentClient } from '../workers/client.ts';
@@ -43,10 +44,24 @@ function onMessage(msg: FromWorker): void {
   } else if (msg.type === 'error' && pending) {
     pending = null;
     clearPending().catch(() => {});
-  } else if (msg.type === 'events' && pending && Date.now() - lastPendingSave > 2000) {
-    // Progress of the run in progress, so an interrupted run can say how far it got.
+  } else if (msg.type === 'events' && pending) {
+    // Each finished run is saved at once (a reload shows it and the run resumes from it); progress every 2 s.
+    const finished = msg.events.filter((e) => e.type === 'run');
+    if (finished.length === 0 && Date.now() - lastPendingSave <= 2000) return;
+    let runs = pending.runs ?? [];
+    let margins = pending.margins ?? {};
+    if (finished.length) {
+      runs = [...runs];
+      margins = { ...margins };
+      for (const e of finished) {
+        if (e.type !== 'run') continue;
+        const { country, method } = e.run;
+        runs = [...runs.filter((r) => r.country !== country || r.method !== method), e.run];
+        if (e.margins) margins[country] = { ...margins[country], [method]: e.margins };
+      }
+    }
     lastPendingSave = Date.now();
-    pending = { ...pending, progress: overallProgress(s), label: s.run.message };
+    pending = { ...pending, progress: overallProgress(s), label: s.run.message, runs, margins };
     savePending(pending).catch(() => {});
   }
 }
@@ -104,6 +119,11 @@ export function loadData(): void {
 }
 
 export function startRun(): void {
+  launch();
+}
+
+/** Starts a run of the form's settings; `completed`: finished runs of this same config to resume from. */
+function launch(completed?: CompletedRuns): void {
   const s = useStudio.getState();
   let config;
   try {
@@ -116,9 +136,9 @@ export function startRun(): void {
   const model = modelSpecOf(s.model, s.allowNetwork);
   if (typeof data === 'string') return notice('error', data);
   if (typeof model === 'string') return notice('error', model);
-  const id = getClient().run(config, data, model, s.backendPref, s.strict);
-  update((st) => A.startRun(st, id, config, Date.now()));
-  pending = { config, data, model, backend: s.backendPref, startedAt: Date.now(), progress: 0, label: 'starting' };
+  const id = getClient().run(config, data, model, s.backendPref, s.strict, completed);
+  update((st) => A.startRun(st, id, config, Date.now(), completed?.runs));
+  pending = { config, data, model, backend: s.backendPref, startedAt: Date.now(), progress: 0, label: 'starting', ...(completed ? { runs: completed.runs, margins: completed.margins } : {}) };
   lastPendingSave = Date.now();
   savePending(pending).catch(() => {});
 }
@@ -146,7 +166,10 @@ export function cancelRun(): void {
   clearPending().then(done, done);
 }
 
-/** Re-runs the run that a reload interrupted, with its exact config, data and model. */
+/**
+ * Resumes the run that a reload interrupted, with its exact config, data and model: the runs it had finished are
+ * passed as `completed` and the worker trains only the missing ones (from scratch when none had finished).
+ */
 export function rerunInterrupted(): void {
   const s = useStudio.getState();
   const p = s.interrupted;
@@ -164,11 +187,12 @@ export function rerunInterrupted(): void {
       ? { kind: 'files', files: p.model.files, paths: p.model.paths ?? p.model.files.map((f) => f.name), name: 'restored folder' }
       : p.model;
   update(() => ({ config: p.config, data, model, backendPref: p.backend, interrupted: null }));
-  startRun();
+  const runs = p.runs ?? [];
+  launch(runs.length ? { runs, margins: p.margins ?? {} } : undefined);
 }
 
 export function dismissInterrupted(): void {
-  update(() => ({ interrupted: null }));
+  update((s) => (s.resultOrigin === 'partial' ? { interrupted: null, resultOrigin: null, live: A.emptyLive(), run: A.idleRun() } : { interrupted: null }));
   clearPending().catch(() => {});
 }
 
@@ -276,12 +300,15 @@ export async function startStudio(): Promise<void> {
 
   try {
     const [last, pend] = await Promise.all([loadLast(), loadPending()]);
-    if (last) {
+    const partial = !!pend?.runs?.length;
+    if (last && !partial) {
       const sameConfig = !fromHash || JSON.stringify(last.result.config) === JSON.stringify(useStudio.getState().config);
       if (sameConfig) update((s) => A.showBundle(s, last, 'restored'));
       else update((s) => A.addNotice(s, 'info', 'A saved run exists for other settings; the link\u2019s settings were kept.'));
     }
-    if (pend) update(() => ({ interrupted: pend }));
+    // An interrupted run that finished some runs is shown (partial) instead of the last finished one.
+    if (pend && partial) update((s) => A.showPartial(s, pend));
+    else if (pend) update(() => ({ interrupted: pend }));
   } catch (e) {
     update((s) => A.addNotice(s, 'warn', `Saved runs are unavailable (${e instanceof Error ? e.message : String(e)}).`));
   }

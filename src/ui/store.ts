@@ -44,6 +44,8 @@ export function snapshot(s: StudioState = useStudio.getState()) {
       runs: s.live.runs.length,
       efficiency: Object.keys(s.live.efficiency),
       scored: s.live.rPlus?.length ?? 0,
+      /** Main runs reused from an interrupted run (not trained by this page's worker). */
+      resumed: s.live.resumed.length,
     },
     macro: {
       full: macroByMethod(s.live.runs, countries, 'full'),
@@ -53,7 +55,9 @@ export function snapshot(s: StudioState = useStudio.getState()) {
       ? { source: s.result.source, backend: s.result.backend, reports: s.result.reports, timings: s.result.timings, runs: s.result.runs.length }
       : null,
     resultOrigin: s.resultOrigin,
-    interrupted: s.interrupted ? { startedAt: s.interrupted.startedAt, progress: s.interrupted.progress, label: s.interrupted.label } : null,
+    interrupted: s.interrupted
+      ? { startedAt: s.interrupted.startedAt, progress: s.interrupted.progress, label: s.interrupted.label, runs: s.interrupted.runs?.length ?? 0 }
+      : null,
     ui: s.ui,
     notices: s.notices.map((n) => ({ level: n.level, text: n.text })),
   };

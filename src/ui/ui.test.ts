@@ -16,6 +16,7 @@ import {
   smoothLosses,
   sortPairs,
   DEFAULT_PAIR_FILTER,
+  runKey,
 } from './derive.ts';
 import { bundleJson, parseBundle, toCsv, toJson } from './export.ts';
 import { DEFAULT_HASH_STATE, encodeHash, parseHash } from './hash.ts';
@@ -223,6 +224,35 @@ describe('actions', () => {
     expect(s.backend?.name).toBe('cpu');
     expect(s.backend?.reason).toContain('device lost');
     expect(s.notices).toHaveLength(1);
+  });
+
+  it('shows the finished runs of an interrupted run and marks resumed ones', () => {
+    const run = (method: RunResult['method']): RunResult => ({
+      country: 'Chile',
+      method,
+      trainPairs: 10,
+      steps: 5,
+      accFull: 0.7,
+      accEdited: 0.4,
+      accMajority: 0.6,
+      losses: [0.5],
+      points: [{ step: 0, loss: null, accFull: 0.5, accEdited: 0 }],
+      ms: 1,
+    });
+    let s = A.initialState();
+    const apply = (p: Partial<A.StudioState>) => (s = { ...s, ...p });
+    const cfg = { ...DEFAULT_CONFIG, countries: ['Chile'] };
+    apply(A.showPartial(s, { config: cfg, data: { kind: 'synthetic', seed: 0 }, model: { kind: 'bundled' }, backend: 'cpu', startedAt: 0, progress: 0.3, label: 'x', runs: [run('start'), run('scpo')] }));
+    expect(s.resultOrigin).toBe('partial');
+    expect(s.result).toBeNull();
+    expect(s.live.runs.map((r) => r.method)).toEqual(['start', 'scpo']);
+    expect(s.run.config).toBe(cfg);
+    expect(s.interrupted?.runs).toHaveLength(2);
+    apply(A.startRun(s, 2, cfg, 0, [run('scpo')]));
+    expect(s.live.runs).toHaveLength(1);
+    apply(A.applyMessage(s, { type: 'events', id: 2, events: [{ type: 'run', run: run('scpo'), resumed: true }, { type: 'run', run: run('full_ft') }] }, 5));
+    expect(s.live.resumed).toEqual([runKey('Chile', 'scpo')]);
+    expect(s.live.runs.map((r) => r.method)).toEqual(['scpo', 'full_ft']);
   });
 
   it('drops selected countries the data lacks, with a notice', () => {

@@ -1,6 +1,6 @@
 // Page-side handle of the experiment worker: starts runs, forwards pause/resume/cancel, validates every
 // message coming back and hands typed messages to one listener.
-import type { ExperimentConfig } from '../pipeline/experiment.ts';
+import type { CompletedRuns, ExperimentConfig } from '../pipeline/experiment.ts';
 import { parseFromWorker } from './protocol.ts';
 import type { BackendPref, DataSpec, FromWorker, ModelFile, ModelSpec, ToWorker } from './protocol.ts';
 import type { Method } from '../pipeline/types.ts';
@@ -48,12 +48,15 @@ export class ExperimentClient {
     this.ensureWorker().postMessage(msg);
   }
 
-  /** Starts a run; a run already going is cancelled first. Returns the run id. */
-  run(config: ExperimentConfig, data: DataSpec, model: ModelSpec, backend: BackendPref, strict = false): number {
+  /**
+   * Starts a run; a run already going is cancelled first. Returns the run id. `completed`: finished main runs of
+   * this same config (resuming an interrupted run), which the worker does not train again.
+   */
+  run(config: ExperimentConfig, data: DataSpec, model: ModelSpec, backend: BackendPref, strict = false, completed?: CompletedRuns): number {
     if (this.current) this.cancel();
     const id = this.nextId++;
     this.current = id;
-    this.post({ type: 'run', id, config, data, model, backend, strict });
+    this.post(completed ? { type: 'run', id, config, data, model, backend, strict, completed } : { type: 'run', id, config, data, model, backend, strict });
     return id;
   }
 

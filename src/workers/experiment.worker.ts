@@ -14,6 +14,7 @@ import { ModelStore } from '../pipeline/rm/model-store.ts';
 import { exportBagRMOnnx } from '../pipeline/rm/onnx.ts';
 import type { OrtPreference, OrtScorer } from './ort-scorer.ts';
 import { ScoringClient } from './scoring-client.ts';
+import { summarizeData } from '../pipeline/report.ts';
 import { runSession } from '../pipeline/session.ts';
 import { CancelledError } from '../pipeline/train/loop.ts';
 import { ConfigError, DataError } from '../pipeline/types.ts';
@@ -162,19 +163,7 @@ function eventSink(id: number): { push: (e: ExperimentEvent) => void; flush: () 
 async function loadAndReport(id: number, spec: DataSpec, strict: boolean, seed: number): Promise<PreferenceData> {
   post({ type: 'status', id, message: 'loading data' });
   const data = await loadData(spec, strict, seed);
-  post({
-    type: 'data',
-    id,
-    summary: {
-      format: data.format,
-      source: data.source,
-      items: data.items.length,
-      pairs: data.pairs.length,
-      tiesDropped: data.tiesDropped,
-      countries: data.countries,
-      issues: data.issues,
-    },
-  });
+  post({ type: 'data', id, summary: summarizeData(data) });
   post({ type: 'pairs', id, items: data.items, pairs: data.pairs });
   return data;
 }
@@ -201,7 +190,8 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     const scoring = ortGlobalScorer(msg.id, onnx, model, msg.backend, backend.name, fallback);
     disposeScoring = scoring.dispose;
     const store = new ModelStore(model.params);
-    trained = { model, store, config: msg.config, modelName: describeModel(msg.model) };
+    const resumed = new Set((msg.completed?.runs ?? []).map((r) => `${r.country}\u0000${r.method}`));
+    trained = { model, store, config: msg.config, modelName: describeModel(msg.model), resumed };
     const { result } = await runSession({
       data,
       model,
@@ -210,6 +200,7 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
       globalRm: 'as-loaded',
       globalScorer: scoring.scorer,
       onModel: (c, m, params) => store.put(c, m, params),
+      completed: msg.completed,
       onEvent: sink.push,
       control: {
         signal: state.abort.signal,
@@ -322,7 +313,7 @@ function ortGlobalScorer(
 }
 
 /** The latest run's trained country RMs (kept after the run so they can be exported). */
-let trained: { model: LoadedBagRM; store: ModelStore; config: ExperimentConfig; modelName: string } | null = null;
+let trained: { model: LoadedBagRM; store: ModelStore; config: ExperimentConfig; modelName: string; resumed: Set<string> } | null = null;
 
 function describeModel(spec: ModelSpec): string {
   return spec.kind === 'bundled' ? 'bundled scpo-glove-rm' : spec.kind === 'hub' ? `hub ${spec.id}` : 'local folder';
@@ -339,7 +330,12 @@ function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
   const params = msg.method === 'start' ? store.baseCopy() : store.get(msg.country, msg.method);
   if (!params) {
     const have = store.keys().map((k) => `${k.country} · ${k.method}`);
-    return fail(`no trained model for ${msg.country} · ${msg.method} in the latest run${have.length ? ` (have: ${have.join(', ')})` : ''}`);
+    const resumed = trained.resumed.has(`${msg.country}\u0000${msg.method}`);
+    return fail(
+      resumed
+        ? `${msg.country} · ${msg.method} was finished before a reload and not retrained when the run resumed, so its weights are not in this page`
+        : `no trained model for ${msg.country} · ${msg.method} in the latest run${have.length ? ` (have: ${have.join(', ')})` : ''}`,
+    );
   }
   try {
     const files = countryRMFiles(params, model, {

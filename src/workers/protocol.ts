@@ -1,7 +1,8 @@
 // The ONE typed message protocol between the page and the experiment worker: discriminated unions on `type`,
 // errors as values, and validators so neither side trusts a received message by cast.
-import type { ExperimentConfig, ExperimentEvent, ExperimentResult } from '../pipeline/experiment.ts';
-import type { CountryStats, DataFormat, DataIssueReport, Item, Method, Pair } from '../pipeline/types.ts';
+import type { RunInfo } from '../pipeline/report.ts';
+import type { CompletedRuns, ExperimentConfig, ExperimentEvent, ExperimentResult } from '../pipeline/experiment.ts';
+import type { Item, Method, Pair } from '../pipeline/types.ts';
 import { METHODS } from '../pipeline/types.ts';
 
 export type BackendPref = 'auto' | 'cpu' | 'webgpu';
@@ -24,7 +25,8 @@ export type ModelSpec =
   | { kind: 'hub'; id: string };
 
 export type ToWorker =
-  | { type: 'run'; id: number; config: ExperimentConfig; data: DataSpec; model: ModelSpec; backend: BackendPref; strict: boolean }
+  /** `completed`: main runs of this same config that already finished (a resumed run): the worker trains only the rest. */
+  | { type: 'run'; id: number; config: ExperimentConfig; data: DataSpec; model: ModelSpec; backend: BackendPref; strict: boolean; completed?: CompletedRuns }
   /** Load and validate the data only (no model, no training): answered by 'status', 'data' + 'pairs', or 'error'. */
   | { type: 'load'; id: number; data: DataSpec; strict: boolean }
   | { type: 'pause'; id: number }
@@ -42,15 +44,8 @@ export interface ModelFile {
   bytes: ArrayBuffer;
 }
 
-export interface DataSummary {
-  format: DataFormat;
-  source: string;
-  items: number;
-  pairs: number;
-  tiesDropped: number;
-  countries: Record<string, CountryStats>;
-  issues: DataIssueReport;
-}
+/** What the studio shows about loaded data: the same summary run.json records (report.ts). */
+export type DataSummary = RunInfo['data'];
 
 export interface BackendReport {
   name: string;
@@ -166,10 +161,45 @@ export function parseFromWorker(v: unknown): FromWorker | null {
   return null;
 }
 
+const isNum = (v: unknown) => typeof v === 'number';
+
+function isLivePoint(v: unknown): boolean {
+  return isRecord(v) && isNum(v.step) && (v.loss === null || isNum(v.loss)) && isNum(v.accFull) && isNum(v.accEdited);
+}
+
+function isRunResult(v: unknown): boolean {
+  return (
+    isRecord(v) &&
+    typeof v.country === 'string' &&
+    isMethod(v.method) &&
+    isNum(v.trainPairs) &&
+    isNum(v.steps) &&
+    isNum(v.accFull) &&
+    isNum(v.accEdited) &&
+    isNum(v.accMajority) &&
+    isNum(v.ms) &&
+    Array.isArray(v.losses) &&
+    everyOf(v.losses, isNum) &&
+    Array.isArray(v.points) &&
+    everyOf(v.points, isLivePoint)
+  );
+}
+
+/** The `completed` field of a 'run' request: finished RunResults and their margins (Float32Array per method). */
+export function isCompletedRuns(v: unknown): v is CompletedRuns {
+  if (!isRecord(v) || !Array.isArray(v.runs) || !everyOf(v.runs, isRunResult) || !isRecord(v.margins)) return false;
+  for (const byMethod of Object.values(v.margins)) {
+    if (!isRecord(byMethod)) return false;
+    for (const [m, a] of Object.entries(byMethod)) if (!isMethod(m) || !(a instanceof Float32Array)) return false;
+  }
+  return true;
+}
+
 export function parseToWorker(v: unknown): ToWorker | null {
   if (!isRecord(v) || typeof v.type !== 'string' || !TO_TYPES.has(v.type) || typeof v.id !== 'number') return null;
   if (v.type === 'run') {
     if (!isRecord(v.config) || !isRecord(v.data) || !isRecord(v.model) || typeof v.backend !== 'string') return null;
+    if (v.completed !== undefined && !isCompletedRuns(v.completed)) return null;
     return v as unknown as ToWorker;
   }
   if (v.type === 'load') {

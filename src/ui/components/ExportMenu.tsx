@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'react';
 import { download, reportFiles, toJson } from '../export.ts';
 import type { Method } from '../../pipeline/types.ts';
 import { currentBundleJson, exportModel, importRunFile } from '../runner.ts';
+import { runKey } from '../derive.ts';
 import { useStudio } from '../store.ts';
 
 export function ExportMenu() {
@@ -101,18 +102,25 @@ function ModelExport() {
   const result = useStudio((s) => s.result);
   const origin = useStudio((s) => s.resultOrigin);
   const uiCountry = useStudio((s) => s.ui.country);
+  const resumed = useStudio((s) => s.live.resumed);
   const [method, setMethod] = useState<Method>('scpo');
   const [busy, setBusy] = useState(false);
   const countries = result?.config.countries ?? [];
   const country = countries.includes(uiCountry) ? uiCountry : (countries[0] ?? '');
   const methods = result?.config.methods ?? [];
   // Trained weights live in the worker of the page that ran them; saved or imported runs keep only the numbers.
-  const why = !result ? 'after a run' : origin !== 'run' ? 'run again in this page to export models (weights are not saved with results)' : '';
+  const why = !result
+    ? 'after a run'
+    : origin !== 'run'
+      ? 'run again in this page to export models (weights are not saved with results)'
+      : method !== 'start' && resumed.includes(runKey(country, method))
+        ? `${country} · ${method} finished before a reload and was not retrained when the run resumed: its weights are not in this page (run again to export it)`
+        : '';
   return (
     <div className="model-export">
       <label className="small">
         method{' '}
-        <select aria-label="Model to export: method" data-testid="export-onnx-method" value={method} disabled={!!why} onChange={(e) => setMethod(e.target.value as Method)}>
+        <select aria-label="Model to export: method" data-testid="export-onnx-method" value={method} disabled={!result || origin !== 'run'} onChange={(e) => setMethod(e.target.value as Method)}>
           {methods.map((m) => (
             <option key={m} value={m}>
               {m}

@@ -68,14 +68,16 @@ export function RunControls() {
   const status = useStudio((s) => s.run.status);
   const interrupted = useStudio((s) => s.interrupted);
   const active = status === 'running' || status === 'paused';
+  const resumable = interrupted?.runs?.filter((r) => r.method !== 'start').length ?? 0;
   return (
     <section className="panel run-panel" aria-label="Run">
       {interrupted ? (
         <div className="notice warn" role="alert" data-testid="interrupted-run">
           A run started {new Date(interrupted.startedAt).toLocaleTimeString()} was interrupted at about {Math.round(interrupted.progress * 100)}% ({interrupted.label}).
+          {resumable ? ` Its ${resumable} finished run${resumable === 1 ? ' is' : 's are'} shown; resuming trains only the rest.` : ''}
           <div className="row">
             <button type="button" data-testid="resume-interrupted" onClick={rerunInterrupted}>
-              Re-run it
+              {resumable ? 'Resume' : 'Re-run it'}
             </button>
             <button type="button" className="link" onClick={dismissInterrupted}>
               Dismiss
