@@ -20,6 +20,7 @@ import { CancelledError } from '../pipeline/train/loop.ts';
 import { ConfigError, DataError } from '../pipeline/types.ts';
 import type { PreferenceData } from '../pipeline/types.ts';
 import { parseToWorker } from './protocol.ts';
+import { RunSlot } from './run-slot.ts';
 import type { BackendPref, BackendReport, DataSpec, FromWorker, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
 
 // The worker global, typed by what this file uses (the DOM lib has no DedicatedWorkerGlobalScope here).
@@ -38,14 +39,7 @@ function post(msg: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(msg, transfer);
 }
 
-interface RunState {
-  id: number;
-  abort: AbortController;
-  paused: boolean;
-  resume: (() => void) | null;
-}
-
-let current: RunState | null = null;
+const slot = new RunSlot();
 
 const HUB = 'https://huggingface.co';
 
@@ -169,8 +163,7 @@ async function loadAndReport(id: number, spec: DataSpec, strict: boolean, seed: 
 }
 
 async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' }>): Promise<void> {
-  const state: RunState = { id: msg.id, abort: new AbortController(), paused: false, resume: null };
-  current = state;
+  const { control, end } = slot.begin(msg.id);
   const sink = eventSink(msg.id);
   let disposeScoring: (() => void) | null = null;
   try {
@@ -202,10 +195,7 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
       onModel: (c, m, params) => store.put(c, m, params),
       completed: msg.completed,
       onEvent: sink.push,
-      control: {
-        signal: state.abort.signal,
-        waitIfPaused: () => (state.paused ? new Promise<void>((r) => (state.resume = r)) : Promise.resolve()),
-      },
+      control,
     });
     sink.flush();
     // The result's typed arrays are not used here again: move them to the page instead of copying.
@@ -219,7 +209,7 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     post({ type: 'error', id: msg.id, error: toWorkerError(e) });
   } finally {
     disposeScoring?.();
-    if (current === state) current = null;
+    end();
   }
 }
 
@@ -368,22 +358,8 @@ self.onmessage = (ev: MessageEvent<unknown>) => {
     return;
   }
   if (msg.type === 'run') {
-    if (current) {
-      current.abort.abort();
-      current.resume?.();
-    }
     void run(msg);
     return;
   }
-  if (!current || current.id !== msg.id) return;
-  if (msg.type === 'cancel') {
-    current.abort.abort();
-    current.resume?.();
-  } else if (msg.type === 'pause') {
-    current.paused = true;
-  } else if (msg.type === 'resume') {
-    current.paused = false;
-    current.resume?.();
-    current.resume = null;
-  }
+  slot.control(msg.type, msg.id);
 };

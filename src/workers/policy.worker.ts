@@ -14,6 +14,7 @@ import { fetchReader, loadBagRM, type LoadedBagRM } from '../pipeline/rm/files.t
 import { CancelledError } from '../pipeline/train/loop.ts';
 import { ConfigError, DataError } from '../pipeline/types.ts';
 import { parseToPolicyWorker, type FromPolicyWorker, type PolicyUpdate, type PolicyWorkerErrorKind, type ToPolicyWorker } from './policy-protocol.ts';
+import { RunSlot } from './run-slot.ts';
 
 declare const self: {
   location: Location;
@@ -29,14 +30,7 @@ function post(msg: FromPolicyWorker): void {
   self.postMessage(msg);
 }
 
-interface RunState {
-  id: number;
-  abort: AbortController;
-  paused: boolean;
-  resume: (() => void) | null;
-}
-
-let current: RunState | null = null;
+const slot = new RunSlot();
 let rmCache: Promise<LoadedBagRM> | null = null;
 let bundled: Promise<{ params: MlpLmParams; vocab: PolicyVocab }> | null = null;
 /** The policies of the last run (for 'generate'). */
@@ -95,8 +89,7 @@ function updateSink(id: number) {
 }
 
 async function start(msg: Extract<ToPolicyWorker, { type: 'start' }>): Promise<void> {
-  const state: RunState = { id: msg.id, abort: new AbortController(), paused: false, resume: null };
-  current = state;
+  const { control, end } = slot.begin(msg.id);
   const sink = updateSink(msg.id);
   try {
     post({ type: 'status', id: msg.id, message: 'loading the synthetic data and the bundled models' });
@@ -124,10 +117,7 @@ async function start(msg: Extract<ToPolicyWorker, { type: 'start' }>): Promise<v
       policy,
       createTrainer: sel.factory,
       onEvent: sink.onEvent,
-      control: {
-        signal: state.abort.signal,
-        waitIfPaused: () => (state.paused ? new Promise<void>((r) => (state.resume = r)) : Promise.resolve()),
-      },
+      control,
     });
     policies = { base: out.basePolicy, ppo: out.ppoParams };
     sink.flush();
@@ -136,7 +126,7 @@ async function start(msg: Extract<ToPolicyWorker, { type: 'start' }>): Promise<v
     sink.flush();
     post({ type: 'error', id: msg.id, error: errorOf(e) });
   } finally {
-    if (current === state) current = null;
+    end();
   }
 }
 
@@ -161,25 +151,11 @@ self.onmessage = (ev: MessageEvent<unknown>) => {
   if (!msg) return;
   switch (msg.type) {
     case 'start':
-      if (current) {
-        current.abort.abort();
-        current.resume?.();
-      }
       void start(msg);
       return;
     case 'generate':
       void generate(msg);
       return;
   }
-  if (!current || current.id !== msg.id) return;
-  if (msg.type === 'cancel') {
-    current.abort.abort();
-    current.resume?.();
-  } else if (msg.type === 'pause') {
-    current.paused = true;
-  } else if (msg.type === 'resume') {
-    current.paused = false;
-    current.resume?.();
-    current.resume = null;
-  }
+  slot.control(msg.type, msg.id);
 };
