@@ -177,6 +177,21 @@ test('pair inspector: virtualized, filter, sort, search, full view', async () =>
   await page.keyboard.press('Escape');
   await expect(detail).toBeHidden();
   await page.getByTestId('pair-search').fill('');
+
+  // Keyboard: exactly one row is a Tab stop; arrows and End move the focus; Enter opens the pair.
+  await expect.poll(async () => Number(await count.getAttribute('data-count'))).toBe(total);
+  await expect(page.locator('[data-testid=pair-row][tabindex="0"]')).toHaveCount(1);
+  await page.locator('[data-testid=pair-row][tabindex="0"]').focus();
+  const focusedPos = () => page.evaluate(() => document.activeElement?.getAttribute('data-pos'));
+  await page.keyboard.press('Home');
+  await expect.poll(focusedPos).toBe('0');
+  await page.keyboard.press('ArrowDown');
+  await expect.poll(focusedPos).toBe('1');
+  await page.keyboard.press('End');
+  await expect.poll(focusedPos).toBe(String(total - 1));
+  await page.keyboard.press('Enter');
+  await expect(detail).toBeVisible();
+  await page.keyboard.press('Escape');
 });
 
 test('exports: report files, CSV, chart SVG/PNG and run bundle parse; bundle imports back', async () => {

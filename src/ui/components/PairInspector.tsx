@@ -167,6 +167,26 @@ export function PairInspector() {
   }, [own, pairs, items, table, filter, search, sort]);
 
   const virt = useVirtualizer({ count: rows.length, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_H, overscan: 12 });
+  // Roving focus: one row is in the Tab order; arrows, Page keys, Home and End move it (a grid's keyboard model),
+  // so tens of thousands of rows do not each cost a Tab stop.
+  const [focusPos, setFocusPos] = useState(0);
+  const focusRow = (pos: number) => {
+    const next = Math.max(0, Math.min(rows.length - 1, pos));
+    setFocusPos(next);
+    virt.scrollToIndex(next, { align: 'auto' });
+    requestAnimationFrame(() => scrollRef.current?.querySelector<HTMLElement>(`[data-pos="${next}"]`)?.focus());
+  };
+  const rowKeys = (e: { key: string; preventDefault: () => void }, pos: number, pairIndex: number) => {
+    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? ROW_H * 10) / ROW_H) - 1);
+    const moves: Record<string, number> = { ArrowDown: pos + 1, ArrowUp: pos - 1, PageDown: pos + page, PageUp: pos - page, Home: 0, End: rows.length - 1 };
+    if (e.key in moves) {
+      e.preventDefault();
+      focusRow(moves[e.key]);
+    } else if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      setSelected(pairIndex);
+    }
+  };
   useEffect(() => {
     virt.scrollToOffset(0);
   }, [country, all, filter, search, sort, virt]);
@@ -305,15 +325,14 @@ export function PairInspector() {
                   className={`pair-row ${selected === i ? 'selected' : ''} ${st}`}
                   data-testid="pair-row"
                   data-index={i}
-                  tabIndex={0}
+                  data-pos={v.index}
+                  tabIndex={v.index === Math.min(focusPos, rows.length - 1) ? 0 : -1}
                   style={{ transform: `translateY(${v.start}px)`, height: ROW_H }}
-                  onClick={() => setSelected(i)}
-                  onKeyDown={(e) => {
-                    if (e.key === 'Enter' || e.key === ' ') {
-                      e.preventDefault();
-                      setSelected(i);
-                    }
+                  onClick={() => {
+                    setFocusPos(v.index);
+                    setSelected(i);
                   }}
+                  onKeyDown={(e) => rowKeys(e, v.index, i)}
                 >
                   <div role="cell" className="c-idx">
                     {i}
