@@ -10,18 +10,18 @@ import { describeReport } from '../gpu/device.ts';
 import { getNodeGpu } from '../gpu/node-webgpu.node.ts';
 import { selectBackend } from '../gpu/select.ts';
 import type { BackendPreference } from '../gpu/select.ts';
-import { loadSynthetic } from './data/index.ts';
-import { loadDataPath } from './data/node.ts';
 import { DEFAULT_CONFIG, resolveConfig } from './experiment.ts';
 import type { ExperimentConfig, ExperimentEvent } from './experiment.ts';
 import { formatTable, reportCsv, reportFiles, summarizeData, APP_VERSION } from './report.ts';
 import { loadBagRM } from './rm/files.ts';
 import { dirReader } from './rm/files.node.ts';
 import type { BagRMConfig } from './rm/types.ts';
+import { loadDataSpec, runSessionParallel } from './parallel.node.ts';
+import type { DataSpec } from './parallel.node.ts';
 import { runSession } from './session.ts';
 import { CancelledError } from './train/loop.ts';
 import { ConfigError, DataError, METHODS } from './types.ts';
-import type { DataFormat, Method, PreferenceData } from './types.ts';
+import type { DataFormat, Method } from './types.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUNDLED_MODEL_DIR = join(ROOT, 'public/models/scpo-glove-rm');
@@ -39,6 +39,7 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
                              adapter, software included, else cpu with the reason)
   --goqa-margin 0.05         GOQA: minimum share difference for a pair
   --strict                   stop at the first bad input row (exit 2)
+  --workers N                split the countries over N worker threads (default 1: in process; same reports)
   --out <dir>                write the report files there
   --quiet                    no progress lines`;
 
@@ -53,6 +54,8 @@ export interface CliOptions {
   out?: string;
   quiet: boolean;
   goqaMargin?: number;
+  /** Worker threads for the per-country work (1: in process). */
+  workers: number;
   config: ExperimentConfig;
 }
 
@@ -84,6 +87,7 @@ export function parseCli(argv: string[]): CliOptions {
         strict: { type: 'boolean', default: false },
         out: { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        workers: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -119,6 +123,10 @@ export function parseCli(argv: string[]): CliOptions {
   set('seed', numberFlag('seed', v.seed));
   if (v['no-efficiency']) partial.efficiency = false;
   if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
+  const workers = numberFlag('workers', v.workers) ?? 1;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    throw new ConfigError(`--workers must be an integer in [1, 256], got ${String(v.workers)}`);
+  }
   return {
     data: v.data,
     format: v.format as DataFormat | undefined,
@@ -128,15 +136,16 @@ export function parseCli(argv: string[]): CliOptions {
     out: v.out,
     quiet: v.quiet ?? false,
     goqaMargin: numberFlag('goqa-margin', v['goqa-margin']),
+    workers,
     config: resolveConfig(partial),
   };
 }
 
-async function loadData(o: CliOptions): Promise<PreferenceData> {
+function dataSpec(o: CliOptions): DataSpec {
   const m = /^synthetic(?::(\d+))?$/.exec(o.data);
   const loadOpts = { strict: o.strict, seed: o.config.seed, goqaMargin: o.goqaMargin };
-  if (m) return loadSynthetic(m[1] === undefined ? 0 : Number(m[1]), undefined, loadOpts);
-  return loadDataPath(o.data, o.format, loadOpts);
+  if (m) return { kind: 'synthetic', seed: m[1] === undefined ? 0 : Number(m[1]), loadOpts };
+  return { kind: 'path', path: o.data, format: o.format, loadOpts };
 }
 
 /** The backend for `pref` by select.ts's policy, on Node's Dawn GPU object; logs the choice and why. */
@@ -157,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!o.quiet) process.stderr.write(s + '\n');
   };
   const t0 = Date.now();
-  const data = await loadData(o);
+  const data = await loadDataSpec(dataSpec(o));
   log(`data: ${data.source} (${data.format}) ${data.items.length} texts, ${data.pairs.length} pairs, ${data.tiesDropped} ties dropped`);
   if (data.issues.count > 0) {
     log(`skipped ${data.issues.count} bad rows: ${Object.entries(data.issues.byReason).map(([k, n]) => `${k} ${n}`).join(', ')}`);
@@ -171,7 +180,9 @@ export async function main(argv: string[]): Promise<number> {
     throw new ConfigError(`global RM at ${modelDir}: ${(e as Error).message}` +
       (modelDir === BUNDLED_MODEL_DIR ? ' (build it with `npm run build:models`)' : ''));
   }
-  const backend = await selectCliBackend(o.backend, model.params.config, log);
+  // With workers, each worker selects its own backend by the same policy (the result names the one used).
+  const backend = o.workers > 1 ? null : await selectCliBackend(o.backend, model.params.config, log);
+  if (!backend) log(`backend: ${o.backend} requested, selected in each of up to ${o.workers} worker threads`);
   const loadMs = Date.now() - t0;
   let lastPhase = '';
   const onEvent = (e: ExperimentEvent) => {
@@ -183,14 +194,13 @@ export async function main(argv: string[]): Promise<number> {
       log(`[${e.phase}${e.total > 1 ? ` ${e.done}/${e.total}` : ''}] ${e.label}`);
     }
   };
-  const { result } = await runSession({
-    data,
-    model,
-    backend,
-    config: o.config,
-    globalRm: o.globalRm === 'train' ? 'train' : 'as-loaded',
-    onEvent,
-  });
+  const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
+  const { result } = backend
+    ? await runSession({ data, model, backend, config: o.config, globalRm, onEvent })
+    : await runSessionParallel(
+        { data, source: { data: dataSpec(o), modelDir, backend: o.backend }, config: o.config, globalRm, onEvent },
+        o.workers,
+      );
   result.timings.loadMs = loadMs;
   result.timings.wallMs = Date.now() - t0;
   process.stdout.write(formatTable(result) + '\n');

@@ -225,6 +225,142 @@ export function optimizerConfig(config: ExperimentConfig): OptimizerConfig {
   };
 }
 
+/** Whether the data-efficiency comparison runs: enabled and both full_ft and scpo among the methods. */
+function efficiencyEnabled(config: ExperimentConfig): boolean {
+  return config.efficiency && config.methods.includes('full_ft') && config.methods.includes('scpo');
+}
+
+/**
+ * The report tables from finished runs (pure): accuracy tables, edited ratios, bias split and the efficiency
+ * summary. `efficiencyCountries`: per-country efficiency entries (any key order; reported in config order).
+ */
+export function buildReports(
+  config: ExperimentConfig,
+  sets: Record<string, CountrySets>,
+  runs: readonly RunResult[],
+  efficiencyCountries: Record<string, EfficiencyEntry>,
+): Reports {
+  const get = (c: string, m: Method) => runs.find((r) => r.country === c && r.method === m);
+  const reports: Reports = {
+    full: accuracyTable(config.countries, config.methods, (c, m) => get(c, m)?.accFull ?? Number.NaN),
+    partial: accuracyTable(config.countries, config.methods, (c, m) => get(c, m)?.accEdited ?? Number.NaN),
+    editedRatios: { train: {}, test: {} },
+    bias: { majority: config.majority, countries: {}, avg: {} },
+    efficiency: {
+      fractions: config.efficiencyFractions,
+      countries: {},
+      avgRatio: null,
+      neverReached: [],
+    },
+  };
+  const efficiency = reports.efficiency;
+  if (efficiencyEnabled(config)) {
+    // Config country order, as runExperiment fills them (the average's summation order is part of the output).
+    for (const c of config.countries) if (efficiencyCountries[c]) efficiency.countries[c] = efficiencyCountries[c];
+    const ratios = Object.values(efficiency.countries)
+      .map((e) => e.ratio)
+      .filter((r): r is number => r !== null);
+    efficiency.avgRatio = ratios.length ? macroAverage(ratios) : null;
+    efficiency.neverReached = Object.entries(efficiency.countries)
+      .filter(([, e]) => e.fullFtPairsForScpoAccuracy === null)
+      .map(([c]) => c);
+  } else {
+    efficiency.skipped = config.efficiency ? 'needs both full_ft and scpo among the methods' : 'disabled';
+  }
+  const trainRatios: number[] = [];
+  const testRatios: number[] = [];
+  for (const c of config.countries) {
+    const s = sets[c];
+    const tr = s.train.length ? s.kept / s.train.length : Number.NaN;
+    const te = s.test.length ? s.edited / s.test.length : Number.NaN;
+    trainRatios.push(tr);
+    testRatios.push(te);
+    reports.editedRatios.train[c] = Number.isFinite(tr) ? tr : null;
+    reports.editedRatios.test[c] = Number.isFinite(te) ? te : null;
+    reports.bias.countries[c] = {};
+    for (const m of config.methods) {
+      const r = get(c, m);
+      reports.bias.countries[c][m] = { own: pct(r?.accFull ?? Number.NaN), majority: pct(r?.accMajority ?? Number.NaN) };
+    }
+  }
+  const avgTr = macroAverage(trainRatios);
+  const avgTe = macroAverage(testRatios);
+  reports.editedRatios.train.avg = Number.isFinite(avgTr) ? avgTr : null;
+  reports.editedRatios.test.avg = Number.isFinite(avgTe) ? avgTe : null;
+  for (const m of config.methods) {
+    const rs = config.countries.map((c) => get(c, m));
+    reports.bias.avg[m] = {
+      own: pct(macroAverage(rs.map((r) => r?.accFull ?? Number.NaN))),
+      majority: pct(macroAverage(rs.map((r) => r?.accMajority ?? Number.NaN))),
+    };
+  }
+  return reports;
+}
+
+/**
+ * Merges the results of runExperiment on disjoint groups of `config.countries` (same data, model, seed and other
+ * config; e.g. one per worker thread) into the result one runExperiment on the whole config gives: runs in config
+ * country order (each country's runs in the order its part produced them), margins, sets (countries then majority),
+ * efficiency entries, and the reports rebuilt with buildReports. Global scores: each pair's first finite score
+ * among the parts. Timings: every key is the max over the parts (the parts ran side by side, so that is the wall
+ * time of the phase); trainMs and efficiencyMs also get the sum over the parts as trainMsSum / efficiencyMsSum
+ * (total compute); `parts` is the number of parts. Backend: the parts' distinct backend strings joined by "; ".
+ */
+export function mergeResults(parts: readonly ExperimentResult[], config: ExperimentConfig): ExperimentResult {
+  if (parts.length === 0) throw new Error('mergeResults: no parts');
+  const owner = (c: string): ExperimentResult => {
+    const p = parts.find((x) => x.config.countries.includes(c));
+    if (!p) throw new Error(`mergeResults: no part ran country "${c}"`);
+    return p;
+  };
+  const runs: RunResult[] = [];
+  const margins: ExperimentResult['margins'] = {};
+  const efficiencyCountries: Record<string, EfficiencyEntry> = {};
+  for (const c of config.countries) {
+    const p = owner(c);
+    runs.push(...p.runs.filter((r) => r.country === c));
+    margins[c] = p.margins[c] ?? {};
+    const e = p.reports.efficiency.countries[c];
+    if (e) efficiencyCountries[c] = e;
+  }
+  const sets: Record<string, CountrySets> = {};
+  for (const c of new Set([...config.countries, ...config.majority])) {
+    const p = config.countries.includes(c) ? owner(c) : parts.find((x) => x.sets[c]);
+    if (p?.sets[c]) sets[c] = p.sets[c];
+  }
+  const n = parts[0].rPlus.length;
+  const rPlus = new Float32Array(n).fill(Number.NaN);
+  const rMinus = new Float32Array(n).fill(Number.NaN);
+  for (const p of parts) {
+    for (let i = 0; i < n; i++) {
+      if (Number.isNaN(rPlus[i]) && !Number.isNaN(p.rPlus[i])) {
+        rPlus[i] = p.rPlus[i];
+        rMinus[i] = p.rMinus[i];
+      }
+    }
+  }
+  const timings: Record<string, number> = {};
+  for (const p of parts) {
+    for (const [k, v] of Object.entries(p.timings)) timings[k] = Math.max(timings[k] ?? -Infinity, v);
+  }
+  for (const k of ['trainMs', 'efficiencyMs']) {
+    if (parts.some((p) => k in p.timings)) timings[`${k}Sum`] = parts.reduce((s, p) => s + (p.timings[k] ?? 0), 0);
+  }
+  timings.parts = parts.length;
+  return {
+    config,
+    source: parts[0].source,
+    backend: [...new Set(parts.map((p) => p.backend))].join('; '),
+    rPlus,
+    rMinus,
+    sets,
+    runs,
+    margins,
+    reports: buildReports(config, sets, runs, efficiencyCountries),
+    timings,
+  };
+}
+
 export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentResult> {
   const { data, encoded, control } = inp;
   // Switches to cpu for good if the backend is lost (see train/loop.ts: the run in flight resumes from its checkpoint).
@@ -294,8 +430,7 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
   timings.filterMs = Date.now() - t1;
 
   const trainMethods = config.methods.filter((m) => METHOD_SPECS[m].trains);
-  const doEfficiency =
-    config.efficiency && config.methods.includes('full_ft') && config.methods.includes('scpo');
+  const doEfficiency = efficiencyEnabled(config);
   const totalRuns =
     config.countries.length * (trainMethods.length + (doEfficiency ? config.efficiencyFractions.length : 0));
   let runsDone = 0;
@@ -452,12 +587,7 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
 
   // 4. Data efficiency: full_ft on random subsets vs scpo on its kept pairs.
   const t3 = Date.now();
-  const efficiency: Reports['efficiency'] = {
-    fractions: config.efficiencyFractions,
-    countries: {},
-    avgRatio: null,
-    neverReached: [],
-  };
+  const efficiencyCountries: Record<string, EfficiencyEntry> = {};
   if (doEfficiency) {
     for (const c of config.countries) {
       const all = sets[c].train;
@@ -476,60 +606,17 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
       if (ft && sc) {
         curve.push({ pairs: ft.trainPairs, accuracy: ft.accFull });
         const entry = efficiencyEntry(curve, { pairs: sc.trainPairs, accuracy: sc.accFull });
-        efficiency.countries[c] = entry;
+        efficiencyCountries[c] = entry;
         emit({ type: 'efficiency', country: c, entry });
       }
     }
-    const ratios = Object.values(efficiency.countries)
-      .map((e) => e.ratio)
-      .filter((r): r is number => r !== null);
-    efficiency.avgRatio = ratios.length ? macroAverage(ratios) : null;
-    efficiency.neverReached = Object.entries(efficiency.countries)
-      .filter(([, e]) => e.fullFtPairsForScpoAccuracy === null)
-      .map(([c]) => c);
-  } else {
-    efficiency.skipped = config.efficiency ? 'needs both full_ft and scpo among the methods' : 'disabled';
   }
   timings.efficiencyMs = Date.now() - t3;
   await checkpointTick(control);
 
   // 5. Reports.
   emit({ type: 'phase', phase: 'evaluate', done: 0, total: 1, label: 'writing reports' });
-  const get = (c: string, m: Method) => runs.find((r) => r.country === c && r.method === m);
-  const reports: Reports = {
-    full: accuracyTable(config.countries, config.methods, (c, m) => get(c, m)?.accFull ?? Number.NaN),
-    partial: accuracyTable(config.countries, config.methods, (c, m) => get(c, m)?.accEdited ?? Number.NaN),
-    editedRatios: { train: {}, test: {} },
-    bias: { majority: config.majority, countries: {}, avg: {} },
-    efficiency,
-  };
-  const trainRatios: number[] = [];
-  const testRatios: number[] = [];
-  for (const c of config.countries) {
-    const s = sets[c];
-    const tr = s.train.length ? s.kept / s.train.length : Number.NaN;
-    const te = s.test.length ? s.edited / s.test.length : Number.NaN;
-    trainRatios.push(tr);
-    testRatios.push(te);
-    reports.editedRatios.train[c] = Number.isFinite(tr) ? tr : null;
-    reports.editedRatios.test[c] = Number.isFinite(te) ? te : null;
-    reports.bias.countries[c] = {};
-    for (const m of config.methods) {
-      const r = get(c, m);
-      reports.bias.countries[c][m] = { own: pct(r?.accFull ?? Number.NaN), majority: pct(r?.accMajority ?? Number.NaN) };
-    }
-  }
-  const avgTr = macroAverage(trainRatios);
-  const avgTe = macroAverage(testRatios);
-  reports.editedRatios.train.avg = Number.isFinite(avgTr) ? avgTr : null;
-  reports.editedRatios.test.avg = Number.isFinite(avgTe) ? avgTe : null;
-  for (const m of config.methods) {
-    const rs = config.countries.map((c) => get(c, m));
-    reports.bias.avg[m] = {
-      own: pct(macroAverage(rs.map((r) => r?.accFull ?? Number.NaN))),
-      majority: pct(macroAverage(rs.map((r) => r?.accMajority ?? Number.NaN))),
-    };
-  }
+  const reports = buildReports(config, sets, runs, efficiencyCountries);
   timings.totalMs = Date.now() - t0;
   emit({ type: 'phase', phase: 'done', done: 1, total: 1, label: 'done' });
   return { config, source: data.source, backend: backend.info + fellBack, rPlus, rMinus, sets, runs, margins, reports, timings };
