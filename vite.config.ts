@@ -21,6 +21,12 @@ export const CSP = [
   "base-uri 'self'",
 ].join('; ');
 
+// A CSP meta tag does not reach Web Workers, and the workers are where data and models are fetched. The served
+// header covers them: only this origin, plus the Hugging Face hub, which the worker code contacts only after the user
+// turns on "Allow network". On the page the header and the stricter meta policy both apply, so the page stays 'self'.
+const HUB_HOSTS = 'https://huggingface.co https://*.huggingface.co https://*.hf.co';
+export const SERVED_CSP = CSP.replace("connect-src 'self' blob: data:", `connect-src 'self' blob: data: ${HUB_HOSTS}`);
+
 function cspPlugin(): Plugin {
   return {
     name: 'scpo-csp',
@@ -35,7 +41,7 @@ export default defineConfig({
   plugins: [react(), cspPlugin()],
   worker: { format: 'es' },
   server: { headers: isolation, host: '127.0.0.1' },
-  preview: { headers: isolation, host: '127.0.0.1' },
+  preview: { headers: { ...isolation, 'Content-Security-Policy': SERVED_CSP }, host: '127.0.0.1' },
   build: { target: 'es2022', chunkSizeWarningLimit: 8192 },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   // onnxruntime-web's build that loads ort-wasm-simd-threaded.*.{mjs,wasm} from env.wasm.wasmPaths (public/ort/, see

@@ -17,6 +17,19 @@ test('the production page has a CSP that allows only its own origin', async ({ p
   expect(blocked).toContain('connect-src');
 });
 
+test('the served CSP header (which also governs the workers) allows only this origin and the opt-in hub', async ({ page }) => {
+  await open(page);
+  const res = await page.request.get('/models/scpo-glove-rm/config.json');
+  const header = res.headers()['content-security-policy'] ?? '';
+  expect(header).toContain("default-src 'self'");
+  const connect = header.split(';').map((d) => d.trim()).find((d) => d.startsWith('connect-src')) ?? '';
+  expect(connect.split(/\s+/).slice(1).sort()).toEqual(
+    ["'self'", 'blob:', 'data:', 'https://*.hf.co', 'https://*.huggingface.co', 'https://huggingface.co'].sort(),
+  );
+  // The page itself stays 'self'-only: the meta policy is intersected with the header.
+  expect(await page.evaluate(() => window.crossOriginIsolated)).toBe(true);
+});
+
 test('"allow network" is off by default; turning it on reveals the hub fields after a reload', async ({ page }) => {
   await open(page);
   await expect(page.getByTestId('allow-network')).not.toBeChecked();
