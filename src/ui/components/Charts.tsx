@@ -3,6 +3,7 @@
 import { useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis } from 'recharts';
+import type { XAxisProps, YAxisProps } from 'recharts';
 import type { Method } from '../../pipeline/types.ts';
 import { accuracySeries, biasRows, edgesAround, efficiencySeries, fmt, histogramEdges, lossSeries, trainDistribution } from '../derive.ts';
 import { chartSvg, download, svgToPng } from '../export.ts';
@@ -10,52 +11,53 @@ import { update, useStudio } from '../store.ts';
 import { chartTheme, METHOD_COLORS, useResolvedTheme } from './common.tsx';
 
 const H = 196;
+/** The plot margin every chart uses. */
+const MARGIN = { top: 6, right: 12, bottom: 0, left: -8 };
 
+/** A chart panel: title, SVG/PNG export, the sized plot area (or the empty state) and a note. */
 function ChartFrame({ title, testid, points, children, note, extra }: { title: string; testid: string; points: number; children: ReactNode; note?: ReactNode; extra?: ReactNode }) {
   const ref = useRef<HTMLDivElement>(null);
   const theme = chartTheme(useResolvedTheme());
   const [err, setErr] = useState('');
   const file = testid.replace(/-chart$/, '');
-  const svg = () => (ref.current ? chartSvg(ref.current, theme.bg, title, theme.fg) : null);
+  const save = (kind: 'svg' | 'png') => {
+    const s = ref.current ? chartSvg(ref.current, theme.bg, title, theme.fg) : null;
+    if (!s) return;
+    if (kind === 'svg') download(`${file}.svg`, s, 'image/svg+xml');
+    else
+      svgToPng(s)
+        .then((b) => download(`${file}.png`, b))
+        .catch((e: unknown) => setErr(String(e)));
+  };
   return (
     <section className="chart panel" data-testid={testid} data-points={points} aria-label={title}>
       <header className="panel-head">
         <h3>{title}</h3>
         <div className="panel-actions">
           {extra}
-          <button
-            type="button"
-            className="small-btn"
-            data-testid={`${testid}-svg`}
-            disabled={points === 0}
-            aria-label={`Download ${title} as SVG`}
-            onClick={() => {
-              const s = svg();
-              if (s) download(`${file}.svg`, s, 'image/svg+xml');
-            }}
-          >
-            SVG
-          </button>
-          <button
-            type="button"
-            className="small-btn"
-            data-testid={`${testid}-png`}
-            disabled={points === 0}
-            aria-label={`Download ${title} as PNG`}
-            onClick={() => {
-              const s = svg();
-              if (s)
-                svgToPng(s)
-                  .then((b) => download(`${file}.png`, b))
-                  .catch((e: unknown) => setErr(String(e)));
-            }}
-          >
-            PNG
-          </button>
+          {(['svg', 'png'] as const).map((kind) => (
+            <button
+              key={kind}
+              type="button"
+              className="small-btn"
+              data-testid={`${testid}-${kind}`}
+              disabled={points === 0}
+              aria-label={`Download ${title} as ${kind.toUpperCase()}`}
+              onClick={() => save(kind)}
+            >
+              {kind.toUpperCase()}
+            </button>
+          ))}
         </div>
       </header>
       <div className="chart-body" ref={ref}>
-        {points === 0 ? <div className="chart-empty muted">Waiting for data…</div> : children}
+        {points === 0 ? (
+          <div className="chart-empty muted">Waiting for data…</div>
+        ) : (
+          <ResponsiveContainer width="100%" height={H}>
+            {children}
+          </ResponsiveContainer>
+        )}
       </div>
       {note ? <div className="chart-note small muted">{note}</div> : null}
       {err ? <div className="small warn">{err}</div> : null}
@@ -63,21 +65,39 @@ function ChartFrame({ title, testid, points, children, note, extra }: { title: s
   );
 }
 
+const formatValue = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : String(v));
+
+/**
+ * The theme plus the parts every cartesian chart shares, in the order they are drawn: grid, themed x and y axes
+ * (y 48 px wide unless given), tooltip and, unless `legend` is false, the legend.
+ */
 function useAxes() {
   const t = chartTheme(useResolvedTheme());
-  return {
-    t,
-    axis: { stroke: t.muted, tick: { fill: t.muted, fontSize: 11 } },
-    grid: <CartesianGrid stroke={t.grid} strokeDasharray="3 3" />,
-    tooltip: (
-      <Tooltip
-        contentStyle={{ background: t.bg, border: `1px solid ${t.grid}`, color: t.fg, fontSize: 12 }}
-        labelStyle={{ color: t.fg }}
-        formatter={(v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : String(v))}
-      />
-    ),
-    legend: <Legend wrapperStyle={{ fontSize: 11, color: t.fg }} iconSize={9} />,
-  };
+  const axis = { stroke: t.muted, tick: { fill: t.muted, fontSize: 11 } };
+  const parts = (x: XAxisProps, y: YAxisProps, legend = true) => (
+    <>
+      <CartesianGrid stroke={t.grid} strokeDasharray="3 3" />
+      <XAxis {...x} {...axis} />
+      <YAxis width={48} {...y} {...axis} />
+      <Tooltip contentStyle={{ background: t.bg, border: `1px solid ${t.grid}`, color: t.fg, fontSize: 12 }} labelStyle={{ color: t.fg }} formatter={formatValue} />
+      {legend ? <Legend wrapperStyle={{ fontSize: 11, color: t.fg }} iconSize={9} /> : null}
+    </>
+  );
+  return { t, parts };
+}
+
+/** The x axis of the per-step line charts. */
+const STEP_X: XAxisProps = { type: 'number', dataKey: 'step', domain: [0, 'dataMax'], allowDuplicatedCategory: false };
+/** The x axis of the histograms (bin labels, every fourth shown). */
+const BIN_X: XAxisProps = { dataKey: 'label', interval: 3 };
+/** The y axis of the histograms (pair counts). */
+const COUNT_Y: YAxisProps = { allowDecimals: false };
+
+/** The selected country and the config of the shown run (or the form's, before any run). */
+function useScope() {
+  const country = useStudio((s) => s.ui.country);
+  const cfg = useStudio((s) => s.run.config ?? s.config);
+  return { country, cfg };
 }
 
 function methodsOf(cfg: { methods: Method[] }): Method[] {
@@ -86,9 +106,8 @@ function methodsOf(cfg: { methods: Method[] }): Method[] {
 
 export function AccuracyChart() {
   const points = useStudio((s) => s.live.points);
-  const country = useStudio((s) => s.ui.country);
+  const { country, cfg } = useScope();
   const metric = useStudio((s) => s.ui.metric);
-  const cfg = useStudio((s) => s.run.config ?? s.config);
   const a = useAxes();
   const series = useMemo(() => {
     const ms = methodsOf(cfg);
@@ -99,29 +118,23 @@ export function AccuracyChart() {
   const n = series.reduce((k, s) => k + s.data.length, 0);
   return (
     <ChartFrame title={`Accuracy vs step · ${country}`} testid="accuracy-chart" points={n} note="Solid: full test set · dashed: edited test set (pairs the global RM gets wrong).">
-      <ResponsiveContainer width="100%" height={H}>
-        <LineChart margin={{ top: 6, right: 12, bottom: 0, left: -8 }}>
-          {a.grid}
-          <XAxis type="number" dataKey="step" domain={[0, 'dataMax']} allowDuplicatedCategory={false} {...a.axis} />
-          <YAxis unit="%" domain={['auto', 'auto']} {...a.axis} width={48} />
-          {a.tooltip}
-          {a.legend}
-          {series.map((s) => (
-            <Line
-              key={`${s.method}-${s.metric}`}
-              data={s.data}
-              dataKey="value"
-              name={`${s.method}${metric === 'both' ? ` ${s.metric}` : ''}`}
-              stroke={METHOD_COLORS[s.method]}
-              strokeDasharray={s.metric === 'edited' ? '5 3' : undefined}
-              strokeWidth={s.method === 'scpo' ? 2.4 : 1.5}
-              dot={{ r: 2 }}
-              isAnimationActive={false}
-              legendType={s.metric === 'edited' && metric === 'both' ? 'none' : 'line'}
-            />
-          ))}
-        </LineChart>
-      </ResponsiveContainer>
+      <LineChart margin={MARGIN}>
+        {a.parts(STEP_X, { unit: '%', domain: ['auto', 'auto'] })}
+        {series.map((s) => (
+          <Line
+            key={`${s.method}-${s.metric}`}
+            data={s.data}
+            dataKey="value"
+            name={`${s.method}${metric === 'both' ? ` ${s.metric}` : ''}`}
+            stroke={METHOD_COLORS[s.method]}
+            strokeDasharray={s.metric === 'edited' ? '5 3' : undefined}
+            strokeWidth={s.method === 'scpo' ? 2.4 : 1.5}
+            dot={{ r: 2 }}
+            isAnimationActive={false}
+            legendType={s.metric === 'edited' && metric === 'both' ? 'none' : 'line'}
+          />
+        ))}
+      </LineChart>
     </ChartFrame>
   );
 }
@@ -129,33 +142,25 @@ export function AccuracyChart() {
 export function LossChart() {
   const points = useStudio((s) => s.live.points);
   const runs = useStudio((s) => s.live.runs);
-  const country = useStudio((s) => s.ui.country);
-  const cfg = useStudio((s) => s.run.config ?? s.config);
+  const { country, cfg } = useScope();
   const a = useAxes();
   const series = useMemo(() => lossSeries(points, runs, country, methodsOf(cfg)), [points, runs, country, cfg]);
   const n = series.reduce((k, s) => k + s.data.length, 0);
   return (
     <ChartFrame title={`Training loss · ${country}`} testid="loss-chart" points={n} note="Weighted Bradley-Terry loss (smoothed once a run ends).">
-      <ResponsiveContainer width="100%" height={H}>
-        <LineChart margin={{ top: 6, right: 12, bottom: 0, left: -8 }}>
-          {a.grid}
-          <XAxis type="number" dataKey="step" domain={[0, 'dataMax']} allowDuplicatedCategory={false} {...a.axis} />
-          <YAxis domain={['auto', 'auto']} {...a.axis} width={48} tickFormatter={(v: number) => v.toFixed(2)} />
-          {a.tooltip}
-          {a.legend}
-          {series.map((s) => (
-            <Line key={s.method} data={s.data} dataKey="value" name={s.method} stroke={METHOD_COLORS[s.method]} dot={false} strokeWidth={s.method === 'scpo' ? 2.2 : 1.4} isAnimationActive={false} />
-          ))}
-        </LineChart>
-      </ResponsiveContainer>
+      <LineChart margin={MARGIN}>
+        {a.parts(STEP_X, { domain: ['auto', 'auto'], tickFormatter: (v: number) => v.toFixed(2) })}
+        {series.map((s) => (
+          <Line key={s.method} data={s.data} dataKey="value" name={s.method} stroke={METHOD_COLORS[s.method]} dot={false} strokeWidth={s.method === 'scpo' ? 2.2 : 1.4} isAnimationActive={false} />
+        ))}
+      </LineChart>
     </ChartFrame>
   );
 }
 
 export function BiasChart() {
   const runs = useStudio((s) => s.live.runs);
-  const country = useStudio((s) => s.ui.country);
-  const cfg = useStudio((s) => s.run.config ?? s.config);
+  const { country, cfg } = useScope();
   const [scope, setScope] = useState<'country' | 'avg'>('country');
   const a = useAxes();
   const rows = useMemo(() => biasRows(runs, cfg.countries, scope === 'avg' ? 'avg' : country, methodsOf(cfg)), [runs, cfg, country, scope]);
@@ -173,17 +178,11 @@ export function BiasChart() {
         </select>
       }
     >
-      <ResponsiveContainer width="100%" height={H}>
-        <BarChart data={rows} margin={{ top: 6, right: 12, bottom: 0, left: -8 }}>
-          {a.grid}
-          <XAxis dataKey="method" {...a.axis} interval={0} />
-          <YAxis unit="%" domain={[(min: number) => Math.max(0, Math.floor(min - 5)), (max: number) => Math.min(100, Math.ceil(max + 2))]} {...a.axis} width={48} />
-          {a.tooltip}
-          {a.legend}
-          <Bar dataKey="own" name="own country" fill={a.t.accent} isAnimationActive={false} />
-          <Bar dataKey="majority" name="majority" fill={a.t.muted} isAnimationActive={false} />
-        </BarChart>
-      </ResponsiveContainer>
+      <BarChart data={rows} margin={MARGIN}>
+        {a.parts({ dataKey: 'method', interval: 0 }, { unit: '%', domain: [(min: number) => Math.max(0, Math.floor(min - 5)), (max: number) => Math.min(100, Math.ceil(max + 2))] })}
+        <Bar dataKey="own" name="own country" fill={a.t.accent} isAnimationActive={false} />
+        <Bar dataKey="majority" name="majority" fill={a.t.muted} isAnimationActive={false} />
+      </BarChart>
     </ChartFrame>
   );
 }
@@ -210,17 +209,11 @@ export function EfficiencyChart() {
         )
       }
     >
-      <ResponsiveContainer width="100%" height={H}>
-        <ComposedChart margin={{ top: 6, right: 12, bottom: 0, left: -8 }}>
-          {a.grid}
-          <XAxis type="number" dataKey="pairs" name="training pairs" domain={[0, 'dataMax']} {...a.axis} />
-          <YAxis type="number" dataKey="acc" unit="%" domain={['auto', 'auto']} {...a.axis} width={48} />
-          {a.tooltip}
-          {a.legend}
-          <Line data={data.fullFt} dataKey="acc" name="full_ft (subsets)" stroke={METHOD_COLORS.full_ft} dot={{ r: 3 }} isAnimationActive={false} />
-          <Scatter data={data.scpo} dataKey="acc" name="scpo" fill={METHOD_COLORS.scpo} shape="diamond" isAnimationActive={false} />
-        </ComposedChart>
-      </ResponsiveContainer>
+      <ComposedChart margin={MARGIN}>
+        {a.parts({ type: 'number', dataKey: 'pairs', name: 'training pairs', domain: [0, 'dataMax'] }, { type: 'number', dataKey: 'acc', unit: '%', domain: ['auto', 'auto'] })}
+        <Line data={data.fullFt} dataKey="acc" name="full_ft (subsets)" stroke={METHOD_COLORS.full_ft} dot={{ r: 3 }} isAnimationActive={false} />
+        <Scatter data={data.scpo} dataKey="acc" name="scpo" fill={METHOD_COLORS.scpo} shape="diamond" isAnimationActive={false} />
+      </ComposedChart>
     </ChartFrame>
   );
 }
@@ -229,8 +222,7 @@ function useDistribution() {
   const pairs = useStudio((s) => s.pairs);
   const rPlus = useStudio((s) => s.live.rPlus);
   const rMinus = useStudio((s) => s.live.rMinus);
-  const country = useStudio((s) => s.ui.country);
-  const cfg = useStudio((s) => s.run.config ?? s.config);
+  const { country, cfg } = useScope();
   return useMemo(() => {
     if (!pairs || !rPlus || !rMinus) return null;
     return trainDistribution(pairs, rPlus, rMinus, [country], cfg.tau, cfg.beta);
@@ -239,8 +231,8 @@ function useDistribution() {
 
 export function PGlobalHistogram() {
   const dist = useDistribution();
-  const country = useStudio((s) => s.ui.country);
-  const tau = useStudio((s) => (s.run.config ?? s.config).tau);
+  const { country, cfg } = useScope();
+  const { tau } = cfg;
   const a = useAxes();
   const bins = useMemo(() => {
     if (!dist) return [];
@@ -256,26 +248,20 @@ export function PGlobalHistogram() {
       points={dist?.p.length ?? 0}
       note={dist ? `Kept ${nKept} of ${dist.p.length} (p_global < tau = ${tau}); the rest the global RM already agrees with.` : 'After global scoring.'}
     >
-      <ResponsiveContainer width="100%" height={H}>
-        <BarChart data={bins} margin={{ top: 6, right: 12, bottom: 0, left: -8 }} barCategoryGap={1}>
-          {a.grid}
-          <XAxis dataKey="label" {...a.axis} interval={3} />
-          <YAxis {...a.axis} width={48} allowDecimals={false} />
-          {a.tooltip}
-          {a.legend}
-          <Bar dataKey="kept" stackId="p" name="kept" fill={METHOD_COLORS.scpo} isAnimationActive={false} />
-          <Bar dataKey="filtered" stackId="p" name="filtered out" fill={a.t.muted} isAnimationActive={false} />
-          {tauLabel ? <ReferenceLine x={tauLabel} position="start" stroke={a.t.fg} strokeDasharray="4 2" label={{ value: `tau ${tau}`, fill: a.t.fg, fontSize: 11, position: 'insideTopRight' }} /> : null}
-        </BarChart>
-      </ResponsiveContainer>
+      <BarChart data={bins} margin={MARGIN} barCategoryGap={1}>
+        {a.parts(BIN_X, COUNT_Y)}
+        <Bar dataKey="kept" stackId="p" name="kept" fill={METHOD_COLORS.scpo} isAnimationActive={false} />
+        <Bar dataKey="filtered" stackId="p" name="filtered out" fill={a.t.muted} isAnimationActive={false} />
+        {tauLabel ? <ReferenceLine x={tauLabel} position="start" stroke={a.t.fg} strokeDasharray="4 2" label={{ value: `tau ${tau}`, fill: a.t.fg, fontSize: 11, position: 'insideTopRight' }} /> : null}
+      </BarChart>
     </ChartFrame>
   );
 }
 
 export function WeightHistogram() {
   const dist = useDistribution();
-  const country = useStudio((s) => s.ui.country);
-  const beta = useStudio((s) => (s.run.config ?? s.config).beta);
+  const { country, cfg } = useScope();
+  const { beta } = cfg;
   const a = useAxes();
   const bins = useMemo(() => {
     if (!dist) return [];
@@ -290,23 +276,17 @@ export function WeightHistogram() {
       points={n}
       note={`w = min(exp((r+ − r−)/β), 1), β = ${beta}: the more the global RM disputes a pair, the less it counts.`}
     >
-      <ResponsiveContainer width="100%" height={H}>
-        <BarChart data={bins} margin={{ top: 6, right: 12, bottom: 0, left: -8 }} barCategoryGap={1}>
-          {a.grid}
-          <XAxis dataKey="label" {...a.axis} interval={3} />
-          <YAxis {...a.axis} width={48} allowDecimals={false} />
-          {a.tooltip}
-          <Bar dataKey="pairs" name="kept pairs" fill={METHOD_COLORS.weight_only} isAnimationActive={false} />
-        </BarChart>
-      </ResponsiveContainer>
+      <BarChart data={bins} margin={MARGIN} barCategoryGap={1}>
+        {a.parts(BIN_X, COUNT_Y, false)}
+        <Bar dataKey="pairs" name="kept pairs" fill={METHOD_COLORS.weight_only} isAnimationActive={false} />
+      </BarChart>
     </ChartFrame>
   );
 }
 
 export function ChartToolbar() {
-  const country = useStudio((s) => s.ui.country);
+  const { country, cfg } = useScope();
   const metric = useStudio((s) => s.ui.metric);
-  const cfg = useStudio((s) => s.run.config ?? s.config);
   return (
     <div className="toolbar" role="group" aria-label="Chart options">
       <label>
