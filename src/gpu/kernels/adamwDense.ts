@@ -4,17 +4,7 @@
 //   p = p decay - stepSize m / (sqrt(v) + epsHat),  stepSize = (lr / bc1) sqrt(bc2),  epsHat = eps sqrt(bc2).
 // Every scalar coefficient is computed on the host in float64 and uploaded as f32 (f32(1 - 0.999) differs
 // from 1 - f32(0.999) by 1e-5 relative, which would break parity with the CPU).
-import {
-  checkInt,
-  checkLength,
-  declareBindings,
-  linearEntry,
-  linearGroups,
-  packUniforms,
-  uniformStruct,
-  type KernelDef,
-  type KernelProgram,
-} from './kernel.ts';
+import { checkDims, checkLength, linearProgram, type KernelDef, type KernelProgram, type NamedUniform } from './kernel.ts';
 
 export interface AdamHyperparams {
   lr: number;
@@ -91,6 +81,12 @@ export const ADAM_UNIFORM_DECL: [string, 'f32'][] = [
   ['decay', 'f32'],
 ];
 
+/** `ADAM_UNIFORM_DECL` with the values of `adamUniformFields`: the shared tail of both kernels' `Params`. */
+export function adamUniforms(h: AdamHyperparams): NamedUniform[] {
+  const values = adamUniformFields(h);
+  return ADAM_UNIFORM_DECL.map(([name, type], i) => [name, type, values[i][1]]);
+}
+
 /** float64 reference of one element's update (parameters/moments stored back as f32 by the caller). */
 export function adamwElement64(
   p: number,
@@ -107,8 +103,7 @@ export function adamwElement64(
 }
 
 function validate(d: AdamwDenseDims): void {
-  checkInt('n', d.n, 0);
-  checkInt('t', d.t, 1);
+  checkDims(d, { n: 0, t: 1 });
   validateHyper(d);
 }
 
@@ -125,24 +120,16 @@ function program(d: AdamwDenseDims): KernelProgram {
     { name: 'G', access: 'read', dtype: 'f32', elements: d.n },
   ] as const;
   const { stepSize, epsHat } = adamStepScalars(d, d.t);
-  const wgsl = `
-${declareBindings(
-  [...bindings],
-  uniformStruct([['n', 'u32'], ['stepSize', 'f32'], ['epsHat', 'f32'], ...ADAM_UNIFORM_DECL]),
-)}
-${WGSL_ADAMW_UPDATE}
-${linearEntry('main')}
-  if (idx >= params.n) { return; }
-  adamw_update(idx, G[idx], params.stepSize, params.epsHat);
-}`;
-  return {
+  return linearProgram({
     kernel: 'adamwDense',
     key: attributes(d).key,
-    wgsl,
-    bindings: [...bindings],
-    uniforms: packUniforms([['u32', d.n], ['f32', stepSize], ['f32', epsHat], ...adamUniformFields(d)]),
-    passes: [{ entryPoint: 'main', workgroups: linearGroups(d.n) }],
-  };
+    bindings,
+    uniforms: [['n', 'u32', d.n], ['stepSize', 'f32', stepSize], ['epsHat', 'f32', epsHat], ...adamUniforms(d)],
+    invocations: d.n,
+    guard: 'params.n',
+    helpers: WGSL_ADAMW_UPDATE,
+    body: `  adamw_update(idx, G[idx], params.stepSize, params.epsHat);`,
+  });
 }
 
 function cpu(d: AdamwDenseDims, x: AdamwDenseInputs): AdamwDenseOutputs {

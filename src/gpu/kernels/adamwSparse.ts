@@ -3,21 +3,10 @@
 // rowStep and uploads per-row stepSize and epsHat, see adamwDense.ts, computed in float64); weight decay hits
 // those rows only.
 // One invocation per (row, dim); rows are unique, so there are no write conflicts.
+import { checkDims, checkLength, linearProgram, type KernelDef, type KernelProgram } from './kernel.ts';
 import {
-  checkInt,
-  checkLength,
-  declareBindings,
-  linearEntry,
-  linearGroups,
-  packUniforms,
-  uniformStruct,
-  type KernelDef,
-  type KernelProgram,
-} from './kernel.ts';
-import {
-  ADAM_UNIFORM_DECL,
   adamStepScalars,
-  adamUniformFields,
+  adamUniforms,
   adamwElement64,
   validateHyper,
   WGSL_ADAMW_UPDATE,
@@ -62,9 +51,7 @@ export function sparseRowCoefficients(h: AdamHyperparams, rowIds: Int32Array, ro
 }
 
 function validate(d: AdamwSparseDims): void {
-  checkInt('vocab', d.vocab, 1);
-  checkInt('dim', d.dim, 1);
-  checkInt('rows', d.rows, 0);
+  checkDims(d, { vocab: 1, dim: 1, rows: 0 });
   if (d.rows > d.vocab) throw new RangeError(`rows (${d.rows}) exceeds vocab (${d.vocab})`);
   validateHyper(d);
 }
@@ -84,25 +71,20 @@ function program(d: AdamwSparseDims): KernelProgram {
     { name: 'rowIds', access: 'read', dtype: 'i32', elements: d.rows },
     { name: 'rowCoef', access: 'read', dtype: 'f32', elements: 2 * d.rows },
   ] as const;
-  const wgsl = `
-const D: u32 = ${d.dim}u;
-${declareBindings([...bindings], uniformStruct([['rows', 'u32'], ...ADAM_UNIFORM_DECL]))}
-${WGSL_ADAMW_UPDATE}
-${linearEntry('main')}
-  if (idx >= params.rows * D) { return; }
-  let u = idx / D;
-  let c = idx % D;
-  let row = u32(rowIds[u]);
-  adamw_update(row * D + c, G[idx], rowCoef[2u * u], rowCoef[2u * u + 1u]);
-}`;
-  return {
+  return linearProgram({
     kernel: 'adamwSparse',
     key: attributes(d).key,
-    wgsl,
-    bindings: [...bindings],
-    uniforms: packUniforms([['u32', d.rows], ...adamUniformFields(d)]),
-    passes: [{ entryPoint: 'main', workgroups: linearGroups(d.rows * d.dim) }],
-  };
+    bindings,
+    uniforms: [['rows', 'u32', d.rows], ...adamUniforms(d)],
+    invocations: d.rows * d.dim,
+    consts: [`const D: u32 = ${d.dim}u;`],
+    guard: 'params.rows * D',
+    helpers: WGSL_ADAMW_UPDATE,
+    body: `  let u = idx / D;
+  let c = idx % D;
+  let row = u32(rowIds[u]);
+  adamw_update(row * D + c, G[idx], rowCoef[2u * u], rowCoef[2u * u + 1u]);`,
+  });
 }
 
 function cpu(d: AdamwSparseDims, x: AdamwSparseInputs): AdamwSparseOutputs {

@@ -6,13 +6,16 @@
 // One invocation sums the pairs in order (B is a batch, small) into loss[slot]: the trainer keeps a ring of
 // per-step losses on the GPU and reads it back only every few steps.
 import {
-  checkInt,
-  checkLength,
-  declareBindings,
-  packUniforms,
-  uniformStruct,
+  assembleProgram,
+  checkDims,
+  checkInputs,
+  checkLossSlot,
+  declareParams,
+  lossRing,
+  type BindingSpec,
   type KernelDef,
   type KernelProgram,
+  type NamedUniform,
 } from './kernel.ts';
 
 export interface BtLossForwardDims {
@@ -73,25 +76,31 @@ export function sigmoid64(x: number): number {
 }
 
 function validate(d: BtLossForwardDims): void {
-  checkInt('B', d.B, 0);
-  checkInt('slots', d.slots, 1);
-  checkInt('slot', d.slot, 0);
-  if (d.slot >= d.slots) throw new RangeError(`slot ${d.slot} is outside the ${d.slots}-slot loss ring`);
+  checkDims(d, { B: 0 });
+  checkLossSlot(d);
 }
 
 function attributes(_d: BtLossForwardDims) {
   return { key: 'btLossForward' };
 }
 
-function program(d: BtLossForwardDims): KernelProgram {
-  validate(d);
-  const bindings = [
+function bindings(d: BtLossForwardDims): BindingSpec[] {
+  return [
     { name: 'S', access: 'read', dtype: 'f32', elements: 2 * d.B },
     { name: 'w', access: 'read', dtype: 'f32', elements: d.B },
     { name: 'loss', access: 'read_write', dtype: 'f32', elements: d.slots },
-  ] as const;
+  ];
+}
+
+function program(d: BtLossForwardDims): KernelProgram {
+  validate(d);
+  const bind = bindings(d);
+  const uniforms: NamedUniform[] = [
+    ['B', 'u32', d.B],
+    ['slot', 'u32', d.slot],
+  ];
   const wgsl = `
-${declareBindings([...bindings], uniformStruct([['B', 'u32'], ['slot', 'u32']]))}
+${declareParams(bind, uniforms)}
 ${WGSL_SOFTPLUS}
 @compute @workgroup_size(1)
 fn main() {
@@ -102,30 +111,22 @@ fn main() {
   }
   loss[params.slot] = select(0.0, acc / f32(params.B), params.B > 0u);
 }`;
-  return {
+  return assembleProgram({
     kernel: 'btLossForward',
     key: attributes(d).key,
     wgsl,
-    bindings: [...bindings],
-    uniforms: packUniforms([
-      ['u32', d.B],
-      ['u32', d.slot],
-    ]),
+    bindings: bind,
+    uniforms,
     passes: [{ entryPoint: 'main', workgroups: [1, 1, 1] }],
-  };
+  });
 }
 
 function cpu(d: BtLossForwardDims, x: BtLossForwardInputs): BtLossForwardOutputs {
   validate(d);
-  checkLength('S', x.S, 2 * d.B);
-  checkLength('w', x.w, d.B);
+  checkInputs(bindings(d), x);
   let acc = 0;
   for (let i = 0; i < d.B; i++) acc += x.w[i] * softplus64(-(x.S[2 * i] - x.S[2 * i + 1]));
-  const loss = new Float32Array(d.slots);
-  if (x.loss) {
-    checkLength('loss', x.loss, d.slots);
-    loss.set(x.loss);
-  }
+  const loss = lossRing(d.slots, x.loss);
   loss[d.slot] = d.B > 0 ? acc / d.B : 0;
   return { loss };
 }

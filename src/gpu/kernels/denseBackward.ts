@@ -2,16 +2,17 @@
 // dX[m, k] = sum_n W[k, n] dY[m, n]. Three entry points, one invocation per output element, each summing in
 // ascending order (m for dW/db, n for dX) as the CPU trainer does, so no atomics and deterministic results.
 import {
-  checkInt,
-  checkLength,
-  declareBindings,
+  assembleProgram,
+  checkDims,
+  checkInputs,
+  declareParams,
   linearEntry,
   linearGroups,
-  packUniforms,
-  uniformStruct,
+  type BindingSpec,
   type KernelDef,
   type KernelProgram,
   type KernelPass,
+  type NamedUniform,
 } from './kernel.ts';
 
 export interface DenseBackwardDims {
@@ -35,9 +36,7 @@ export interface DenseBackwardOutputs extends Record<string, Float32Array> {
 }
 
 function validate(d: DenseBackwardDims): void {
-  checkInt('M', d.M, 0);
-  checkInt('K', d.K, 1);
-  checkInt('N', d.N, 1);
+  checkDims(d, { M: 0, K: 1, N: 1 });
   if (typeof d.inputGrad !== 'boolean') throw new RangeError('inputGrad must be a boolean');
 }
 
@@ -46,21 +45,27 @@ function attributes(d: DenseBackwardDims) {
   return { key: `denseBackward:K${d.K}:N${d.N}`, K: d.K, N: d.N };
 }
 
-function program(d: DenseBackwardDims): KernelProgram {
-  validate(d);
+function bindings(d: DenseBackwardDims): BindingSpec[] {
   const { M, K, N } = d;
-  const bindings = [
+  return [
     { name: 'X', access: 'read', dtype: 'f32', elements: M * K },
     { name: 'W', access: 'read', dtype: 'f32', elements: K * N },
     { name: 'dY', access: 'read', dtype: 'f32', elements: M * N },
     { name: 'dX', access: 'read_write', dtype: 'f32', elements: d.inputGrad ? M * K : 0 },
     { name: 'dW', access: 'read_write', dtype: 'f32', elements: K * N },
     { name: 'db', access: 'read_write', dtype: 'f32', elements: N },
-  ] as const;
+  ];
+}
+
+function program(d: DenseBackwardDims): KernelProgram {
+  validate(d);
+  const { M, K, N } = d;
+  const bind = bindings(d);
+  const uniforms: NamedUniform[] = [['M', 'u32', M]];
   const wgsl = `
 const K: u32 = ${K}u;
 const N: u32 = ${N}u;
-${declareBindings([...bindings], uniformStruct([['M', 'u32']]))}
+${declareParams(bind, uniforms)}
 ${linearEntry('grad_w')}
   if (idx >= K * N) { return; }
   let k = idx / N;
@@ -96,22 +101,20 @@ ${linearEntry('grad_x')}
     { entryPoint: 'grad_b', workgroups: linearGroups(N) },
   ];
   if (d.inputGrad) passes.push({ entryPoint: 'grad_x', workgroups: linearGroups(M * K) });
-  return {
+  return assembleProgram({
     kernel: 'denseBackward',
     key: attributes(d).key,
     wgsl,
-    bindings: [...bindings],
-    uniforms: packUniforms([['u32', M]]),
+    bindings: bind,
+    uniforms,
     passes,
-  };
+  });
 }
 
 function cpu(d: DenseBackwardDims, x: DenseBackwardInputs): DenseBackwardOutputs {
   validate(d);
   const { M, K, N } = d;
-  checkLength('X', x.X, M * K);
-  checkLength('W', x.W, K * N);
-  checkLength('dY', x.dY, M * N);
+  checkInputs(bindings(d), x);
   const dW = new Float32Array(K * N);
   const db = new Float32Array(N);
   const dX = new Float32Array(d.inputGrad ? M * K : 0);

@@ -1,16 +1,6 @@
 // Dense forward: Y[M, N] = X[M, K] @ W[K, N] + b[N] (W row-major [K, N], as W1 and W2 of the bag RM).
 // One invocation per output; the k-sum runs in order starting from the bias, like the CPU trainer.
-import {
-  checkInt,
-  checkLength,
-  declareBindings,
-  linearEntry,
-  linearGroups,
-  packUniforms,
-  uniformStruct,
-  type KernelDef,
-  type KernelProgram,
-} from './kernel.ts';
+import { checkDims, checkInputs, linearProgram, type BindingSpec, type KernelDef, type KernelProgram } from './kernel.ts';
 
 export interface DenseForwardDims {
   /** Rows (items); dynamic, passed as a uniform. */
@@ -30,52 +20,45 @@ export interface DenseForwardOutputs extends Record<string, Float32Array> {
 }
 
 function validate(d: DenseForwardDims): void {
-  checkInt('M', d.M, 0);
-  checkInt('K', d.K, 1);
-  checkInt('N', d.N, 1);
+  checkDims(d, { M: 0, K: 1, N: 1 });
 }
 
 function attributes(d: DenseForwardDims) {
   return { key: `denseForward:K${d.K}:N${d.N}`, K: d.K, N: d.N };
 }
 
-function program(d: DenseForwardDims): KernelProgram {
-  validate(d);
-  const bindings = [
+function bindings(d: DenseForwardDims): BindingSpec[] {
+  return [
     { name: 'X', access: 'read', dtype: 'f32', elements: d.M * d.K },
     { name: 'W', access: 'read', dtype: 'f32', elements: d.K * d.N },
     { name: 'b', access: 'read', dtype: 'f32', elements: d.N },
     { name: 'Y', access: 'read_write', dtype: 'f32', elements: d.M * d.N },
-  ] as const;
-  const wgsl = `
-const K: u32 = ${d.K}u;
-const N: u32 = ${d.N}u;
-${declareBindings([...bindings], uniformStruct([['M', 'u32']]))}
-${linearEntry('main')}
-  if (idx >= params.M * N) { return; }
-  let m = idx / N;
+  ];
+}
+
+function program(d: DenseForwardDims): KernelProgram {
+  validate(d);
+  return linearProgram({
+    kernel: 'denseForward',
+    key: attributes(d).key,
+    bindings: bindings(d),
+    uniforms: [['M', 'u32', d.M]],
+    invocations: d.M * d.N,
+    consts: [`const K: u32 = ${d.K}u;`, `const N: u32 = ${d.N}u;`],
+    guard: 'params.M * N',
+    body: `  let m = idx / N;
   let n = idx % N;
   var acc = b[n];
   for (var k = 0u; k < K; k++) {
     acc += X[m * K + k] * W[k * N + n];
   }
-  Y[idx] = acc;
-}`;
-  return {
-    kernel: 'denseForward',
-    key: attributes(d).key,
-    wgsl,
-    bindings: [...bindings],
-    uniforms: packUniforms([['u32', d.M]]),
-    passes: [{ entryPoint: 'main', workgroups: linearGroups(d.M * d.N) }],
-  };
+  Y[idx] = acc;`,
+  });
 }
 
 function cpu(d: DenseForwardDims, x: DenseForwardInputs): DenseForwardOutputs {
   validate(d);
-  checkLength('X', x.X, d.M * d.K);
-  checkLength('W', x.W, d.K * d.N);
-  checkLength('b', x.b, d.N);
+  checkInputs(bindings(d), x);
   const { M, K, N } = d;
   const Y = new Float32Array(M * N);
   for (let m = 0; m < M; m++) {

@@ -2,17 +2,7 @@
 // of dX[bag_c, :] * (1 / |bag_c|). The host half (`buildRowContributions`) lists, per batch, the sorted unique
 // rows and a CSR row -> contributing bags in (bag, token position) order; one invocation per (row, dim) sums
 // them in that fixed order, which is also the CPU trainer's accumulation order, so results are deterministic.
-import {
-  checkInt,
-  checkLength,
-  declareBindings,
-  linearEntry,
-  linearGroups,
-  packUniforms,
-  uniformStruct,
-  type KernelDef,
-  type KernelProgram,
-} from './kernel.ts';
+import { checkDims, checkInputs, linearProgram, type BindingSpec, type KernelDef, type KernelProgram } from './kernel.ts';
 
 export interface EmbeddingBagBackwardDims {
   dim: number;
@@ -85,31 +75,34 @@ export function buildRowContributions(
 }
 
 function validate(d: EmbeddingBagBackwardDims): void {
-  checkInt('dim', d.dim, 1);
-  checkInt('bags', d.bags, 0);
-  checkInt('rows', d.rows, 0);
-  checkInt('nnz', d.nnz, 0);
+  checkDims(d, { dim: 1, bags: 0, rows: 0, nnz: 0 });
 }
 
 function attributes(d: EmbeddingBagBackwardDims) {
   return { key: `embeddingBagBackward:D${d.dim}`, dim: d.dim };
 }
 
-function program(d: EmbeddingBagBackwardDims): KernelProgram {
-  validate(d);
-  const bindings = [
+function bindings(d: EmbeddingBagBackwardDims): BindingSpec[] {
+  return [
     { name: 'dX', access: 'read', dtype: 'f32', elements: d.bags * d.dim },
     { name: 'bagOffsets', access: 'read', dtype: 'i32', elements: d.bags + 1 },
     { name: 'rowOffsets', access: 'read', dtype: 'i32', elements: d.rows + 1 },
     { name: 'contribBag', access: 'read', dtype: 'i32', elements: d.nnz },
     { name: 'gRows', access: 'read_write', dtype: 'f32', elements: d.rows * d.dim },
-  ] as const;
-  const wgsl = `
-const D: u32 = ${d.dim}u;
-${declareBindings([...bindings], uniformStruct([['rows', 'u32']]))}
-${linearEntry('main')}
-  if (idx >= params.rows * D) { return; }
-  let u = idx / D;
+  ];
+}
+
+function program(d: EmbeddingBagBackwardDims): KernelProgram {
+  validate(d);
+  return linearProgram({
+    kernel: 'embeddingBagBackward',
+    key: attributes(d).key,
+    bindings: bindings(d),
+    uniforms: [['rows', 'u32', d.rows]],
+    invocations: d.rows * d.dim,
+    consts: [`const D: u32 = ${d.dim}u;`],
+    guard: 'params.rows * D',
+    body: `  let u = idx / D;
   let c = idx % D;
   var acc = 0.0;
   for (var q = rowOffsets[u]; q < rowOffsets[u + 1u]; q++) {
@@ -118,24 +111,13 @@ ${linearEntry('main')}
     // Same as the CPU trainer: multiply by 1/n (the bag is non-empty: it holds this token).
     acc += dX[b * D + c] * (1.0 / f32(n));
   }
-  gRows[idx] = acc;
-}`;
-  return {
-    kernel: 'embeddingBagBackward',
-    key: attributes(d).key,
-    wgsl,
-    bindings: [...bindings],
-    uniforms: packUniforms([['u32', d.rows]]),
-    passes: [{ entryPoint: 'main', workgroups: linearGroups(d.rows * d.dim) }],
-  };
+  gRows[idx] = acc;`,
+  });
 }
 
 function cpu(d: EmbeddingBagBackwardDims, x: EmbeddingBagBackwardInputs): EmbeddingBagBackwardOutputs {
   validate(d);
-  checkLength('dX', x.dX, d.bags * d.dim);
-  checkLength('bagOffsets', x.bagOffsets, d.bags + 1);
-  checkLength('rowOffsets', x.rowOffsets, d.rows + 1);
-  checkLength('contribBag', x.contribBag, d.nnz);
+  checkInputs(bindings(d), x);
   const D = d.dim;
   const gRows = new Float32Array(d.rows * D);
   const acc = new Float64Array(D);

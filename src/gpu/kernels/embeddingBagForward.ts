@@ -1,17 +1,7 @@
 // Embedding-bag forward: out[b, :] = mean of rows E[ids[offsets[b] .. offsets[b+1])] (zeros for an empty bag).
 // The trainer lays item n's response bag at 2n and its prompt bag at 2n+1, so out viewed as [N, 2D] is
 // exactly x = concat(r, p) of the bag RM.
-import {
-  checkInt,
-  checkLength,
-  declareBindings,
-  linearEntry,
-  linearGroups,
-  packUniforms,
-  uniformStruct,
-  type KernelDef,
-  type KernelProgram,
-} from './kernel.ts';
+import { checkDims, checkInputs, linearProgram, type BindingSpec, type KernelDef, type KernelProgram } from './kernel.ts';
 
 export interface EmbeddingBagForwardDims {
   vocab: number;
@@ -32,32 +22,33 @@ export interface EmbeddingBagForwardOutputs extends Record<string, Float32Array>
 }
 
 function validate(d: EmbeddingBagForwardDims): void {
-  checkInt('vocab', d.vocab, 1);
-  checkInt('dim', d.dim, 1);
-  checkInt('bags', d.bags, 0);
-  checkInt('nnz', d.nnz, 0);
+  checkDims(d, { vocab: 1, dim: 1, bags: 0, nnz: 0 });
 }
 
 function attributes(d: EmbeddingBagForwardDims) {
   return { key: `embeddingBagForward:V${d.vocab}:D${d.dim}`, vocab: d.vocab, dim: d.dim };
 }
 
-function program(d: EmbeddingBagForwardDims): KernelProgram {
-  validate(d);
-  const { key } = attributes(d);
-  const bindings = [
+function bindings(d: EmbeddingBagForwardDims): BindingSpec[] {
+  return [
     { name: 'E', access: 'read', dtype: 'f32', elements: d.vocab * d.dim },
     { name: 'offsets', access: 'read', dtype: 'i32', elements: d.bags + 1 },
     { name: 'ids', access: 'read', dtype: 'i32', elements: d.nnz },
     { name: 'out', access: 'read_write', dtype: 'f32', elements: d.bags * d.dim },
-  ] as const;
-  const wgsl = `
-const D: u32 = ${d.dim}u;
-const V: i32 = ${d.vocab};
-${declareBindings([...bindings], uniformStruct([['bags', 'u32']]))}
-${linearEntry('main')}
-  if (idx >= params.bags * D) { return; }
-  let bag = idx / D;
+  ];
+}
+
+function program(d: EmbeddingBagForwardDims): KernelProgram {
+  validate(d);
+  return linearProgram({
+    kernel: 'embeddingBagForward',
+    key: attributes(d).key,
+    bindings: bindings(d),
+    uniforms: [['bags', 'u32', d.bags]],
+    invocations: d.bags * d.dim,
+    consts: [`const D: u32 = ${d.dim}u;`, `const V: i32 = ${d.vocab};`],
+    guard: 'params.bags * D',
+    body: `  let bag = idx / D;
   let c = idx % D;
   let start = offsets[bag];
   let end = offsets[bag + 1u];
@@ -68,23 +59,13 @@ ${linearEntry('main')}
     if (id >= 0 && id < V) { acc += E[u32(id) * D + c]; }
   }
   // Divide (not multiply by 1/n), like the CPU trainer and the ONNX graph.
-  out[idx] = select(0.0, acc / f32(end - start), end > start);
-}`;
-  return {
-    kernel: 'embeddingBagForward',
-    key,
-    wgsl,
-    bindings: [...bindings],
-    uniforms: packUniforms([['u32', d.bags]]),
-    passes: [{ entryPoint: 'main', workgroups: linearGroups(d.bags * d.dim) }],
-  };
+  out[idx] = select(0.0, acc / f32(end - start), end > start);`,
+  });
 }
 
 function cpu(d: EmbeddingBagForwardDims, x: EmbeddingBagForwardInputs): EmbeddingBagForwardOutputs {
   validate(d);
-  checkLength('E', x.E, d.vocab * d.dim);
-  checkLength('offsets', x.offsets, d.bags + 1);
-  checkLength('ids', x.ids, d.nnz);
+  checkInputs(bindings(d), x);
   const D = d.dim;
   const out = new Float32Array(d.bags * D);
   const acc = new Float64Array(D);

@@ -1,6 +1,9 @@
 // The shape every WGSL kernel file follows: validate(dims) -> attributes(dims) (the pipeline cache key)
 // -> program(dims) {wgsl, bindings, uniforms, passes}; plus a CPU twin that computes the same thing and
-// serves as the test oracle. Shared helpers for linear dispatch and uniform packing live here too.
+// serves as the test oracle. Shared helpers live here too: linear dispatch, uniform packing, dimension and
+// twin-input checks (`checkDims`, `checkInputs`, `checkLossSlot`, `lossRing`), and the program builders that
+// own the repeated WGSL scaffolding (`linearProgram`, `elementwiseProgram`, `reduceProgram`), so each kernel
+// file keeps only its bindings, its WGSL body and its CPU twin.
 
 export type Dtype = 'f32' | 'i32' | 'u32';
 export type TypedArray = Float32Array | Int32Array | Uint32Array;
@@ -70,7 +73,7 @@ fn ${name}(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 }
 
 /** WGSL declarations of the storage bindings (and the uniform struct `Params params`, if any). */
-export function declareBindings(bindings: BindingSpec[], uniformStruct?: string): string {
+export function declareBindings(bindings: readonly BindingSpec[], uniformStruct?: string): string {
   const lines = bindings.map((b, i) => {
     const access = b.access === 'read' ? 'read' : 'read_write';
     return `@group(0) @binding(${i}) var<storage, ${access}> ${b.name}: array<${b.dtype}>;`;
@@ -110,6 +113,165 @@ export function checkInt(name: string, v: number, min: number): void {
 
 export function checkLength(name: string, arr: ArrayLike<number>, expected: number): void {
   if (arr.length !== expected) throw new RangeError(`${name} has ${arr.length} elements, expected ${expected}`);
+}
+
+/** `checkInt` on each listed dimension of `d`, in the listed order, against its minimum. */
+export function checkDims<D extends object>(d: D, mins: { readonly [K in keyof D]?: number }): void {
+  for (const [name, min] of Object.entries(mins) as [string, number][]) {
+    checkInt(name, (d as Record<string, number>)[name], min);
+  }
+}
+
+/**
+ * CPU-twin input check: each read-only binding's array holds exactly the elements the program binds, in
+ * binding order, so a twin and its program agree on every size by construction.
+ */
+export function checkInputs(bindings: readonly BindingSpec[], inputs: Readonly<Record<string, ArrayLike<number> | undefined>>): void {
+  for (const b of bindings) if (b.access === 'read') checkLength(b.name, inputs[b.name] as ArrayLike<number>, b.elements);
+}
+
+/** Checks a loss-ring position (kernels that write one step's loss into `loss[slot]` of a ring). */
+export function checkLossSlot(d: { slots: number; slot: number }): void {
+  checkDims(d, { slots: 1, slot: 0 });
+  if (d.slot >= d.slots) throw new RangeError(`slot ${d.slot} is outside the ${d.slots}-slot loss ring`);
+}
+
+/** CPU twin's loss ring before the step: a copy of `prev` (other slots are kept), zeros when omitted. */
+export function lossRing(slots: number, prev: Float32Array | undefined): Float32Array {
+  const loss = new Float32Array(slots);
+  if (prev) {
+    checkLength('loss', prev, slots);
+    loss.set(prev);
+  }
+  return loss;
+}
+
+/** One scalar of the uniform struct `Params`: its WGSL field name, type and value. */
+export type NamedUniform = [name: string, type: UniformField[0], value: number];
+
+/** WGSL bindings plus the `Params` struct holding `uniforms` (the WGSL side of `packParams`). */
+export function declareParams(bindings: readonly BindingSpec[], uniforms: readonly NamedUniform[]): string {
+  return declareBindings(bindings, uniformStruct(uniforms.map(([n, t]) => [n, t])));
+}
+
+/** The uniform buffer matching `declareParams` for the same fields. */
+export function packParams(uniforms: readonly NamedUniform[]): ArrayBuffer {
+  return packUniforms(uniforms.map(([, t, v]) => [t, v]));
+}
+
+/** A `KernelProgram` from its WGSL: copies the bindings and packs the uniforms declared by `declareParams`. */
+export function assembleProgram(s: {
+  kernel: string;
+  key: string;
+  wgsl: string;
+  bindings: readonly BindingSpec[];
+  uniforms: readonly NamedUniform[];
+  passes: KernelPass[];
+}): KernelProgram {
+  return { ...s, bindings: [...s.bindings], uniforms: packParams(s.uniforms) };
+}
+
+/** A program of one 1-D entry point `main` (`linearEntry`), one invocation per output element. */
+export interface LinearProgramSpec {
+  kernel: string;
+  key: string;
+  bindings: readonly BindingSpec[];
+  /** The `Params` fields; the dynamic sizes that `guard` reads come first. */
+  uniforms: readonly NamedUniform[];
+  /** Invocations dispatched. */
+  invocations: number;
+  /** WGSL expression: invocations with `idx >= guard` return at once. */
+  guard: string;
+  /** Module-scope constants baked into the WGSL (sizes in the cache key), before the bindings. */
+  consts?: readonly string[];
+  /** WGSL functions between the declarations and the entry point. */
+  helpers?: string;
+  /** Statements of `main` after the guard, indented two spaces. */
+  body: string;
+}
+
+export function linearProgram(s: LinearProgramSpec): KernelProgram {
+  const wgsl = [
+    '',
+    ...(s.consts ?? []),
+    declareParams(s.bindings, s.uniforms),
+    ...(s.helpers === undefined ? [] : [s.helpers]),
+    linearEntry('main'),
+    `  if (idx >= ${s.guard}) { return; }`,
+    s.body,
+    '}',
+  ].join('\n');
+  return assembleProgram({
+    kernel: s.kernel,
+    key: s.key,
+    wgsl,
+    bindings: s.bindings,
+    uniforms: s.uniforms,
+    passes: [{ entryPoint: 'main', workgroups: linearGroups(s.invocations) }],
+  });
+}
+
+/** Bindings of an elementwise op over `n` f32 elements: the inputs (read-only) in order, then the output. */
+export function elementwiseBindings(n: number, inputs: readonly string[], output: string): BindingSpec[] {
+  return [
+    ...inputs.map((name): BindingSpec => ({ name, access: 'read', dtype: 'f32', elements: n })),
+    { name: output, access: 'read_write', dtype: 'f32', elements: n },
+  ];
+}
+
+/**
+ * Single-pass elementwise program over `params.n` elements (no sizes baked in, so the kernel name is the
+ * cache key); `body` computes element `idx`.
+ */
+export function elementwiseProgram(kernel: string, bindings: readonly BindingSpec[], n: number, body: string): KernelProgram {
+  return linearProgram({ kernel, key: kernel, bindings, uniforms: [['n', 'u32', n]], invocations: n, guard: 'params.n', body });
+}
+
+/** Invocations of the single workgroup of `reduceProgram`. */
+export const REDUCE_WG = 256;
+
+/**
+ * A single-workgroup reduction into `out[0]` (the last binding): invocation t accumulates items t, t + 256, ...
+ * below `params.<count>` in order, then a fixed-shape tree in workgroup memory combines the partials.
+ * Deterministic (no atomics); exact for integers.
+ */
+export interface ReduceProgramSpec {
+  kernel: string;
+  key: string;
+  bindings: readonly BindingSpec[];
+  /** The one `Params` field: the dynamic item count. */
+  count: NamedUniform;
+  /** Type of the accumulator and the partials (`out`'s dtype). */
+  acc: 'f32' | 'u32';
+  /** Block run for item `i` (a `{ ... }` that adds to `acc`). */
+  item: string;
+}
+
+export function reduceProgram(s: ReduceProgramSpec): KernelProgram {
+  const out = s.bindings[s.bindings.length - 1].name;
+  const wgsl = `
+${declareParams(s.bindings, [s.count])}
+var<workgroup> part: array<${s.acc}, ${REDUCE_WG}>;
+@compute @workgroup_size(${REDUCE_WG})
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var acc = ${s.acc === 'f32' ? '0.0' : '0u'};
+  for (var i = lid; i < params.${s.count[0]}; i += ${REDUCE_WG}u) ${s.item}
+  part[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${REDUCE_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { part[lid] = part[lid] + part[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { ${out}[0] = part[0]; }
+}`;
+  return assembleProgram({
+    kernel: s.kernel,
+    key: s.key,
+    wgsl,
+    bindings: s.bindings,
+    uniforms: [s.count],
+    passes: [{ entryPoint: 'main', workgroups: [1, 1, 1] }],
+  });
 }
 
 /** Formats an f32 as a WGSL literal that round-trips exactly. */

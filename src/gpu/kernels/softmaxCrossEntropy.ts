@@ -6,15 +6,18 @@
 // of a loss ring, like btLossForward). exp only sees arguments <= 0, so huge logits stay finite; log() gets a sum
 // >= 1, where WGSL's log is accurate.
 import {
-  checkInt,
-  checkLength,
-  declareBindings,
+  assembleProgram,
+  checkDims,
+  checkInputs,
+  checkLossSlot,
+  declareParams,
+  lossRing,
   linearEntry,
   linearGroups,
-  packUniforms,
-  uniformStruct,
+  type BindingSpec,
   type KernelDef,
   type KernelProgram,
+  type NamedUniform,
 } from './kernel.ts';
 
 export interface SoftmaxCrossEntropyDims {
@@ -42,31 +45,37 @@ export interface SoftmaxCrossEntropyOutputs extends Record<string, Float32Array>
 }
 
 function validate(d: SoftmaxCrossEntropyDims): void {
-  checkInt('N', d.N, 0);
-  checkInt('C', d.C, 1);
-  checkInt('slots', d.slots, 1);
-  checkInt('slot', d.slot, 0);
-  if (d.slot >= d.slots) throw new RangeError(`slot ${d.slot} is outside the ${d.slots}-slot loss ring`);
+  checkDims(d, { N: 0, C: 1 });
+  checkLossSlot(d);
 }
 
 function attributes(d: SoftmaxCrossEntropyDims) {
   return { key: `softmaxCrossEntropy:C${d.C}`, C: d.C };
 }
 
-function program(d: SoftmaxCrossEntropyDims): KernelProgram {
-  validate(d);
+function bindings(d: SoftmaxCrossEntropyDims): BindingSpec[] {
   const { N, C } = d;
-  const bindings = [
+  return [
     { name: 'Z', access: 'read', dtype: 'f32', elements: N * C },
     { name: 'y', access: 'read', dtype: 'i32', elements: N },
     { name: 'w', access: 'read', dtype: 'f32', elements: N },
     { name: 'lse', access: 'read_write', dtype: 'f32', elements: N },
     { name: 'dZ', access: 'read_write', dtype: 'f32', elements: N * C },
     { name: 'loss', access: 'read_write', dtype: 'f32', elements: d.slots },
-  ] as const;
+  ];
+}
+
+function program(d: SoftmaxCrossEntropyDims): KernelProgram {
+  validate(d);
+  const { N, C } = d;
+  const bind = bindings(d);
+  const uniforms: NamedUniform[] = [
+    ['N', 'u32', N],
+    ['slot', 'u32', d.slot],
+  ];
   const wgsl = `
 const C: u32 = ${C}u;
-${declareBindings([...bindings], uniformStruct([['N', 'u32'], ['slot', 'u32']]))}
+${declareParams(bind, uniforms)}
 ${linearEntry('row_lse')}
   if (idx >= params.N) { return; }
   let o = idx * C;
@@ -93,36 +102,27 @@ fn total() {
   }
   loss[params.slot] = acc;
 }`;
-  return {
+  return assembleProgram({
     kernel: 'softmaxCrossEntropy',
     key: attributes(d).key,
     wgsl,
-    bindings: [...bindings],
-    uniforms: packUniforms([
-      ['u32', N],
-      ['u32', d.slot],
-    ]),
+    bindings: bind,
+    uniforms,
     passes: [
       { entryPoint: 'row_lse', workgroups: linearGroups(N) },
       { entryPoint: 'grad', workgroups: linearGroups(N * C) },
       { entryPoint: 'total', workgroups: [1, 1, 1] },
     ],
-  };
+  });
 }
 
 function cpu(d: SoftmaxCrossEntropyDims, x: SoftmaxCrossEntropyInputs): SoftmaxCrossEntropyOutputs {
   validate(d);
   const { N, C } = d;
-  checkLength('Z', x.Z, N * C);
-  checkLength('y', x.y, N);
-  checkLength('w', x.w, N);
+  checkInputs(bindings(d), x);
   const dZ = new Float32Array(N * C);
   const lse = new Float32Array(N);
-  const loss = new Float32Array(d.slots);
-  if (x.loss) {
-    checkLength('loss', x.loss, d.slots);
-    loss.set(x.loss);
-  }
+  const loss = lossRing(d.slots, x.loss);
   let acc = 0;
   for (let i = 0; i < N; i++) {
     const o = i * C;
