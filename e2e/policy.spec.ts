@@ -17,6 +17,13 @@ test('policy tab: best-of-N and a short PPO run finish with before/after samples
   await expect(page.getByTestId('policy-before-after').locator('tbody tr').first()).toBeVisible();
   await expect(page.getByTestId('policy-bon-table')).toBeVisible();
   await expect(page.getByTestId('policy-backend')).not.toBeEmpty();
+  // A second country's run lands beside the first in the side-by-side table.
+  await expect(page.getByTestId('policy-compare-row')).toHaveCount(1);
+  await page.getByTestId('policy-country').selectOption('Mexico');
+  await page.getByTestId('policy-start').click();
+  await expect(page.getByTestId('policy-status')).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  await expect(page.getByTestId('policy-compare-row')).toHaveCount(2);
+  await expect(page.getByTestId('policy-compare')).toContainText('Mexico');
   await shot(page, '40-policy');
   expect(requests.foreign()).toEqual([]);
 });

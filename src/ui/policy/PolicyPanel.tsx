@@ -372,6 +372,48 @@ function Summary() {
   );
 }
 
+/** Finished PPO runs of this session, one row per country (and target RM), to compare countries side by side. */
+function Comparison() {
+  const rows = usePolicyStore((s) => s.finished);
+  if (rows.length === 0) return null;
+  const signed = (x: number) => `${x >= 0 ? '+' : ''}${fmt(x, 2)}`;
+  return (
+    <section className="panel" data-testid="policy-compare" aria-label="PPO runs side by side">
+      <header className="panel-head">
+        <h3>PPO runs side by side</h3>
+      </header>
+      <table className="policy-bon">
+        <thead>
+          <tr>
+            <th scope="col">country</th>
+            <th scope="col">PPO against</th>
+            <th scope="col">steps</th>
+            <th scope="col">own RM gain</th>
+            <th scope="col">global RM change</th>
+            <th scope="col">KL at end</th>
+            <th scope="col">best-of-N differs from global</th>
+            <th scope="col">lean toward own values</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={`${r.country}-${r.against}`} data-testid="policy-compare-row">
+              <td>{r.country}</td>
+              <td>{r.against === 'country' ? 'country RM' : 'global RM'}</td>
+              <td>{r.steps}</td>
+              <td>{signed(r.rewardGain)}</td>
+              <td>{signed(r.globalChange)}</td>
+              <td>{fmt(r.finalKl, 2)}</td>
+              <td>{r.disagreementAfter === null ? '–' : `${Math.round(r.disagreementAfter * 100)}%`}</td>
+              <td>{r.towardCountry ? `${fmt(r.towardCountry.before, 2)} → ${fmt(r.towardCountry.after, 2)}` : '–'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
 function Playground() {
   const gen = usePolicyStore((s) => s.gen);
   const hasPpo = usePolicyStore((s) => s.report !== null);
@@ -413,6 +455,7 @@ export function PolicyPanel({ theme, countries = DEFAULT_COUNTRIES }: PolicyPane
       <LiveSample />
       <BestOfN />
       <Summary />
+      <Comparison />
       <Playground />
     </div>
   );

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolvePolicySession } from '../../pipeline/policy/session.ts';
 import { parseFromPolicyWorker, parseToPolicyWorker } from '../../workers/policy-protocol.ts';
-import { applyMessage, DEFAULT_FORM, initialPolicyState, metricRows, sessionConfig, startRun } from './state.ts';
+import { addFinished, applyMessage, DEFAULT_FORM, initialPolicyState, metricRows, sessionConfig, startRun } from './state.ts';
 
 const metrics = (step: number) => ({ step, reward: step, rewardGlobal: -step, kl: 0.1 * step, klSampled: 0, entropy: 1, clipFrac: 0.25, approxKl: 0, valueLoss: 0, klCoef: 0.1, objective: 0, meanLength: 10, ms: 5 });
 
@@ -42,6 +42,24 @@ describe('policy panel state', () => {
     s = applyMessage(s, { type: 'generated', id: 3, generation: { prompt: 'x', text: 'the plan', tokens: [1, 2], logprobs: [-1, -1], finish: 'eos', ms: 4 } });
     expect(s.gen.done).toBe(true);
     expect(s.gen.ms).toBe(4);
+  });
+
+  it('keeps one side-by-side row per (country, target RM), replaced by newer runs, across runs', () => {
+    const row = (country: string, gain: number, against: 'country' | 'global' = 'country') => ({
+      country, against, steps: 3, rewardGain: gain, globalChange: 0, finalKl: 1, disagreementAfter: 0.5, towardCountry: null,
+    });
+    let rows = addFinished([], row('Mexico', 1));
+    rows = addFinished(rows, row('Chile', 2));
+    rows = addFinished(rows, row('Mexico', 3));
+    rows = addFinished(rows, row('Mexico', 4, 'global'));
+    expect(rows.map((r) => [r.country, r.against, r.rewardGain])).toEqual([
+      ['Chile', 'country', 2],
+      ['Mexico', 'country', 3],
+      ['Mexico', 'global', 4],
+    ]);
+    // A new run starts with the finished table of earlier runs.
+    const s = { ...initialPolicyState(), finished: rows };
+    expect(startRun(s, 9).finished).toBe(rows);
   });
 
   it('the default form is a valid session config', () => {

@@ -44,6 +44,8 @@ export interface PolicyState {
   gen: { id: number; text: string; done: boolean; which: 'base' | 'ppo'; ms: number | null };
   /** Which best-of-N prompt the side-by-side view shows. */
   bonSelected: number;
+  /** The last finished PPO run per country (and target RM), so countries can be compared side by side. */
+  finished: PpoRunSummary[];
 }
 
 export const DEFAULT_FORM: PolicyForm = {
@@ -60,6 +62,41 @@ export const DEFAULT_FORM: PolicyForm = {
   bonPrompts: 12,
   sampling: { ...DEFAULT_POLICY_SESSION.bestOfN.sampling },
 };
+
+export interface PpoRunSummary {
+  country: string;
+  against: 'country' | 'global';
+  steps: number;
+  rewardGain: number;
+  globalChange: number;
+  finalKl: number;
+  /** Best-of-N: share of prompts where this country's RM picks another response than the global RM, after PPO. */
+  disagreementAfter: number | null;
+  towardCountry: { before: number; after: number } | null;
+}
+
+/** One row of the side-by-side table from a finished run's report. */
+export function summarizeRun(r: PolicyReport): PpoRunSummary {
+  const p = r.ppo;
+  const after = r.bestOfN.after;
+  return {
+    country: p.country,
+    against: p.against,
+    steps: p.metrics.length,
+    rewardGain: p.rewardGain,
+    globalChange: p.globalChange,
+    finalKl: p.finalKl,
+    disagreementAfter: after ? (after.disagreement[p.country] ?? null) : null,
+    towardCountry: p.planted ? { before: p.planted.towardCountryBefore, after: p.planted.towardCountryAfter } : null,
+  };
+}
+
+/** Replaces the row of the same (country, target RM) and keeps the table in country order. */
+export function addFinished(rows: readonly PpoRunSummary[], row: PpoRunSummary): PpoRunSummary[] {
+  return [...rows.filter((x) => x.country !== row.country || x.against !== row.against), row].sort(
+    (a, b) => a.country.localeCompare(b.country) || a.against.localeCompare(b.against),
+  );
+}
 
 export function initialPolicyState(form: PolicyForm = DEFAULT_FORM): PolicyState {
   return {
@@ -81,6 +118,7 @@ export function initialPolicyState(form: PolicyForm = DEFAULT_FORM): PolicyState
     error: '',
     gen: { id: 0, text: '', done: true, which: 'base', ms: null },
     bonSelected: 0,
+    finished: [],
   };
 }
 
@@ -95,7 +133,7 @@ export function sessionConfig(f: PolicyForm): PolicySessionPartial {
 }
 
 export function startRun(s: PolicyState, runId: number): PolicyState {
-  return { ...initialPolicyState(s.form), gen: s.gen, status: 'running', runId, message: 'starting' };
+  return { ...initialPolicyState(s.form), gen: s.gen, finished: s.finished, status: 'running', runId, message: 'starting' };
 }
 
 /** Folds one (validated) worker message into the state; messages of other runs are ignored. */
@@ -112,7 +150,15 @@ export function applyMessage(s: PolicyState, m: FromPolicyWorker): PolicyState {
     case 'backend':
       return { ...s, backend: { name: m.name, reason: m.reason } };
     case 'result':
-      return { ...s, status: 'done', report: m.report, metrics: m.report.ppo.metrics, message: 'done', ppoLive: s.ppoLive && { ...s.ppoLive, done: true } };
+      return {
+        ...s,
+        status: 'done',
+        report: m.report,
+        metrics: m.report.ppo.metrics,
+        message: 'done',
+        ppoLive: s.ppoLive && { ...s.ppoLive, done: true },
+        finished: addFinished(s.finished, summarizeRun(m.report)),
+      };
     case 'error':
       return { ...s, status: m.error.kind === 'cancelled' ? 'cancelled' : 'error', error: m.error.kind === 'cancelled' ? '' : m.error.message, message: m.error.kind === 'cancelled' ? 'cancelled' : 'failed' };
     case 'updates': {
