@@ -25,5 +25,7 @@ test('policy tab: best-of-N and a short PPO run finish with before/after samples
   await expect(page.getByTestId('policy-compare-row')).toHaveCount(2);
   await expect(page.getByTestId('policy-compare')).toContainText('Mexico');
   await shot(page, '40-policy');
+  await page.getByTestId('policy-compare').scrollIntoViewIfNeeded();
+  await shot(page, '41-policy-compare');
   expect(requests.foreign()).toEqual([]);
 });
