@@ -20,6 +20,7 @@ import { CancelledError } from '../pipeline/train/loop.ts';
 import { ConfigError, DataError } from '../pipeline/types.ts';
 import type { PreferenceData } from '../pipeline/types.ts';
 import { parseToWorker } from './protocol.ts';
+import { batcher, type Batcher } from './batcher.ts';
 import { RunSlot } from './run-slot.ts';
 import type { BackendPref, BackendReport, DataSpec, FromWorker, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
 
@@ -129,28 +130,9 @@ function toWorkerError(e: unknown): WorkerError {
   return { kind: 'internal', message: e instanceof Error ? e.message : String(e) };
 }
 
-/** Batches experiment events and posts them at most every 100 ms (points are cheap; messages are not). */
-function eventSink(id: number): { push: (e: ExperimentEvent) => void; flush: () => void } {
-  let queue: ExperimentEvent[] = [];
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  let last = 0;
-  const flush = () => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    if (queue.length === 0) return;
-    post({ type: 'events', id, events: queue });
-    queue = [];
-    last = Date.now();
-  };
-  return {
-    push(e) {
-      queue.push(e);
-      if (timer) return;
-      const wait = Math.max(0, 100 - (Date.now() - last));
-      timer = setTimeout(flush, wait);
-    },
-    flush,
-  };
+/** Experiment events, posted in batches at most every 100 ms (points are cheap; messages are not). */
+function eventSink(id: number): Batcher<ExperimentEvent> {
+  return batcher((events) => post({ type: 'events', id, events }));
 }
 
 /** Loads the data and posts its summary and pairs (the 'load' request and the first part of a run). */

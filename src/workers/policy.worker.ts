@@ -14,6 +14,7 @@ import { fetchReader, loadBagRM, type LoadedBagRM } from '../pipeline/rm/files.t
 import { CancelledError } from '../pipeline/train/loop.ts';
 import { ConfigError, DataError } from '../pipeline/types.ts';
 import { parseToPolicyWorker, type FromPolicyWorker, type PolicyUpdate, type PolicyWorkerErrorKind, type ToPolicyWorker } from './policy-protocol.ts';
+import { batcher } from './batcher.ts';
 import { RunSlot } from './run-slot.ts';
 
 declare const self: {
@@ -45,22 +46,12 @@ function errorOf(e: unknown): { kind: PolicyWorkerErrorKind; message: string } {
 
 /** Batches updates, keeps only the newest live text of each kind, posts at most every 100 ms. */
 function updateSink(id: number) {
-  let queue: PolicyUpdate[] = [];
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  let last = 0;
-  const flush = () => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    if (queue.length === 0) return;
-    post({ type: 'updates', id, updates: queue });
-    queue = [];
-    last = Date.now();
-  };
-  const push = (u: PolicyUpdate) => {
-    if (u.type === 'ppo-live' || u.type === 'bestofn-live') queue = queue.filter((q) => q.type !== u.type);
-    queue.push(u);
-    if (!timer) timer = setTimeout(flush, Math.max(0, 100 - (Date.now() - last)));
-  };
+  const live = (u: PolicyUpdate) => u.type === 'ppo-live' || u.type === 'bestofn-live';
+  const { push, flush } = batcher<PolicyUpdate>(
+    (updates) => post({ type: 'updates', id, updates }),
+    100,
+    (queued, u) => live(u) && queued.type === u.type,
+  );
   let bonText = '';
   let bonKey = '';
   const onEvent = (e: PolicyEvent) => {
