@@ -1,38 +1,48 @@
 // The headless runner: `npm run scpo -- --data ... --out ...`. Same session code as the browser worker; bad
 // input or flags end with one readable line and exit code 2, never a stack trace.
-import { listFlag, numberFlag } from './cli-args.ts';
+import { HelpRequested, listFlag, numberFlag, parseFlags } from './cli-args.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Backend } from '../gpu/backend.ts';
 import { describeReport } from '../gpu/device.ts';
 import { getNodeGpu } from '../gpu/node-webgpu.node.ts';
 import { selectBackend } from '../gpu/select.ts';
 import type { BackendPreference } from '../gpu/select.ts';
 import { DEFAULT_CONFIG, resolveConfig } from './experiment.ts';
-import type { ExperimentConfig, ExperimentEvent } from './experiment.ts';
+import type { ExperimentConfig, ExperimentEvent, ExperimentResult } from './experiment.ts';
 import { formatTable, reportCsv, reportFiles, summarizeData, APP_VERSION } from './report.ts';
 import { loadBagRM } from './rm/files.ts';
 import { dirReader } from './rm/files.node.ts';
 import type { BagRMConfig } from './rm/types.ts';
 import { loadDataSpec, runSessionParallel } from './parallel.node.ts';
 import type { DataSpec } from './parallel.node.ts';
-import { runSession } from './session.ts';
+import { formatSeedsTable, seedsReport } from './seeds.ts';
+import { preflight, runSession } from './session.ts';
 import { CancelledError } from './train/loop.ts';
 import { ConfigError, DataError, METHODS } from './types.ts';
-import type { DataFormat, Method } from './types.ts';
+import type { DataFormat, Method, PreferenceData, SplitRule } from './types.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUNDLED_MODEL_DIR = join(ROOT, 'public/models/scpo-glove-rm');
 
-const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [options]
+const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [options]
+  --data                     a PRISM folder or file, a global_opinions.csv, or synthetic[:N] (the embedded data,
+                             data seed N, default 0)
   --format prism|goqa        dataset format (default: detected)
   --countries a,b,...        countries to steer (default: ${DEFAULT_CONFIG.countries.join(',')})
   --majority a,b             majority countries for the bias report (default: ${DEFAULT_CONFIG.majority.join(',')})
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
-  --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
+  --tau 0.7 --beta 1.1       SCPO filter threshold and weight temperature
+  --steps ${DEFAULT_CONFIG.steps} --epochs ${DEFAULT_CONFIG.epochs}       step budget per (country, method) run, capped at E passes over its pairs
+  --batch ${DEFAULT_CONFIG.batch} --lr ${DEFAULT_CONFIG.lr} --weight-decay ${DEFAULT_CONFIG.weightDecay}   AdamW (the reference used weight decay 0)
+  --seed 0                   seed of the split, the validation users, batches and subsets
+  --seeds 0,1,2,3,4          run every seed; per-seed reports in <out>/seed-<s>/ and seeds_report.json
+                             (mean, sd, 95% interval, paired scpo vs full_ft / start) in <out>
+  --split stratified|reference   test users drawn within each country (default) or from all users pooled (the
+                             reference code's train_test_split)
+  --val-fraction ${DEFAULT_CONFIG.valFraction}         share of each country's train users held out for validation (0: none)
   --no-efficiency            skip the data-efficiency runs
   --freeze-embeddings        train only the MLP head
   --backend auto|cpu|webgpu  compute backend (default auto: a hardware WebGPU adapter, else cpu; webgpu: any
@@ -41,9 +51,8 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --strict                   stop at the first bad input row (exit 2)
   --workers N                split the countries over N worker threads (default 1: in process; same reports)
   --out <dir>                write the report files there
-  --quiet                    no progress lines`;
-
-
+  --quiet                    no progress lines
+  --help                     this text`;
 
 export interface CliOptions {
   data: string;
@@ -54,54 +63,34 @@ export interface CliOptions {
   out?: string;
   quiet: boolean;
   goqaMargin?: number;
+  splitRule: SplitRule;
   /** Worker threads for the per-country work (1: in process). */
   workers: number;
+  /** `--seeds`: run each (config.seed is the first); absent for a single run. */
+  seeds?: number[];
   config: ExperimentConfig;
 }
 
+const S = { type: 'string' } as const;
+const B = { type: 'boolean', default: false } as const;
+const FLAGS = {
+  data: S, format: S, countries: S, majority: S, 'global-rm': { type: 'string', default: 'bundled' }, methods: { type: 'string', default: 'all' },
+  tau: S, beta: S, steps: S, epochs: S, batch: S, lr: S, 'weight-decay': S, seed: S, seeds: S, split: S, 'val-fraction': S,
+  'no-efficiency': B, 'freeze-embeddings': B, backend: { type: 'string', default: 'auto' }, 'goqa-margin': S, strict: B,
+  out: S, quiet: B, workers: S,
+} as const;
+
 export function parseCli(argv: string[]): CliOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        data: { type: 'string' },
-        format: { type: 'string' },
-        countries: { type: 'string' },
-        majority: { type: 'string' },
-        'global-rm': { type: 'string', default: 'bundled' },
-        methods: { type: 'string', default: 'all' },
-        tau: { type: 'string' },
-        beta: { type: 'string' },
-        steps: { type: 'string' },
-        epochs: { type: 'string' },
-        batch: { type: 'string' },
-        lr: { type: 'string' },
-        'weight-decay': { type: 'string' },
-        seed: { type: 'string' },
-        'no-efficiency': { type: 'boolean', default: false },
-        'freeze-embeddings': { type: 'boolean', default: false },
-        backend: { type: 'string', default: 'auto' },
-        'goqa-margin': { type: 'string' },
-        strict: { type: 'boolean', default: false },
-        out: { type: 'string' },
-        quiet: { type: 'boolean', default: false },
-        workers: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw new ConfigError(`${(e as Error).message.split('\n')[0]}\n${USAGE}`);
-  }
-  const v = parsed.values;
-  if (v.help) throw new ConfigError(USAGE);
-  if (!v.data) throw new ConfigError(`--data is required\n${USAGE}`);
+  const v = parseFlags(argv, FLAGS, USAGE);
+  if (!v.data) throw new ConfigError('--data is required; see --help');
   if (v.format !== undefined && v.format !== 'prism' && v.format !== 'goqa') {
     throw new ConfigError(`--format must be prism or goqa, got "${v.format}"`);
   }
   if (v.backend !== 'cpu' && v.backend !== 'webgpu' && v.backend !== 'auto') {
     throw new ConfigError(`--backend must be auto, cpu or webgpu, got "${v.backend}"`);
+  }
+  if (v.split !== undefined && v.split !== 'stratified' && v.split !== 'reference') {
+    throw new ConfigError(`--split must be stratified or reference, got "${v.split}"`);
   }
   const methods = v.methods === 'all' ? [...METHODS] : (listFlag(v.methods) ?? []);
   for (const m of methods) {
@@ -121,6 +110,15 @@ export function parseCli(argv: string[]): CliOptions {
   set('lr', numberFlag('lr', v.lr));
   set('weightDecay', numberFlag('weight-decay', v['weight-decay']));
   set('seed', numberFlag('seed', v.seed));
+  set('valFraction', numberFlag('val-fraction', v['val-fraction']));
+  let seeds: number[] | undefined;
+  if (v.seeds !== undefined) {
+    if (v.seed !== undefined) throw new ConfigError('give --seed or --seeds, not both');
+    seeds = (listFlag(v.seeds) ?? []).map((x) => numberFlag('seeds', x) as number);
+    if (seeds.length === 0 || new Set(seeds).size !== seeds.length) throw new ConfigError(`--seeds: give distinct seeds, got "${v.seeds}"`);
+    for (const s of seeds) resolveConfig({ seed: s });
+    partial.seed = seeds[0];
+  }
   if (v['no-efficiency']) partial.efficiency = false;
   if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
   const workers = numberFlag('workers', v.workers) ?? 1;
@@ -136,14 +134,17 @@ export function parseCli(argv: string[]): CliOptions {
     out: v.out,
     quiet: v.quiet ?? false,
     goqaMargin: numberFlag('goqa-margin', v['goqa-margin']),
+    splitRule: (v.split as SplitRule | undefined) ?? 'stratified',
     workers,
+    seeds,
     config: resolveConfig(partial),
   };
 }
 
-function dataSpec(o: CliOptions): DataSpec {
+/** Where the data of seed `seed` comes from: synthetic[:N] is data seed N; the split is seeded by the run's seed. */
+function dataSpec(o: CliOptions, seed: number): DataSpec {
   const m = /^synthetic(?::(\d+))?$/.exec(o.data);
-  const loadOpts = { strict: o.strict, seed: o.config.seed, goqaMargin: o.goqaMargin };
+  const loadOpts = { strict: o.strict, seed, goqaMargin: o.goqaMargin, splitRule: o.splitRule };
   if (m) return { kind: 'synthetic', seed: m[1] === undefined ? 0 : Number(m[1]), loadOpts };
   return { kind: 'path', path: o.data, format: o.format, loadOpts };
 }
@@ -166,12 +167,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!o.quiet) process.stderr.write(s + '\n');
   };
   const t0 = Date.now();
-  const data = await loadDataSpec(dataSpec(o));
-  log(`data: ${data.source} (${data.format}) ${data.items.length} texts, ${data.pairs.length} pairs, ${data.tiesDropped} ties dropped`);
-  if (data.issues.count > 0) {
-    log(`skipped ${data.issues.count} bad rows: ${Object.entries(data.issues.byReason).map(([k, n]) => `${k} ${n}`).join(', ')}`);
-    for (const ex of data.issues.examples.slice(0, 5)) log(`  ${ex.file}:${ex.line}:${ex.field}: ${ex.message}`);
-  }
+  const seeds = o.seeds ?? [o.config.seed];
   const modelDir = o.globalRm === 'bundled' || o.globalRm === 'train' ? BUNDLED_MODEL_DIR : resolve(o.globalRm);
   let model;
   try {
@@ -180,10 +176,30 @@ export async function main(argv: string[]): Promise<number> {
     throw new ConfigError(`global RM at ${modelDir}: ${(e as Error).message}` +
       (modelDir === BUNDLED_MODEL_DIR ? ' (build it with `npm run build:models`)' : ''));
   }
+  // Every seed's data and config are checked (countries, global-RM overlap with its held-out users) before any
+  // training, so a bad flag or a leaking global RM fails in seconds rather than after the first seed.
+  const datas: PreferenceData[] = [];
+  for (const seed of seeds) {
+    const data = await loadDataSpec(dataSpec(o, seed));
+    const { leak } = preflight({ data, model, config: { ...o.config, seed } });
+    if (datas.length === 0) {
+      log(`data: ${data.source} (${data.format}) ${data.items.length} texts, ${data.pairs.length} pairs, ${data.tiesDropped} ties dropped` +
+        (data.identicalTextPairs ? `, ${data.identicalTextPairs} pairs of identical texts kept (always counted wrong)` : ''));
+      if (data.issues.count > 0) {
+        log(`skipped ${data.issues.count} bad rows: ${Object.entries(data.issues.byReason).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+        for (const ex of data.issues.examples.slice(0, 5)) log(`  ${ex.file}:${ex.line}:${ex.field}: ${ex.message}`);
+      }
+    }
+    log(leak.testOverlap === null
+      ? `seed ${seed}: the global RM records no training data; its overlap with the ${leak.testGroups} test users cannot be checked`
+      : `seed ${seed}: the global RM saw 0 of the ${leak.testGroups} test and ${leak.valGroups} validation users (trained on ${leak.provenance?.description})`);
+    datas.push(data);
+  }
   // With workers, each worker selects its own backend by the same policy (the result names the one used).
   const backend = o.workers > 1 ? null : await selectCliBackend(o.backend, model.params.config, log);
   if (!backend) log(`backend: ${o.backend} requested, selected in each of up to ${o.workers} worker threads`);
   const loadMs = Date.now() - t0;
+  let config = o.config;
   let lastPhase = '';
   const onEvent = (e: ExperimentEvent) => {
     if (e.type === 'backend-fallback') {
@@ -191,36 +207,54 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e.type === 'phase' && e.label !== lastPhase) {
       lastPhase = e.label;
-      log(`[${e.phase}${e.total > 1 ? ` ${e.done}/${e.total}` : ''}] ${e.label}`);
+      log(`[${seeds.length > 1 ? `seed ${config.seed} ` : ''}${e.phase}${e.total > 1 ? ` ${e.done}/${e.total}` : ''}] ${e.label}`);
     }
   };
   const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
-  const { result } = backend
-    ? await runSession({ data, model, backend, config: o.config, globalRm, onEvent })
-    : await runSessionParallel(
-        { data, source: { data: dataSpec(o), modelDir, backend: o.backend }, config: o.config, globalRm, onEvent },
-        o.workers,
-      );
-  result.timings.loadMs = loadMs;
-  result.timings.wallMs = Date.now() - t0;
-  process.stdout.write(formatTable(result) + '\n');
-  log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
-  if (o.out) {
-    const files = reportFiles(result, {
-      data: summarizeData(data),
-      globalRm: o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir,
-      versions: { app: APP_VERSION, node: process.version },
-    });
-    files['report.csv'] = reportCsv(result);
-    await mkdir(o.out, { recursive: true });
-    for (const [name, text] of Object.entries(files)) await writeFile(join(o.out, name), text);
-    log(`wrote ${Object.keys(files).join(', ')} to ${o.out}`);
+  const results: ExperimentResult[] = [];
+  for (const [k, seed] of seeds.entries()) {
+    config = { ...o.config, seed };
+    const data = datas[k];
+    const ts = Date.now();
+    const { result } = backend
+      ? await runSession({ data, model, backend, config, globalRm, onEvent })
+      : await runSessionParallel(
+          { data, source: { data: dataSpec(o, seed), modelDir, backend: o.backend }, config, globalRm, onEvent },
+          o.workers,
+        );
+    result.timings.loadMs = loadMs;
+    result.timings.wallMs = Date.now() - (k === 0 ? t0 : ts);
+    results.push(result);
+    if (seeds.length > 1) process.stdout.write(`seed ${seed}\n`);
+    process.stdout.write(formatTable(result) + '\n');
+    log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
+    if (o.out) {
+      const files = reportFiles(result, {
+        data: summarizeData(data),
+        globalRm: o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir,
+        versions: { app: APP_VERSION, node: process.version },
+      });
+      files['report.csv'] = reportCsv(result);
+      const dir = o.seeds ? join(o.out, `seed-${seed}`) : o.out;
+      await mkdir(dir, { recursive: true });
+      for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+      log(`wrote ${Object.keys(files).join(', ')} to ${dir}`);
+    }
+  }
+  if (o.seeds) {
+    const rep = seedsReport(results);
+    process.stdout.write(formatSeedsTable(rep, o.config.methods) + '\n');
+    if (o.out) {
+      await writeFile(join(o.out, 'seeds_report.json'), JSON.stringify(rep, null, 2) + '\n');
+      log(`wrote seeds_report.json to ${o.out}; all ${seeds.length} seeds in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
   }
   return 0;
 }
 
 /** Known errors become one line and exit 2; anything else is a bug and keeps its message (still no trace). */
 export function describeError(e: unknown): { code: number; line: string } {
+  if (e instanceof HelpRequested) return { code: 0, line: e.usage };
   if (e instanceof ConfigError || e instanceof DataError) return { code: 2, line: `error: ${e.message}` };
   if (e instanceof CancelledError) return { code: 130, line: 'cancelled' };
   const msg = e instanceof Error ? e.message : String(e);
@@ -233,7 +267,8 @@ if (isEntry) {
     (code) => process.exit(code),
     (e: unknown) => {
       const { code, line } = describeError(e);
-      process.stderr.write(line + '\n');
+      // --help is not an error: its text goes to stdout.
+      (code === 0 ? process.stdout : process.stderr).write(line + '\n');
       if (process.env.SCPO_DEBUG && e instanceof Error) process.stderr.write((e.stack ?? '') + '\n');
       process.exit(code);
     },

@@ -51,21 +51,16 @@ export function countryPairs(pairs: readonly Pair[], country: string): number[] 
   return out;
 }
 
-/** Per-country pair counts from the pair list (used before a data summary exists, e.g. after an import). */
-export function countriesOf(pairs: readonly Pair[]): string[] {
-  return [...new Set(pairs.map((p) => p.country))].sort();
-}
-
 /**
  * The country RM's margin s_c - s_r per data.pairs index (NaN elsewhere). ExperimentResult.margins[c][m] is aligned
- * with [...sets[c].train, ...sets[c].test].
+ * with [...sets[c].train, ...sets[c].val, ...sets[c].test].
  */
 export function marginsByPair(result: ExperimentResult | null, country: string, method: Method, nPairs: number): Float32Array | null {
   const m = result?.margins?.[country]?.[method];
   const s = result?.sets?.[country];
   if (!m || !s) return null;
   const out = new Float32Array(nPairs).fill(NaN);
-  const order = [...s.train, ...s.test];
+  const order = [...s.train, ...(s.val ?? []), ...s.test];
   const n = Math.min(order.length, m.length);
   for (let k = 0; k < n; k++) if (order[k] < nPairs) out[order[k]] = m[k];
   return out;

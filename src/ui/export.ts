@@ -70,6 +70,8 @@ export function reportFiles(result: ExperimentResult, summary: DataSummary | nul
     items: 0,
     pairs: result.rPlus.length,
     tiesDropped: 0,
+    identicalTextPairs: 0,
+    split: { rule: 'stratified', seed: result.config.seed, testFraction: 0.15 },
     countries: {},
     issues: { count: 0, byReason: {}, examples: [] },
   };
@@ -125,6 +127,8 @@ function reviveRun(v: unknown, k: number): RunResult {
     accFull: num(v.accFull),
     accEdited: num(v.accEdited),
     accMajority: num(v.accMajority),
+    // Runs saved before the validation split have none.
+    accVal: num(v.accVal),
     losses: Array.isArray(v.losses) ? v.losses.map(num) : [],
     points: Array.isArray(v.points)
       ? v.points.filter(isRecord).map((p) => ({ step: num(p.step), loss: typeof p.loss === 'number' ? p.loss : null, accFull: num(p.accFull), accEdited: num(p.accEdited) }))
@@ -166,7 +170,8 @@ export function parseBundle(text: string): RunBundle {
   if (isRecord(r.sets)) {
     for (const [c, s] of Object.entries(r.sets)) {
       if (!isRecord(s) || !Array.isArray(s.train) || !Array.isArray(s.test)) continue;
-      sets[c] = { train: s.train.map(num), test: s.test.map(num), kept: num(s.kept), edited: num(s.edited) };
+      const val = Array.isArray(s.val) ? s.val.map(num) : [];
+      sets[c] = { train: s.train.map(num), val, test: s.test.map(num), kept: num(s.kept), edited: num(s.edited) };
     }
   }
   const result: ExperimentResult = {

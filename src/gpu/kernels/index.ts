@@ -33,17 +33,3 @@ export const KERNELS: Record<string, AnyKernel> = {
   pairAccuracy,
   softmaxCrossEntropy,
 };
-
-/**
- * The training ops with forward and backward side by side, so gradients are reviewed in one place
- * (x = concat(r, p) from the bag; z = x W1 + b1; h = relu(z); s = h W2 + b2; L = mean w softplus(-(s_c - s_r))).
- */
-export const OP_TABLE = [
-  { op: 'embedding bag (mean)', forward: 'embeddingBagForward', backward: 'embeddingBagBackward', grad: 'dE[row] += dX[bag] / |bag| per occurrence' },
-  { op: 'dense', forward: 'denseForward', backward: 'denseBackward', grad: 'dW = X^T dY, db = sum_m dY, dX = dY W^T' },
-  { op: 'relu', forward: 'reluForward', backward: 'reluBackward', grad: 'dZ = dY [Z > 0]' },
-  { op: 'weighted BT loss', forward: 'btLossForward', backward: 'btLossBackward', grad: 'dS_c = -dS_r = -(w/B) sigmoid(-d)' },
-  { op: 'AdamW', forward: 'adamwDense', backward: null, grad: 'optimizer step (dense MLP tensors)' },
-  { op: 'lazy AdamW', forward: 'adamwSparse', backward: null, grad: 'optimizer step (touched embedding rows)' },
-  { op: 'weighted softmax cross-entropy (policy)', forward: 'softmaxCrossEntropy', backward: 'softmaxCrossEntropy', grad: 'dZ_i = w_i (softmax(Z_i) - onehot(y_i))' },
-] as const;

@@ -199,5 +199,6 @@ export async function loadGoqa(file: InputFile, opts?: LoadOptions): Promise<Pre
     seed: o.seed,
     testFraction: o.testFraction,
     splitScope: 'global',
+    splitRule: 'reference',
   });
 }
