@@ -388,6 +388,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
       const { buildPolicyModels } = await import('./build-policy.ts');
       const cli = parseArgs(process.argv.slice(2));
       await buildPolicyModels(cli.publicDir, { force: cli.force, log: (m) => console.log(`[build-models] ${m}`) });
+      await (await import('./lib/use-lite.ts')).buildUseLiteModel(cli.publicDir, { force: cli.force, log: (m) => console.log(`[build-models] ${m}`) });
     })
     .catch((e: unknown) => {
       console.error(`[build-models] ${(e as Error).message}`);
