@@ -570,7 +570,7 @@ export function headForward(n: number, d: number, emb: Float32Array, w: Float32A
 }
 
 /** One pre-LN transformer layer: xin [N, win] -> xout [N, d]. Buffers in `sc` are keyed `L{layer}.*`. */
-function layerForward(ops: MatOps, m: ModelView, layer: 0 | 1, layout: SeqLayout, xin: Float32Array, xout: Float32Array, sc: Scratch, r: number): void {
+export function layerForward(ops: MatOps, m: ModelView, layer: 0 | 1, layout: SeqLayout, xin: Float32Array, xout: Float32Array, sc: Scratch, r: number): void {
   const c = m.config;
   const T = m.tensors;
   const P = LAYER_NAMES[layer];
