@@ -22,6 +22,7 @@ import { runSession } from './session.ts';
 import { exportJobToDir } from './job/export.node.ts';
 import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import { CancelledError } from './train/loop.ts';
+import { escapeControls, safeMessage } from './text.ts';
 import { ConfigError, DataError, METHODS } from './types.ts';
 import type { DataFormat, Method } from './types.ts';
 
@@ -170,8 +171,9 @@ async function selectCliBackend(pref: BackendPreference, model: BagRMConfig, log
 
 export async function main(argv: string[]): Promise<number> {
   const o = parseCli(argv);
+  // Lines carry user data (ids, country names, paths): control characters are escaped so none reach the terminal raw.
   const log = (s: string) => {
-    if (!o.quiet) process.stderr.write(s + '\n');
+    if (!o.quiet) process.stderr.write(escapeControls(s) + '\n');
   };
   const t0 = Date.now();
   const data = await loadDataSpec(dataSpec(o));
@@ -219,7 +221,7 @@ export async function main(argv: string[]): Promise<number> {
       );
   result.timings.loadMs = loadMs;
   result.timings.wallMs = Date.now() - t0;
-  process.stdout.write(formatTable(result) + '\n');
+  process.stdout.write(escapeControls(formatTable(result), true) + '\n');
   log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
   if (o.out) {
     const files = reportFiles(result, {
@@ -237,10 +239,11 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Known errors become one line and exit 2; anything else is a bug and keeps its message (still no trace). */
 export function describeError(e: unknown): { code: number; line: string } {
-  if (e instanceof ConfigError || e instanceof DataError) return { code: 2, line: `error: ${e.message}` };
+  // Messages quote user data: escaped again here (newlines kept: the usage text has them), whatever built them.
+  if (e instanceof ConfigError || e instanceof DataError) return { code: 2, line: `error: ${safeMessage(e.message, true, 8000)}` };
   if (e instanceof CancelledError) return { code: 130, line: 'cancelled' };
   const msg = e instanceof Error ? e.message : String(e);
-  return { code: 1, line: `internal error: ${msg}` };
+  return { code: 1, line: `internal error: ${safeMessage(msg)}` };
 }
 
 const isEntry = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
