@@ -11,7 +11,7 @@ export interface WasmSource {
   bytes?: Partial<Record<WasmVariant, BufferSource | WebAssembly.Module>>;
   /** Node: a folder holding the .wasm files. */
   dir?: string;
-  /** Browser (or Node with fetch): a base URL ending in '/' that serves the .wasm files. */
+  /** Browser (or Node with fetch): a URL ending in '/' (relative to the page or worker) that serves the .wasm files. */
   baseUrl?: string;
 }
 
@@ -71,7 +71,8 @@ export async function loadKernelModule(variant: WasmVariant, src: WasmSource = {
       throw new WasmKernelsError(`wasm kernels: cannot read ${path} (${(e as Error).message}); ${BUILD_HINT}`);
     }
   } else {
-    const url = new URL(file, src.baseUrl ?? defaultBaseUrl()).href;
+    const loc = (globalThis as { location?: { href: string } }).location?.href;
+    const url = new URL(file, src.baseUrl ? new URL(src.baseUrl, loc) : defaultBaseUrl()).href;
     where = url;
     let res: Response;
     try {
