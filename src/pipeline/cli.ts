@@ -19,6 +19,8 @@ import type { BagRMConfig } from './rm/types.ts';
 import { loadDataSpec, runSessionParallel } from './parallel.node.ts';
 import type { DataSpec } from './parallel.node.ts';
 import { runSession } from './session.ts';
+import { exportJobToDir } from './job/export.node.ts';
+import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import { CancelledError } from './train/loop.ts';
 import { escapeControls, safeMessage } from './text.ts';
 import { ConfigError, DataError, METHODS } from './types.ts';
@@ -42,6 +44,8 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --strict                   stop at the first bad input row (exit 2)
   --workers N                split the countries over N worker threads (default 1: in process; same reports)
   --out <dir>                write the report files there
+  --export-job <dir>         write the experiment as a PyTorch job there (scored pairs, plan, bag RM, job/run.py;
+                             see its README) instead of training here
   --quiet                    no progress lines`;
 
 
@@ -53,6 +57,8 @@ export interface CliOptions {
   backend: BackendPreference;
   strict: boolean;
   out?: string;
+  /** Write a PyTorch job folder there instead of training (src/pipeline/job/). */
+  exportJob?: string;
   quiet: boolean;
   goqaMargin?: number;
   /** Worker threads for the per-country work (1: in process). */
@@ -87,6 +93,7 @@ export function parseCli(argv: string[]): CliOptions {
         'goqa-margin': { type: 'string' },
         strict: { type: 'boolean', default: false },
         out: { type: 'string' },
+        'export-job': { type: 'string' },
         quiet: { type: 'boolean', default: false },
         workers: { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -135,6 +142,7 @@ export function parseCli(argv: string[]): CliOptions {
     backend: v.backend,
     strict: v.strict ?? false,
     out: v.out,
+    exportJob: v['export-job'],
     quiet: v.quiet ?? false,
     goqaMargin: numberFlag('goqa-margin', v['goqa-margin']),
     workers,
@@ -185,6 +193,14 @@ export async function main(argv: string[]): Promise<number> {
   // With workers, each worker selects its own backend by the same policy (the result names the one used).
   const backend = o.workers > 1 ? null : await selectCliBackend(o.backend, model.params.config, log);
   if (!backend) log(`backend: ${o.backend} requested, selected in each of up to ${o.workers} worker threads`);
+  if (o.exportJob) {
+    const dir = resolve(o.exportJob);
+    const globalRmName = o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir;
+    const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
+    const r = await exportJobToDir(dir, { data, model, config: o.config, globalRm, globalRmName, backend: backend ?? cpuBackend, log });
+    log(`wrote a PyTorch job (${r.runs} runs, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
+    return 0;
+  }
   const loadMs = Date.now() - t0;
   let lastPhase = '';
   const onEvent = (e: ExperimentEvent) => {
