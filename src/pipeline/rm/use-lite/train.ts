@@ -15,7 +15,7 @@ import { adamw, BiasCorrection, type AdamHyper } from '../../../gpu/cpu/ops.ts';
 import { jsMatOps, type MatOps } from '../../../gpu/matops.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../types.ts';
 import { allocGrads, btLoss, embedForward, headForward, layerForward, modelBackward, modelForward, Scratch, type GradMap, type GradPlan, type ModelView, type SeqLayout } from './grad.ts';
-import { checkLoraConfig, gradPlan, initLora } from './lora.ts';
+import { checkLoraConfig, gradPlan, initLora, mergeLora } from './lora.ts';
 import { checkParams, DEFAULT_LORA, TUNE_MODES, type LoraConfig, type LoraParams, type TuneMode, type UseLiteParams } from './spec.ts';
 
 /** The separator between prompt and response in the joint sequence (the pretrained piece "▁|"). */
@@ -453,4 +453,9 @@ export function useLiteCpuBackend(o: UseLiteTrainerOptions = {}): Backend<UseLit
       return new UseLiteCpuTrainer(init, opt, o);
     },
   };
+}
+
+/** The weights a trained RM exports: adapters merged into their projections (plain USE-lite layout, no LoRA ops). */
+export function exportParams(rm: UseLiteRM): UseLiteParams {
+  return rm.lora ? mergeLora(rm.model, rm.lora) : rm.model;
 }
