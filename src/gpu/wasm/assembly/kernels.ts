@@ -16,6 +16,15 @@
 
 const NR: i32 = 8;
 
+/**
+ * The calling convention of these exports. Bump on any change of a signature or layout, together with
+ * KERNEL_ABI in ../files.ts: a stale build (public/wasm/ older than the sources) then fails to load with a clear
+ * error instead of silently misreading its arguments.
+ */
+export function abi(): i32 {
+  return 2;
+}
+
 @inline function madd(c: v128, a: v128, b: v128): v128 {
   return f32x4.add(c, f32x4.mul(a, b));
 }
