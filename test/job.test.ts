@@ -101,7 +101,8 @@ describe('PyTorch job export', () => {
 
   it('ships Python that compiles (py_compile), the transformers path included', () => {
     if (!existsSync(PY)) return console.warn(`skipping py_compile: ${PY} not found`);
-    const r = spawnSync(PY, ['-m', 'py_compile', ...['run.py', 'job/run.py', 'job/hf.py'].map((f) => join(TEMPLATE_DIR, f))], { encoding: 'utf8' });
+    // The byte code goes to the temporary folder, not next to the sources.
+    const r = spawnSync(PY, ['-m', 'py_compile', ...['run.py', 'job/run.py', 'job/hf.py'].map((f) => join(TEMPLATE_DIR, f))], { encoding: 'utf8', env: { ...process.env, PYTHONPYCACHEPREFIX: join(tmp, 'pycache') } });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
