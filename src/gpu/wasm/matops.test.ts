@@ -183,7 +183,7 @@ describe('wasm SIMD MatOps', () => {
 });
 
 describe('wasm kernel loader', () => {
-  it('names the missing file and the build command', async () => {
+  it('names the missing, wrong or stale file and the build command', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'scpo-wasm-'));
     try {
       const p = loadKernelModule('single', { dir });
@@ -193,6 +193,11 @@ describe('wasm kernel loader', () => {
       // A server's index.html where the module should be (HTTP 200 on a missing file) is named as such.
       await writeFile(join(dir, WASM_FILES.single), '<!doctype html><html>');
       await expect(loadKernelModule('single', { dir })).rejects.toThrow(/is not a WebAssembly module \(starts with "<!doctype html>/);
+      // A build older than the sources (here a hand-made module whose abi() returns 1) must not load.
+      const stale = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 2, 15, 1, 3, 0x65, 0x6e, 0x76, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 2, 0, 1,
+        3, 2, 1, 0, 7, 7, 1, 3, 0x61, 0x62, 0x69, 0, 0, 10, 6, 1, 4, 0, 0x41, 1, 0x0b];
+      await writeFile(join(dir, WASM_FILES.single), Uint8Array.from(stale));
+      await expect(loadKernelModule('single', { dir })).rejects.toThrow(/is a stale build \(calling convention 1, expected \d+\); rebuild with `npm run build:wasm`/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

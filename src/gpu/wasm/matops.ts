@@ -2,7 +2,7 @@
 // and in Web Workers, on 1 thread or on several sharing one memory (threads.ts).
 //
 // Per call: B is packed into 8-column panels (or taken from the resident cache when it was pinned), A is copied in
-// (transposed in wasm when transA), C is computed into a padded buffer and copied out. Pinned frozen weights are
+// (A^T transposed in wasm, or read in place for narrow outputs), C is computed into a padded buffer and copied out. Pinned frozen weights are
 // packed once and stay resident in wasm memory, so a forward copies only activations. Memory is one arena owned
 // here: resident packs grow from the bottom, per-call scratch above them is reset at every call.
 //
@@ -17,7 +17,7 @@ import type { WasmSource } from './loader.ts';
 import { OP_GEMM, ThreadPool, threadSupport } from './threads.ts';
 
 interface KernelExports {
-  gemm(a: number, lda: number, bp: number, k: number, c: number, ldc: number, i0: number, i1: number, j0: number, j1: number, init: number, bias: number): void;
+  gemm(a: number, lda: number, transA: number, bp: number, k: number, c: number, ldc: number, i0: number, i1: number, j0: number, j1: number, init: number, bias: number): void;
   packB(b: number, k: number, n: number, trans: number, dst: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
 }
@@ -30,6 +30,8 @@ const MR = 4;
 const BASE = 65536;
 const PAGE = 65536;
 const ALIGN = 64;
+/** transA: read A^T in place up to this many output columns, transpose it first above. */
+const STRIDED_MAX_N = 32;
 
 export interface WasmMatOpsOptions extends WasmSource {
   /**
@@ -183,13 +185,18 @@ class WasmMatOpsImpl implements WasmMatOps {
 
     // B first: a new resident pack must be allocated before any scratch of this call.
     const bp = this.residentPack(B, k, n, transB) ?? this.packInto(this.scratch(panels * k * NR * 4), B, k, n, transB);
+    // A: with transA it is stored [k,m]. The kernel can read it transposed in place (strided), which measured ~25%
+    // slower per flop than rows (a cache line per k for 4 floats); a transpose costs ~0.6 ns per element of A, so
+    // it pays from about n > 32 output columns (the LoRA rank-8 products read in place).
     const a = this.scratch(m * k * 4);
-    if (transA) {
+    let inPlaceT = transA;
+    if (transA && n > STRIDED_MAX_N) {
       const mark = this.scratchTop;
       const raw = this.scratch(m * k * 4);
       this.view().set(A.subarray(0, m * k), raw >> 2);
       this.k.transpose(raw, k, m, a);
       this.scratchTop = mark;
+      inPlaceT = false;
     } else this.view().set(A.subarray(0, m * k), a >> 2);
 
     const c = this.scratch(m * np * 4);
@@ -205,32 +212,31 @@ class WasmMatOpsImpl implements WasmMatOps {
       v.set(bias.subarray(0, n), biasPtr >> 2);
       v.fill(0, (biasPtr >> 2) + n, (biasPtr >> 2) + np);
     }
-    this.run(a, k, bp, c, np, m, panels, init, biasPtr, 2 * m * n * k);
+    this.run(a, inPlaceT ? m : k, inPlaceT ? 1 : 0, bp, k, c, np, m, panels, init, biasPtr, 2 * m * n * k);
     this.copyRows(this.view(), c >> 2, np, C, 0, n, m, n);
   }
 
   /** Splits the rows (or, for small m, the panels) over the threads; each part is a plain kernel call. */
-  private run(a: number, k: number, bp: number, c: number, ldc: number, m: number, panels: number, init: number, bias: number, flops: number): void {
+  private run(a: number, lda: number, transA: number, bp: number, k: number, c: number, ldc: number, m: number, panels: number, init: number, bias: number, flops: number): void {
     const T = this.threads;
-    if (!this.pool || T === 1 || flops < this.minSplitFlops) {
-      this.k.gemm(a, k, bp, k, c, ldc, 0, m, 0, panels, init, bias);
-      return;
-    }
     const parts: number[][] = [];
-    if (m >= MR * T) {
-      const blocks = Math.ceil(m / MR);
-      const cut = (t: number): number => Math.min(m, Math.round((blocks * t) / T) * MR);
-      for (let t = 0; t < T; t++) parts.push([a, k, bp, k, c, ldc, cut(t), cut(t + 1), 0, panels, init, bias]);
-    } else if (panels >= T) {
-      const cut = (t: number): number => Math.round((panels * t) / T);
-      for (let t = 0; t < T; t++) parts.push([a, k, bp, k, c, ldc, 0, m, cut(t), cut(t + 1), init, bias]);
-    } else {
-      this.k.gemm(a, k, bp, k, c, ldc, 0, m, 0, panels, init, bias);
+    if (this.pool && T > 1 && flops >= this.minSplitFlops) {
+      if (m >= MR * T) {
+        const blocks = Math.ceil(m / MR);
+        const cut = (t: number): number => Math.min(m, Math.round((blocks * t) / T) * MR);
+        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, k, c, ldc, cut(t), cut(t + 1), 0, panels, init, bias]);
+      } else if (panels >= T) {
+        const cut = (t: number): number => Math.round((panels * t) / T);
+        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, k, c, ldc, 0, m, cut(t), cut(t + 1), init, bias]);
+      }
+    }
+    if (parts.length === 0) {
+      this.k.gemm(a, lda, transA, bp, k, c, ldc, 0, m, 0, panels, init, bias);
       return;
     }
     const own = parts[0];
-    this.pool.run(OP_GEMM, parts.slice(1), () =>
-      this.k.gemm(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8], own[9], own[10], own[11]),
+    this.pool!.run(OP_GEMM, parts.slice(1), () =>
+      this.k.gemm(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8], own[9], own[10], own[11], own[12]),
     );
   }
 

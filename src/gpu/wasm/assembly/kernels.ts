@@ -4,7 +4,8 @@
 // allocations here), so the same module runs single-threaded or on a shared memory with worker threads.
 //
 // Layout conventions (all f32, row-major, byte pointers):
-//   A   [m, lda]    the left operand, rows used [i0, i1), columns [0, k)
+//   A   [m, lda]    the left operand, rows used [i0, i1), columns [0, k); or with transA stored [k, lda], used
+//                   transposed in place
 //   Bp  packed B:   panels of NR = 8 columns; panel j holds B[0..k, 8j..8j+8) contiguously (k rows of 8 floats),
 //                   zero-padded past n. Built once per call by packB, or once per pinned weight and kept.
 //   C   [m, ldc]    ldc a multiple of 8 (padded), so the micro-kernel writes whole 8-wide vectors.
@@ -15,25 +16,37 @@
 
 const NR: i32 = 8;
 
+/**
+ * The calling convention of these exports. Bump on any change of a signature or layout, together with
+ * KERNEL_ABI in ../files.ts: a stale build (public/wasm/ older than the sources) then fails to load with a clear
+ * error instead of silently misreading its arguments.
+ */
+export function abi(): i32 {
+  return 2;
+}
+
 @inline function madd(c: v128, a: v128, b: v128): v128 {
   return f32x4.add(c, f32x4.mul(a, b));
 }
 
 /**
- * C[i0..i1, panels j0..j1) = init + A[i0..i1, 0..k) @ B[0..k, panels j0..j1).
+ * C[i0..i1, panels j0..j1) = init + op(A)[i0..i1, 0..k) @ B[0..k, panels j0..j1).
  * init: 0 zeros, 1 the padded bias row at `bias`, 2 the current contents of C (accumulate).
  * Register block 4 rows x 8 columns (8 accumulators + 2 B vectors + 1 broadcast: fits V8's 15 usable xmm
  * registers; 4x16 and 6x8 spill and measured ~40% slower here). Rows past i1 in the last block repeat row i1-1
  * (same values written twice), so no remainder code path.
  */
 export function gemm(
-  a: usize, lda: i32, bp: usize, k: i32, c: usize, ldc: i32,
+  a: usize, lda: i32, transA: i32, bp: usize, k: i32, c: usize, ldc: i32,
   i0: i32, i1: i32, j0: i32, j1: i32, init: i32, bias: usize,
 ): void {
   if (i1 <= i0 || j1 <= j0) return;
-  const la = <usize>lda << 2;
+  // A[i, p] sits at a + i * rs + p * ps: rows contiguous (rs = lda floats, ps = 1) or, with transA, A stored
+  // [k, lda] and read in place (rs = 1, ps = lda), so A^T @ B needs no transpose copy.
+  const rs: usize = transA ? 4 : <usize>lda << 2;
+  const ps: usize = transA ? <usize>lda << 2 : 4;
   const lc = <usize>ldc << 2;
-  const kb = <usize>k << 2;
+  const kb = <usize>k * ps;
   const last = i1 - 1;
   for (let j = j0; j < j1; j++) {
     const pj = bp + <usize>j * <usize>k * (NR << 2);
@@ -43,10 +56,10 @@ export function gemm(
       const r1 = min(i + 1, last);
       const r2 = min(i + 2, last);
       const r3 = min(i + 3, last);
-      let a0 = a + <usize>i * la;
-      let a1 = a + <usize>r1 * la;
-      let a2 = a + <usize>r2 * la;
-      let a3 = a + <usize>r3 * la;
+      let a0 = a + <usize>i * rs;
+      let a1 = a + <usize>r1 * rs;
+      let a2 = a + <usize>r2 * rs;
+      let a3 = a + <usize>r3 * rs;
       const c0 = cj + <usize>i * lc;
       const c1 = cj + <usize>r1 * lc;
       const c2 = cj + <usize>r2 * lc;
@@ -76,7 +89,7 @@ export function gemm(
         x20 = madd(x20, s, b0); x21 = madd(x21, s, b1);
         s = v128.load32_splat(a3);
         x30 = madd(x30, s, b0); x31 = madd(x31, s, b1);
-        a0 += 4; a1 += 4; a2 += 4; a3 += 4; p += 32;
+        a0 += ps; a1 += ps; a2 += ps; a3 += ps; p += 32;
       }
       // Store the duplicated rows first and row i last: all four hold their own row's value either way.
       v128.store(c3, x30); v128.store(c3, x31, 16);
@@ -134,7 +147,7 @@ export function transpose(src: usize, rows: i32, cols: i32, dst: usize): void {
     for (let c0 = 0; c0 < cols; c0 += 8) {
       const c1 = min(c0 + 8, cols);
       for (let r = r0; r < r1; r++) {
-        const s = src + (<usize>r * <usize>cols << 2);
+        const s = src + ((<usize>r * <usize>cols) << 2);
         for (let q = c0; q < c1; q++) store<f32>(dst + ((<usize>q * <usize>rows + <usize>r) << 2), load<f32>(s + (<usize>q << 2)));
       }
     }

@@ -56,12 +56,12 @@ export function buildUseConfigJson(c: UseLiteConfig, head: UseLiteHead['kind'], 
  */
 export function useLiteFiles(
   params: UseLiteParams,
-  vocab: UseVocab,
+  tokenizer: UseVocab | TokenizerJson,
   scpo: Record<string, unknown>,
   head: UseLiteHead = { kind: 'linear' },
   opts: { withWeights?: boolean } = {},
 ): Record<string, Uint8Array> {
-  const tokenizerJson = buildUseTokenizerJson(vocab);
+  const tokenizerJson = Array.isArray(tokenizer) ? buildUseTokenizerJson(tokenizer) : tokenizer;
   const files: Record<string, Uint8Array> = {
     'config.json': json(buildUseConfigJson(params.config, head.kind, scpo)),
     'tokenizer.json': enc.encode(JSON.stringify(tokenizerJson)),
@@ -70,6 +70,20 @@ export function useLiteFiles(
   };
   if (opts.withWeights !== false) files[WEIGHTS_FILE] = paramsToSafetensors(params, { format: 'pt', scpo_model: USE_LITE_MODEL_ID });
   return files;
+}
+
+/**
+ * A country RM of the frozen-encoder path as a folder: the pretrained encoder with the trained MLP head in
+ * onnx/model.onnx (scores through onnxruntime-web or transformers.js), same tokenizer, config.json with the head and
+ * its provenance. No model.safetensors: the encoder weights are the base model's (scpo.base_model says which).
+ */
+export function useLiteCountryRMFiles(
+  encoder: UseLiteParams,
+  tokenizerJson: TokenizerJson,
+  head: UseLiteHead,
+  scpo: Record<string, unknown>,
+): Record<string, Uint8Array> {
+  return useLiteFiles(encoder, tokenizerJson, { base_model: USE_LITE_MODEL_ID, ...scpo }, head, { withWeights: false });
 }
 
 export interface LoadedUseLite {
