@@ -19,7 +19,11 @@ import { loadDataSpec, runSessionParallel } from './parallel.node.ts';
 import type { DataSpec } from './parallel.node.ts';
 import { formatSeedsTable, seedsReport } from './seeds.ts';
 import { preflight, runSession } from './session.ts';
+import { RM_KINDS, type RmKind } from './use-lite-session.ts';
+import { exportJobToDir } from './job/export.node.ts';
+import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import { CancelledError } from './train/loop.ts';
+import { escapeControls, safeMessage } from './text.ts';
 import { ConfigError, DataError, METHODS } from './types.ts';
 import type { DataFormat, Method, PreferenceData, SplitRule } from './types.ts';
 
@@ -32,6 +36,9 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [option
   --format prism|goqa        dataset format (default: detected)
   --countries a,b,...        countries to steer (default: ${DEFAULT_CONFIG.countries.join(',')})
   --majority a,b             majority countries for the bias report (default: ${DEFAULT_CONFIG.majority.join(',')})
+  --rm bag|use-lite          reward model: the GloVe bag RM (default) or USE-lite, a pretrained transformer encoder
+                             (frozen, its head trained; global head trained on this data's pooled training users)
+  --feature-cache DIR|none   use-lite: keep encoder features between runs (default .cache/use-lite-features)
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1       SCPO filter threshold and weight temperature
@@ -51,6 +58,8 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [option
   --strict                   stop at the first bad input row (exit 2)
   --workers N                split the countries over N worker threads (default 1: in process; same reports)
   --out <dir>                write the report files there
+  --export-job <dir>         write the experiment as a PyTorch job there (scored pairs, plan, bag RM, job/run.py;
+                             see its README) instead of training here
   --quiet                    no progress lines
   --help                     this text`;
 
@@ -58,9 +67,15 @@ export interface CliOptions {
   data: string;
   format?: DataFormat;
   globalRm: string;
+  /** Reward model kind (--rm). */
+  rm: RmKind;
+  /** use-lite feature cache folder (null: off; undefined: the default folder). */
+  featureCache?: string | null;
   backend: BackendPreference;
   strict: boolean;
   out?: string;
+  /** Write a PyTorch job folder there instead of training (src/pipeline/job/). */
+  exportJob?: string;
   quiet: boolean;
   goqaMargin?: number;
   splitRule: SplitRule;
@@ -74,10 +89,11 @@ export interface CliOptions {
 const S = { type: 'string' } as const;
 const B = { type: 'boolean', default: false } as const;
 const FLAGS = {
-  data: S, format: S, countries: S, majority: S, 'global-rm': { type: 'string', default: 'bundled' }, methods: { type: 'string', default: 'all' },
+  data: S, format: S, countries: S, majority: S, 'global-rm': { type: 'string', default: 'bundled' }, rm: { type: 'string', default: 'bag' },
+  'feature-cache': S, methods: { type: 'string', default: 'all' },
   tau: S, beta: S, steps: S, epochs: S, batch: S, lr: S, 'weight-decay': S, seed: S, seeds: S, split: S, 'val-fraction': S,
   'no-efficiency': B, 'freeze-embeddings': B, backend: { type: 'string', default: 'auto' }, 'goqa-margin': S, strict: B,
-  out: S, quiet: B, workers: S,
+  out: S, 'export-job': S, quiet: B, workers: S,
 } as const;
 
 export function parseCli(argv: string[]): CliOptions {
@@ -116,7 +132,7 @@ export function parseCli(argv: string[]): CliOptions {
     if (v.seed !== undefined) throw new ConfigError('give --seed or --seeds, not both');
     seeds = (listFlag(v.seeds) ?? []).map((x) => numberFlag('seeds', x) as number);
     if (seeds.length === 0 || new Set(seeds).size !== seeds.length) throw new ConfigError(`--seeds: give distinct seeds, got "${v.seeds}"`);
-    for (const s of seeds) resolveConfig({ seed: s });
+    for (const sd of seeds) resolveConfig({ seed: sd });
     partial.seed = seeds[0];
   }
   if (v['no-efficiency']) partial.efficiency = false;
@@ -125,13 +141,26 @@ export function parseCli(argv: string[]): CliOptions {
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new ConfigError(`--workers must be an integer in [1, 256], got ${String(v.workers)}`);
   }
+  if (!(RM_KINDS as readonly string[]).includes(v.rm ?? 'bag')) throw new ConfigError(`--rm must be ${RM_KINDS.join(' or ')}, got "${v.rm}"`);
+  const rm = (v.rm ?? 'bag') as RmKind;
+  if (rm === 'use-lite') {
+    if (v['global-rm'] !== undefined && v['global-rm'] !== 'bundled' && v['global-rm'] !== 'train') {
+      throw new ConfigError(`--global-rm ${v['global-rm']}: with --rm use-lite the global head is always trained on this data's pooled training users`);
+    }
+    if (workers > 1) throw new ConfigError('--workers > 1 is not supported with --rm use-lite (onnxruntime-web already uses the cores to encode)');
+    if (seeds) throw new ConfigError('--seeds is not supported with --rm use-lite yet; run one --seed at a time');
+  }
+  const fc = v['feature-cache'];
   return {
     data: v.data,
     format: v.format as DataFormat | undefined,
+    rm,
+    featureCache: fc === 'none' ? null : fc === undefined ? undefined : resolve(fc),
     globalRm: v['global-rm'] ?? 'bundled',
     backend: v.backend,
     strict: v.strict ?? false,
     out: v.out,
+    exportJob: v['export-job'],
     quiet: v.quiet ?? false,
     goqaMargin: numberFlag('goqa-margin', v['goqa-margin']),
     splitRule: (v.split as SplitRule | undefined) ?? 'stratified',
@@ -142,7 +171,7 @@ export function parseCli(argv: string[]): CliOptions {
 }
 
 /** Where the data of seed `seed` comes from: synthetic[:N] is data seed N; the split is seeded by the run's seed. */
-function dataSpec(o: CliOptions, seed: number): DataSpec {
+function dataSpec(o: CliOptions, seed: number = o.config.seed): DataSpec {
   const m = /^synthetic(?::(\d+))?$/.exec(o.data);
   const loadOpts = { strict: o.strict, seed, goqaMargin: o.goqaMargin, splitRule: o.splitRule };
   if (m) return { kind: 'synthetic', seed: m[1] === undefined ? 0 : Number(m[1]), loadOpts };
@@ -163,11 +192,25 @@ async function selectCliBackend(pref: BackendPreference, model: BagRMConfig, log
 
 export async function main(argv: string[]): Promise<number> {
   const o = parseCli(argv);
+  // Lines carry user data (ids, country names, paths): control characters are escaped so none reach the terminal raw.
   const log = (s: string) => {
-    if (!o.quiet) process.stderr.write(s + '\n');
+    if (!o.quiet) process.stderr.write(escapeControls(s) + '\n');
   };
   const t0 = Date.now();
   const seeds = o.seeds ?? [o.config.seed];
+  const logData = (data: PreferenceData) => {
+    log(`data: ${data.source} (${data.format}) ${data.items.length} texts, ${data.pairs.length} pairs, ${data.tiesDropped} ties dropped` +
+      (data.identicalTextPairs ? `, ${data.identicalTextPairs} pairs of identical texts kept (always counted wrong)` : ''));
+    if (data.issues.count > 0) {
+      log(`skipped ${data.issues.count} bad rows: ${Object.entries(data.issues.byReason).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      for (const ex of data.issues.examples.slice(0, 5)) log(`  ${ex.file}:${ex.line}:${ex.field}: ${ex.message}`);
+    }
+  };
+  if (o.rm === 'use-lite') {
+    const data = await loadDataSpec(dataSpec(o));
+    logData(data);
+    return mainUseLite(o, data, log, t0);
+  }
   const modelDir = o.globalRm === 'bundled' || o.globalRm === 'train' ? BUNDLED_MODEL_DIR : resolve(o.globalRm);
   let model;
   try {
@@ -176,20 +219,13 @@ export async function main(argv: string[]): Promise<number> {
     throw new ConfigError(`global RM at ${modelDir}: ${(e as Error).message}` +
       (modelDir === BUNDLED_MODEL_DIR ? ' (build it with `npm run build:models`)' : ''));
   }
-  // Every seed's data and config are checked (countries, global-RM overlap with its held-out users) before any
-  // training, so a bad flag or a leaking global RM fails in seconds rather than after the first seed.
+  // Every seed's data and config are checked (countries, the global RM's overlap with its held-out users) before
+  // any training, so a bad flag or a leaking global RM fails in seconds rather than after the first seed.
   const datas: PreferenceData[] = [];
   for (const seed of seeds) {
     const data = await loadDataSpec(dataSpec(o, seed));
     const { leak } = preflight({ data, model, config: { ...o.config, seed } });
-    if (datas.length === 0) {
-      log(`data: ${data.source} (${data.format}) ${data.items.length} texts, ${data.pairs.length} pairs, ${data.tiesDropped} ties dropped` +
-        (data.identicalTextPairs ? `, ${data.identicalTextPairs} pairs of identical texts kept (always counted wrong)` : ''));
-      if (data.issues.count > 0) {
-        log(`skipped ${data.issues.count} bad rows: ${Object.entries(data.issues.byReason).map(([k, n]) => `${k} ${n}`).join(', ')}`);
-        for (const ex of data.issues.examples.slice(0, 5)) log(`  ${ex.file}:${ex.line}:${ex.field}: ${ex.message}`);
-      }
-    }
+    if (datas.length === 0) logData(data);
     log(leak.testOverlap === null
       ? `seed ${seed}: the global RM records no training data; its overlap with the ${leak.testGroups} test users cannot be checked`
       : `seed ${seed}: the global RM saw 0 of the ${leak.testGroups} test and ${leak.valGroups} validation users (trained on ${leak.provenance?.description})`);
@@ -198,6 +234,14 @@ export async function main(argv: string[]): Promise<number> {
   // With workers, each worker selects its own backend by the same policy (the result names the one used).
   const backend = o.workers > 1 ? null : await selectCliBackend(o.backend, model.params.config, log);
   if (!backend) log(`backend: ${o.backend} requested, selected in each of up to ${o.workers} worker threads`);
+  if (o.exportJob) {
+    const dir = resolve(o.exportJob);
+    const globalRmName = o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir;
+    const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
+    const r = await exportJobToDir(dir, { data: datas[0], model, config: o.config, globalRm, globalRmName, backend: backend ?? cpuBackend, log });
+    log(`wrote a PyTorch job (${r.runs} runs, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
+    return 0;
+  }
   const loadMs = Date.now() - t0;
   let config = o.config;
   let lastPhase = '';
@@ -226,7 +270,7 @@ export async function main(argv: string[]): Promise<number> {
     result.timings.wallMs = Date.now() - (k === 0 ? t0 : ts);
     results.push(result);
     if (seeds.length > 1) process.stdout.write(`seed ${seed}\n`);
-    process.stdout.write(formatTable(result) + '\n');
+    process.stdout.write(escapeControls(formatTable(result), true) + '\n');
     log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
     if (o.out) {
       const files = reportFiles(result, {
@@ -243,7 +287,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (o.seeds) {
     const rep = seedsReport(results);
-    process.stdout.write(formatSeedsTable(rep, o.config.methods) + '\n');
+    process.stdout.write(escapeControls(formatSeedsTable(rep, o.config.methods), true) + '\n');
     if (o.out) {
       await writeFile(join(o.out, 'seeds_report.json'), JSON.stringify(rep, null, 2) + '\n');
       log(`wrote seeds_report.json to ${o.out}; all ${seeds.length} seeds in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -252,13 +296,51 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `--rm use-lite`: the frozen USE-lite encoder (onnxruntime-web) + trained heads; same reports, plus an `rm` block in run.json. */
+async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string) => void, t0: number): Promise<number> {
+  if (o.exportJob) throw new ConfigError('--export-job is not supported with --rm use-lite yet (the PyTorch job template holds the bag RM)');
+  // The trainer holds the MLP head over one 512-d feature row per item.
+  const headCfg: BagRMConfig = { vocabSize: data.items.length, dim: 512, hidden: 64, maxPromptTokens: 1, maxResponseTokens: 1 };
+  const backend = await selectCliBackend(o.backend, headCfg, log);
+  const loadMs = Date.now() - t0;
+  let lastPhase = '';
+  let lastPct = -1;
+  const onEvent = (e: ExperimentEvent) => {
+    if (e.type === 'backend-fallback') log(`backend lost in ${e.run} after step ${e.atStep}: continuing on ${e.to} from step ${e.resumedFrom} (${e.reason})`);
+    if (e.type !== 'phase') return;
+    // The encoding phase is long: report every 10%.
+    const pct = e.total > 1 ? Math.floor((10 * e.done) / e.total) : -1;
+    if (e.label !== lastPhase || (pct !== lastPct && e.phase === 'load')) {
+      lastPhase = e.label;
+      lastPct = pct;
+      log(`[${e.phase}${e.total > 1 ? ` ${e.done}/${e.total}` : ''}] ${e.label}`);
+    }
+  };
+  // Loaded lazily: bag-RM runs need neither onnxruntime-web nor the USE-lite files.
+  const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
+  const { result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache });
+  result.timings.loadMs = loadMs;
+  result.timings.wallMs = Date.now() - t0;
+  process.stdout.write(escapeControls(formatTable(result), true) + '\n');
+  log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
+  if (o.out) {
+    const files = reportFiles(result, { data: summarizeData(data), globalRm: 'train', rm: rmInfo, versions: { app: APP_VERSION, node: process.version } });
+    files['report.csv'] = reportCsv(result);
+    await mkdir(o.out, { recursive: true });
+    for (const [name, text] of Object.entries(files)) await writeFile(join(o.out, name), text);
+    log(`wrote ${Object.keys(files).join(', ')} to ${o.out}`);
+  }
+  return 0;
+}
+
 /** Known errors become one line and exit 2; anything else is a bug and keeps its message (still no trace). */
 export function describeError(e: unknown): { code: number; line: string } {
   if (e instanceof HelpRequested) return { code: 0, line: e.usage };
-  if (e instanceof ConfigError || e instanceof DataError) return { code: 2, line: `error: ${e.message}` };
+  // Messages quote user data: escaped again here (newlines kept: the usage text has them), whatever built them.
+  if (e instanceof ConfigError || e instanceof DataError) return { code: 2, line: `error: ${safeMessage(e.message, true, 8000)}` };
   if (e instanceof CancelledError) return { code: 130, line: 'cancelled' };
   const msg = e instanceof Error ? e.message : String(e);
-  return { code: 1, line: `internal error: ${msg}` };
+  return { code: 1, line: `internal error: ${safeMessage(msg)}` };
 }
 
 const isEntry = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
