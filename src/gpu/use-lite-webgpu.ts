@@ -205,6 +205,11 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     return this.stepCount;
   }
 
+  /** Where the tensors live (for FLOP counts of this trainer's plans). */
+  get planLayout(): UseLitePlanLayout {
+    return this.layout;
+  }
+
   /** Joint sequences of items idx, padded (the CPU trainer's jointSequence, truncating the prompt first). */
   private joint(items: EncodedItems, idx: ArrayLike<number>): PaddedBatch {
     const c = this.layout.config;
