@@ -1,6 +1,6 @@
 import { defaultClientConditions, defineConfig } from 'vite';
-import type { Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+import { cspFor } from './src/ui/csp.ts';
 
 // COOP/COEP make the page cross-origin isolated so onnxruntime-web can use wasm threads.
 const isolation = {
@@ -8,37 +8,15 @@ const isolation = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
-// Offline by default: the production page may only talk to its own origin. (Not in dev: HMR needs inline code.)
-// 'wasm-unsafe-eval' lets onnxruntime-web compile its wasm; blob: workers are used by ORT's proxy.
-export const CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self' blob:",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "connect-src 'self' blob: data:",
-  "object-src 'none'",
-  "base-uri 'self'",
-].join('; ');
-
-// A CSP meta tag does not reach Web Workers, and the workers are where data and models are fetched. The served
-// header covers them: only this origin, plus the Hugging Face hub, which the worker code contacts only after the user
-// turns on "Allow network". On the page the header and the stricter meta policy both apply, so the page stays 'self'.
-const HUB_HOSTS = 'https://huggingface.co https://*.huggingface.co https://*.hf.co';
-export const SERVED_CSP = CSP.replace("connect-src 'self' blob: data:", `connect-src 'self' blob: data: ${HUB_HOSTS}`);
-
-function cspPlugin(): Plugin {
-  return {
-    name: 'scpo-csp',
-    apply: 'build',
-    transformIndexHtml(html) {
-      return html.replace('<head>', `<head>\n    <meta http-equiv="Content-Security-Policy" content="${CSP}" />`);
-    },
-  };
-}
+// One Content-Security-Policy, defined in src/ui/csp.ts. The page applies cspFor(allowNetwork) itself as a meta tag
+// at startup (src/ui/boot.ts; no static meta from the build: a second meta policy would be intersected with it and the
+// opt-in hub mode could never relax it). A meta policy does not reach Web Workers, where data and models are
+// fetched: the served header covers them with the same policy in its network variant (the worker code contacts the
+// hub only after the user turns on "Allow network"); on the page the header and the meta policy both apply.
+export const SERVED_CSP = cspFor(true);
 
 export default defineConfig({
-  plugins: [react(), cspPlugin()],
+  plugins: [react()],
   worker: { format: 'es' },
   server: { headers: isolation, host: '127.0.0.1' },
   preview: { headers: { ...isolation, 'Content-Security-Policy': SERVED_CSP }, host: '127.0.0.1' },

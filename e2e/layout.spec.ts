@@ -81,6 +81,36 @@ test('laptop 1280: first-load intro, tau help and warning, short backend badge',
   await expect(table.locator('td.best[data-method="inverse"]')).toHaveCount(0);
   await expect(table.locator('tbody td.best[data-metric="full"]').first()).toBeVisible();
   await docShot(page, 'laptop-1280-results');
+
+  // Inspector: tau on screen, why each pair is kept or filtered, texts that expand.
+  await page.getByTestId('tab-pairs').click();
+  await expect(page.getByTestId('pair-params')).toContainText('tau 0.70');
+  const row = page.getByTestId('pair-row').first();
+  await expect(row.locator('.c-kept')).toHaveAttribute('title', /p_global [\d.]+ (<|≥) tau 0\.70|test pair/);
+  const h0 = (await row.boundingBox())!.height;
+  await page.getByTestId('pair-expand').check();
+  await expect.poll(async () => (await page.getByTestId('pair-row').first().boundingBox())!.height).toBeGreaterThan(h0 * 2);
+  await page.getByTestId('pair-expand').uncheck();
+  // All countries: a country column; majority rows say they have no country RM instead of kept/filtered.
+  await page.getByTestId('pair-country').selectOption({ label: 'all countries' });
+  await expect(page.locator('.pair-head [role=columnheader]').nth(1)).toHaveText('country');
+  await expect(page.getByTestId('pair-all-note')).toContainText('no country RM is trained');
+  const scroller = page.getByTestId('pair-scroll');
+  let checked = 0;
+  for (let k = 0; k <= 20 && checked === 0; k++) {
+    await scroller.evaluate((el, f) => (el.scrollTop = el.scrollHeight * f), k / 20);
+    await expect(page.getByTestId('pair-row').first()).toBeVisible();
+    for (const r of await page.getByTestId('pair-row').all()) {
+      const country = await r.locator('.c-country').innerText();
+      if (country !== 'United States' && country !== 'United Kingdom') continue;
+      await expect(r.locator('.tag')).toHaveText('majority');
+      await expect(r.locator('.c-kept')).toHaveAttribute('title', /majority country: no country RM is trained/);
+      checked++;
+      if (checked >= 3) break;
+    }
+  }
+  expect(checked).toBeGreaterThan(0);
+  await page.getByTestId('pair-country').selectOption('Chile');
 });
 
 test('phone 390x844: stacked, settings in a drawer, charts, results and pairs usable', async () => {

@@ -2,31 +2,46 @@
 // fields only when turned on.
 import { expect, test } from '@playwright/test';
 import { open, shot } from './helpers.ts';
+import { cspFor } from '../src/ui/csp.ts';
 
-test('the production page has a CSP that allows only its own origin', async ({ page }) => {
+test('one CSP: the page applies csp.ts\'s policy once (form-action none included), the header is its network variant', async ({ page }) => {
   await open(page);
-  const csp = await page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.getAttribute('content') ?? '');
-  expect(csp).toContain("default-src 'self'");
-  expect(csp).toMatch(/connect-src 'self'/);
-  expect(csp).not.toContain('huggingface');
-  const blocked = await page.evaluate(async () => {
-    const violation = new Promise<string>((resolve) => document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), { once: true }));
-    await fetch('http://example.invalid/x').catch(() => null);
-    return Promise.race([violation, new Promise<string>((r) => setTimeout(() => r('none'), 2000))]);
-  });
-  expect(blocked).toContain('connect-src');
+  // Exactly one meta policy, the runtime one from src/ui/boot.ts (a second, static one from the build would be
+  // intersected with it and make "allow network" impossible); it is csp.ts's policy verbatim.
+  const metas = await page.evaluate(() => [...document.querySelectorAll('meta[http-equiv="Content-Security-Policy"]')].map((m) => m.getAttribute('content') ?? ''));
+  expect(metas).toEqual([cspFor(false)]);
+  expect(metas[0]).toContain("form-action 'none'");
+  expect(metas[0]).not.toContain('huggingface');
+  const violation = (act: string) =>
+    page.evaluate(async (what) => {
+      const seen = new Promise<string>((resolve) => document.addEventListener('securitypolicyviolation', (e) => resolve(e.effectiveDirective), { once: true }));
+      if (what === 'fetch') await fetch('http://example.invalid/x').catch(() => null);
+      else {
+        const f = document.createElement('form');
+        f.method = 'post';
+        f.action = '/never-submitted';
+        document.body.append(f);
+        f.requestSubmit();
+        f.remove();
+      }
+      return Promise.race([seen, new Promise<string>((r) => setTimeout(() => r('none'), 2000))]);
+    }, act);
+  expect(await violation('fetch')).toBe('connect-src');
+  // form-action 'none' is enforced: the submission is blocked and the page stays.
+  expect(await violation('form')).toBe('form-action');
+  expect(new URL(page.url()).pathname).toBe('/');
 });
 
-test('the served CSP header (which also governs the workers) allows only this origin and the opt-in hub', async ({ page }) => {
+test('the served CSP header (which also governs the workers) is csp.ts\'s policy with the opt-in hub', async ({ page }) => {
   await open(page);
-  const res = await page.request.get('/models/scpo-glove-rm/config.json');
-  const header = res.headers()['content-security-policy'] ?? '';
-  expect(header).toContain("default-src 'self'");
-  const connect = header.split(';').map((d) => d.trim()).find((d) => d.startsWith('connect-src')) ?? '';
+  for (const path of ['/', '/models/scpo-glove-rm/config.json']) {
+    const res = await page.request.get(path);
+    expect(res.headers()['content-security-policy'], path).toBe(cspFor(true));
+  }
+  const connect = cspFor(true).split(';').map((d) => d.trim()).find((d) => d.startsWith('connect-src')) ?? '';
   expect(connect.split(/\s+/).slice(1).sort()).toEqual(
     ["'self'", 'blob:', 'data:', 'https://*.hf.co', 'https://*.huggingface.co', 'https://huggingface.co'].sort(),
   );
-  // The page itself stays 'self'-only: the meta policy is intersected with the header.
   expect(await page.evaluate(() => window.crossOriginIsolated)).toBe(true);
 });
 

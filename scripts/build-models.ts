@@ -24,6 +24,7 @@ import { loadSynthetic } from '../src/pipeline/data/index.ts';
 import { DEFAULT_GLOBAL_TRAIN, trainGlobalRM } from '../src/pipeline/global.ts';
 import { encodeItems } from '../src/pipeline/rm/tokenizer.ts';
 import { openWink, type WinkFile } from './lib/wink.ts';
+import { buildWasm } from './build-wasm.ts';
 
 /** Bump when the produced files change for the same options. */
 const BUILD_VERSION = 3;
@@ -388,6 +389,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
       const { buildPolicyModels } = await import('./build-policy.ts');
       const cli = parseArgs(process.argv.slice(2));
       await buildPolicyModels(cli.publicDir, { force: cli.force, log: (m) => console.log(`[build-models] ${m}`) });
+      // The wasm-SIMD kernels of the transformer RM's CPU path (public/wasm/; own fingerprint, skipped when current).
+      await buildWasm({ publicDir: cli.publicDir, force: cli.force, log: (m) => console.log(`[build-models] wasm: ${m}`) });
+      await (await import('./lib/use-lite.ts')).buildUseLiteModel(cli.publicDir, { force: cli.force, log: (m) => console.log(`[build-models] ${m}`) });
     })
     .catch((e: unknown) => {
       console.error(`[build-models] ${(e as Error).message}`);

@@ -84,4 +84,19 @@ describe('scpo CLI', () => {
     expect(r.stderr).toMatch(/utterances\.jsonl:2:/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('escapes control characters from the data in every line it prints (lenient messages, progress, table)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scpo-ansi-'));
+    const evil = 'Evil\u001b[2J\u001b]0;pwned\u0007';
+    const fx = join(process.cwd(), 'e2e/fixtures/prism');
+    writeFileSync(join(dir, 'survey.jsonl'), readFileSync(join(fx, 'survey.jsonl'), 'utf8').replaceAll('"reside_country": "Chile"', `"reside_country": ${JSON.stringify(evil)}`));
+    const bad = JSON.stringify({ utterance_id: 'x', user_id: '\u001b[31mghost\u001b[0m', interaction_id: 'i', user_prompt: 'p', model_response: 'r', score: 5 });
+    writeFileSync(join(dir, 'utterances.jsonl'), readFileSync(join(fx, 'utterances.jsonl'), 'utf8') + bad + '\n');
+    const r = cli(['--data', dir, '--countries', evil, '--majority', 'Canada', '--methods', 'start,scpo', '--steps', '4', '--no-efficiency']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr + r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(r.stderr).toContain('user \\x1b[31mghost\\x1b[0m is not in survey.jsonl');
+    expect(r.stderr).toContain('Evil\\x1b[2J\\x1b]0;pwned\\x07 · scpo');
+    expect(r.stdout).toContain('Evil\\x1b[2J');
+  });
 });

@@ -9,30 +9,33 @@ export interface StepResult {
   loss: number;
 }
 
-/** Full trainer state, enough to resume bit-for-bit on any backend. */
-export interface TrainerCheckpoint {
-  params: BagRMParams;
-  /** Adam first/second moments, same shapes as params, keyed by tensor name (E, W1, b1, W2, b2). */
+/**
+ * Full trainer state, enough to resume bit-for-bit on any backend. Generic over the model's params `P` (the bag
+ * RM by default; the USE-lite RM's is UseLiteRM, whose moments are keyed by its trained tensors and adapters).
+ */
+export interface TrainerCheckpoint<P = BagRMParams> {
+  params: P;
+  /** Adam first/second moments, same shapes as the trained tensors, keyed by tensor name (bag: E, W1, b1, W2, b2). */
   m: Record<string, Float32Array>;
   v: Record<string, Float32Array>;
-  /** Per embedding row: the Adam step count of that row (lazy/sparse Adam). Length vocabSize. */
+  /** Per embedding row: the Adam step count of that row (lazy/sparse Adam). Length vocabSize (bag); empty when no row is trained sparsely. */
   rowStep: Int32Array;
   step: number;
 }
 
-export interface Trainer {
+export interface Trainer<P = BagRMParams> {
   readonly backend: BackendName;
   /** One optimizer step on the batch (B may be 0: no-op returning loss 0). */
   step(items: EncodedItems, batch: PairBatch): Promise<StepResult>;
   /** Scores of the given items (all items when `indices` is omitted). */
   score(items: EncodedItems, indices?: Int32Array): Promise<Float32Array>;
-  checkpoint(): Promise<TrainerCheckpoint>;
+  checkpoint(): Promise<TrainerCheckpoint<P>>;
   dispose(): void;
 }
 
-export interface Backend {
+export interface Backend<P = BagRMParams> {
   readonly name: BackendName;
   /** Human-readable description (adapter info, or why it fell back). */
   readonly info: string;
-  createTrainer(init: BagRMParams | TrainerCheckpoint, opt: OptimizerConfig): Promise<Trainer>;
+  createTrainer(init: P | TrainerCheckpoint<P>, opt: OptimizerConfig): Promise<Trainer<P>>;
 }

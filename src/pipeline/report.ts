@@ -8,6 +8,8 @@ export interface RunInfo {
   data: Pick<PreferenceData, 'format' | 'source' | 'tiesDropped' | 'countries' | 'issues'> & { items: number; pairs: number };
   globalRm: string;
   versions: Record<string, string>;
+  /** The reward model kind and its provenance (e.g. USE-lite: encoder source, global-head training data/split/steps). */
+  rm?: Record<string, unknown>;
 }
 
 export function summarizeData(data: PreferenceData): RunInfo['data'] {
@@ -43,6 +45,7 @@ export function reportFiles(result: ExperimentResult, info: RunInfo): Record<str
       seed: result.config.seed,
       backend: result.backend,
       globalRm: info.globalRm,
+      ...(info.rm ? { rm: info.rm } : {}),
       data: info.data,
       counts,
       runs: result.runs.map((r) => ({
@@ -61,15 +64,28 @@ export function reportFiles(result: ExperimentResult, info: RunInfo): Record<str
   };
 }
 
-/** CSV of the accuracy tables: country, method, full %, edited %, majority %. */
+/**
+ * One CSV cell. Anything with a separator, quote or newline is quoted. A text cell starting with = + - @ or a tab /
+ * carriage return is prefixed with ' so spreadsheets show it as text instead of running it as a formula: country
+ * names and ids come from user data (OWASP "CSV injection"). Numbers are written as they are.
+ */
+export function csvCell(v: string | number | null): string {
+  if (v === null || (typeof v === 'number' && !Number.isFinite(v))) return '';
+  const s = String(v);
+  const safe = typeof v === 'string' && /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function toCsv(rows: (string | number | null)[][]): string {
+  return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+/** CSV of the accuracy tables: country, method, full %, edited %, majority %. The CLI and the studio write it. */
 export function reportCsv(result: ExperimentResult): string {
-  const rows = ['country,method,full_acc,edited_acc,majority_acc,train_pairs'];
-  const esc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const f = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : '');
-  for (const r of result.runs) {
-    rows.push([esc(r.country), r.method, f(r.accFull), f(r.accEdited), f(r.accMajority), String(r.trainPairs)].join(','));
-  }
-  return rows.join('\n') + '\n';
+  const f = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : null);
+  const rows: (string | number | null)[][] = [['country', 'method', 'full_acc', 'edited_acc', 'majority_acc', 'train_pairs']];
+  for (const r of result.runs) rows.push([r.country, r.method, f(r.accFull), f(r.accEdited), f(r.accMajority), r.trainPairs]);
+  return toCsv(rows);
 }
 
 function cell(v: number | null | undefined, width: number): string {

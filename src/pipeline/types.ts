@@ -1,5 +1,7 @@
 // Shared data types of the SCPO pipeline: datasets, pairs, data issues, run config and reports.
-// Pure types only; every other module (data loaders, rm, scpo, eval, workers, ui) imports from here.
+// Types plus the two error classes; every other module (data loaders, rm, scpo, eval, workers, ui) imports from here.
+
+import { quoteText, safeMessage } from './text.ts';
 
 /** One scored text: a response to a prompt. Items are deduplicated per dataset and referenced by index. */
 export interface Item {
@@ -64,24 +66,33 @@ export interface PreferenceData {
   issues: DataIssueReport;
 }
 
-/** Thrown in strict mode (and for fatal problems such as a missing file); never shown as a stack trace. */
+/** A DataIssue safe to print: control characters escaped, file/field and message capped (text.ts). */
+export function safeIssue(issue: DataIssue): DataIssue {
+  return { file: quoteText(issue.file), line: issue.line, field: quoteText(issue.field), message: safeMessage(issue.message) };
+}
+
+/**
+ * Thrown in strict mode (and for fatal problems such as a missing file); never shown as a stack trace. Its parts
+ * come from user data, so they are made safe to print here, once for every caller.
+ */
 export class DataError extends Error {
   readonly file: string;
   readonly line: number;
   readonly field: string;
   constructor(issue: DataIssue) {
-    super(`${issue.file}:${issue.line}:${issue.field}: ${issue.message}`);
+    const safe = safeIssue(issue);
+    super(`${safe.file}:${safe.line}:${safe.field}: ${safe.message}`);
     this.name = 'DataError';
-    this.file = issue.file;
-    this.line = issue.line;
-    this.field = issue.field;
+    this.file = safe.file;
+    this.line = safe.line;
+    this.field = safe.field;
   }
 }
 
-/** Error in user-supplied configuration (CLI flags, URL hash, UI form). */
+/** Error in user-supplied configuration (CLI flags, URL hash, UI form). Multi-line (usage); controls escaped. */
 export class ConfigError extends Error {
   constructor(message: string) {
-    super(message);
+    super(safeMessage(message, true, 8000));
     this.name = 'ConfigError';
   }
 }

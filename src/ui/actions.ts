@@ -329,7 +329,8 @@ export function applyMessage(s: StudioState, msg: FromWorker, now: number): P {
     case 'pairs':
       return { items: msg.items, pairs: msg.pairs };
     case 'model':
-      // Answers to exportModel() are resolved by the client itself and never reach the store.
+    case 'job':
+      // Answers to exportModel() / exportJob() are resolved by the client itself and never reach the store.
       return {};
     case 'backend':
       return { backend: msg.report };

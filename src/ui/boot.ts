@@ -6,7 +6,7 @@ import { cspFor, readNetworkFlag } from './csp.ts';
 export const THEME_KEY = 'scpo-studio.theme';
 export const PRESENT_KEY = 'scpo-studio.present';
 
-if (import.meta.env.PROD && !document.querySelector('meta[http-equiv="Content-Security-Policy"]')) {
+if (import.meta.env.PROD) {
   const meta = document.createElement('meta');
   meta.httpEquiv = 'Content-Security-Policy';
   meta.content = cspFor(readNetworkFlag());

@@ -1,5 +1,6 @@
-// The production Content-Security-Policy, applied at runtime by src/ui/boot.ts before anything else loads:
-// only 'self' by default; the hub origins are added only when the user turned on "allow network".
+// The one Content-Security-Policy of the studio. The page applies cspFor(allowNetwork) at runtime (src/ui/boot.ts,
+// before anything else loads: only 'self' unless the user turned on "allow network"); the server sends cspFor(true) as a
+// header (vite.config.ts), which also governs the workers. e2e/platform.spec.ts checks both are applied.
 export const NETWORK_FLAG_KEY = 'scpo-studio.allowNetwork';
 
 /** Hosts the Hugging Face hub serves models and datasets from (API, resolve redirects, LFS/xet CDNs). */

@@ -2,7 +2,7 @@
 // run config, a self-contained run bundle that the studio can import again, and chart SVG/PNG snapshots.
 import { resolveConfig } from '../pipeline/experiment.ts';
 import type { ExperimentResult, RunResult } from '../pipeline/experiment.ts';
-import { APP_VERSION, reportCsv, reportFiles as cliReportFiles } from '../pipeline/report.ts';
+import { APP_VERSION, reportCsv, reportFiles as cliReportFiles, toCsv } from '../pipeline/report.ts';
 import type { RunInfo } from '../pipeline/report.ts';
 import type { Item, Method, Pair } from '../pipeline/types.ts';
 import { METHODS } from '../pipeline/types.ts';
@@ -29,17 +29,8 @@ export function toJson(v: unknown, indent = 2): string {
   );
 }
 
-function csvCell(v: string | number | null): string {
-  if (v === null || (typeof v === 'number' && !Number.isFinite(v))) return '';
-  const s = String(v);
-  // Quote anything with a separator, quote or newline; a leading =,+,-,@ is neutralised against spreadsheet formulas.
-  const safe = /^[=+\-@]/.test(s) && typeof v === 'string' ? `'${s}` : s;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
-export function toCsv(rows: (string | number | null)[][]): string {
-  return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
-}
+/** The CSV writer of the reports (formula-neutralising), shared with the CLI. */
+export { toCsv } from '../pipeline/report.ts';
 
 const pct = (f: number) => (Number.isFinite(f) ? Math.round(f * 10000) / 100 : null);
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunResult } from '../pipeline/experiment.ts';
 import type { Method } from '../pipeline/types.ts';
 import { resultsTable } from './derive.ts';
-import { collapsedMethods, highlightRow, partialLabel, settingWarnings } from './story.ts';
+import { collapsedMethods, highlightRow, pairStatus, partialLabel, settingWarnings } from './story.ts';
 
 const METHODS: Method[] = ['start', 'full_ft', 'filter_only', 'weight_only', 'scpo', 'inverse'];
 
@@ -80,5 +80,24 @@ describe('collapse and setting warnings', () => {
     expect(partialLabel('cancelled', 3, 35)).toContain('3 of 35');
     expect(partialLabel('done', 35, 35)).toBeNull();
     expect(partialLabel('cancelled', 0, 35)).toBeNull();
+  });
+});
+
+describe('pair status in the inspector', () => {
+  it('says why a training pair was kept or filtered, in numbers', () => {
+    expect(pairStatus('train', false, false, 0.79, 0.7, true, 'Chile', false)).toEqual({
+      text: 'filtered',
+      why: 'p_global 0.79 ≥ tau 0.70: filtered out (the global RM already agrees)',
+    });
+    expect(pairStatus('train', true, true, 0.41, 0.7, true, 'Chile', false).why).toBe('p_global 0.41 < tau 0.70: kept for training');
+    expect(pairStatus('test', null, true, 0.3, 0.7, true, 'Chile', false).text).toBe('edited');
+  });
+
+  it('explains majority and unselected countries instead of tagging them kept/filtered', () => {
+    const m = pairStatus('train', true, false, 0.4, 0.7, false, 'United States', true);
+    expect(m.text).toBe('majority');
+    expect(m.why).toContain('no country RM is trained');
+    expect(pairStatus('test', null, false, 0.6, 0.7, false, 'United States', true).why).toContain('measure the bias');
+    expect(pairStatus('train', true, false, 0.4, 0.7, false, 'Peru', false).text).toBe('not run');
   });
 });

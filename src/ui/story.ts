@@ -102,3 +102,34 @@ export function partialLabel(status: string, finishedRuns: number, totalRuns: nu
   if (status !== 'cancelled' || finishedRuns === 0) return null;
   return `Partial results: the run was cancelled after ${finishedRuns} of ${totalRuns} runs; countries or methods without a number did not finish.`;
 }
+
+/**
+ * The filter column's word for a pair, and why, in numbers: "p_global 0.79 ≥ tau 0.70". Pairs of countries with no
+ * country RM (the majority, or countries not selected) are only scored, never filtered or trained on.
+ */
+export function pairStatus(
+  split: 'train' | 'test',
+  kept: boolean | null,
+  wrong: boolean | null,
+  pGlobal: number,
+  tau: number,
+  trained: boolean,
+  country: string,
+  majority: boolean,
+): { text: string; why: string } {
+  if (!trained) {
+    const who = majority ? `${country} is a majority country` : `${country} is not among the selected countries`;
+    return {
+      text: majority ? 'majority' : 'not run',
+      why: `${who}: no country RM is trained for it, so its pairs are neither kept nor filtered and have no margin${majority && split === 'test' ? '; its test pairs measure the bias (majority accuracy)' : ''}.`,
+    };
+  }
+  const p = Number.isFinite(pGlobal) ? pGlobal.toFixed(2) : '–';
+  const t = tau.toFixed(2);
+  if (split === 'train') {
+    if (kept === null) return { text: '–', why: 'not scored yet' };
+    return kept ? { text: 'kept', why: `p_global ${p} < tau ${t}: kept for training` } : { text: 'filtered', why: `p_global ${p} ≥ tau ${t}: filtered out (the global RM already agrees)` };
+  }
+  if (wrong === null) return { text: '–', why: 'not scored yet' };
+  return wrong ? { text: 'edited', why: `test pair the global RM ranks wrong (r+ < r−, p_global ${p} < 0.50): in the edited set` } : { text: 'test', why: `test pair (p_global ${p})` };
+}

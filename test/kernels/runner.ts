@@ -8,6 +8,7 @@ import { KERNELS, type AnyKernel } from '../../src/gpu/kernels/index.ts';
 import type { Dtype, TypedArray } from '../../src/gpu/kernels/kernel.ts';
 import { buildRowContributions } from '../../src/gpu/kernels/embeddingBagBackward.ts';
 import { sparseRowCoefficients } from '../../src/gpu/kernels/adamwSparse.ts';
+import { attentionForward } from '../../src/gpu/kernels/attentionForward.ts';
 
 export interface Tolerance {
   abs: number;
@@ -121,6 +122,17 @@ const GENERATORS: Record<string, (g: Record<string, unknown>, seed: number) => G
       inputs: { dX, bagOffsets: offsets, rowOffsets, contribBag },
     };
   },
+  /** Attention backward inputs that belong together: P and A from the forward twin, dA zero on padded rows. */
+  attentionBackward(g, seed) {
+    const lens = Int32Array.from(g.lens as number[]);
+    const dims = { seqs: g.seqs as number, T: g.T as number, heads: g.heads as number, headDim: g.headDim as number, scale: g.scale as number };
+    const W = dims.heads * dims.headDim;
+    const qkv = Float32Array.from(uniformArray(dims.seqs * dims.T * 3 * W, -1, 1, seed));
+    const { A, P } = attentionForward.cpu(dims, { qkv, lens });
+    const dA = Float32Array.from(uniformArray(dims.seqs * dims.T * W, -1, 1, seed + 1));
+    for (let b = 0; b < dims.seqs; b++) dA.fill(0, (b * dims.T + lens[b]) * W, (b + 1) * dims.T * W);
+    return { dims, inputs: { qkv, lens, P, A, dA } };
+  },
   adamwSparse(g, seed) {
     const r = rng(seed);
     const vocab = g.vocab as number;
@@ -151,7 +163,8 @@ export function materialize(kernel: AnyKernel, c: KernelCase): Generated {
   if (c.generate) {
     const gen = GENERATORS[c.generate.kind];
     if (!gen) throw new Error(`${c.name}: unknown generator '${c.generate.kind}'`);
-    const out = gen(c.generate, c.generate.seed);
+    // A generator sees the case dims too (generate keys win), so sizes are written once.
+    const out = gen({ ...(c.dims ?? {}), ...c.generate }, c.generate.seed);
     dims = { ...out.dims, ...dims };
     Object.assign(inputs, out.inputs);
   }

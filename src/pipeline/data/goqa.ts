@@ -1,7 +1,9 @@
 // GlobalOpinionQA loader: global_opinions.csv -> per-country option pairs by answer share, split by question.
 import Papa from 'papaparse';
 import type { InputFile, PreferenceData } from '../types.ts';
-import { checkInputFile, fileError, guardFile, IssueCollector, ROW_FIELD } from './issues.ts';
+import { checkInputFile, fileError, guardFile, IssueCollector, noUsableRows, ROW_FIELD } from './issues.ts';
+import { notUtf8Text } from './sniff.ts';
+import { quoteText } from '../text.ts';
 import { resolveOptions, type LoadOptions } from './options.ts';
 import { finalizeData, ItemTable, turnPairs, type Scored, type UnsplitPair } from './pairs.ts';
 import { parsePyLiteral, PyParseError, type PyValue } from './pylit.ts';
@@ -52,19 +54,19 @@ export function parseGoqaCells(question: string, selectionsText: string, options
     const country = rawCountry.trim();
     if (country === '') return { reason: 'empty country', field: 'selections', message: 'selections has an empty country name' };
     if (!Array.isArray(shares) || !shares.every((s) => typeof s === 'number')) {
-      return { reason: 'bad selections', field: 'selections', message: `shares of ${country} must be a list of numbers` };
+      return { reason: 'bad selections', field: 'selections', message: `shares of ${quoteText(country)} must be a list of numbers` };
     }
     const nums = shares as number[];
     if (nums.length !== options.length) {
       return {
         reason: 'selections length mismatch',
         field: 'selections',
-        message: `${country} has ${nums.length} shares for ${options.length} options`,
+        message: `${quoteText(country)} has ${nums.length} shares for ${options.length} options`,
       };
     }
     const out = nums.find((s) => !Number.isNaN(s) && !(s >= 0 && s <= SHARE_MAX));
     if (out !== undefined) {
-      return { reason: 'out of range', field: 'selections', message: `share ${out} of ${country} is outside 0..1` };
+      return { reason: 'out of range', field: 'selections', message: `share ${out} of ${quoteText(country)} is outside 0..1` };
     }
     selections.set(country, nums);
   }
@@ -82,6 +84,8 @@ export async function loadGoqa(file: InputFile, opts?: LoadOptions): Promise<Pre
   const pairs: UnsplitPair[] = [];
   let tiesDropped = 0;
 
+  const notText = await guardFile(name, () => notUtf8Text(input));
+  if (notText) throw fileError(name, notText);
   await guardFile(name, async () => {
     // The CSV is a few MB and quoted cells span lines, so it is parsed whole rather than line-streamed.
     let text = await input.blob.text();
@@ -115,7 +119,7 @@ export async function loadGoqa(file: InputFile, opts?: LoadOptions): Promise<Pre
           if (st.header === null) {
             const h = fields.map((f) => f.trim().toLowerCase());
             for (const c of GOQA_REQUIRED_COLUMNS) {
-              if (!h.includes(c)) throw fileError(name, `column "${c}" is missing from the header (found: ${h.join(', ')})`, c);
+              if (!h.includes(c)) throw fileError(name, `column "${c}" is missing from the header (found: ${quoteText(h.join(', '))})`, c);
             }
             st.header = h;
             st.col = { question: h.indexOf('question'), selections: h.indexOf('selections'), options: h.indexOf('options') };
@@ -183,7 +187,7 @@ export async function loadGoqa(file: InputFile, opts?: LoadOptions): Promise<Pre
     });
     if (st.failure !== null) throw st.failure;
     if (st.header === null) throw fileError(name, 'no header row');
-    if (usable === 0) throw fileError(name, 'no usable rows (each needs question, selections and options)');
+    if (usable === 0) throw noUsableRows(name, 'no usable rows (each needs question, selections and options)', issues);
   });
 
   if (pairs.length === 0) {

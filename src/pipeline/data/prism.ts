@@ -1,6 +1,9 @@
 // PRISM loader: validates survey and utterance rows (from JSONL, Parquet or memory) and builds per-turn pairs.
 import type { InputFile, PreferenceData } from '../types.ts';
-import { checkInputFile, fileError, guardFile, IssueCollector, ROW_FIELD } from './issues.ts';
+import { checkInputFile, fileError, guardFile, IssueCollector, noUsableRows, ROW_FIELD } from './issues.ts';
+import { notUtf8Text } from './sniff.ts';
+import { isParquet } from './parquet.ts';
+import { quoteText } from '../text.ts';
 import { describeValue, isRecord, resolveOptions, type LoadOptions } from './options.ts';
 import { finalizeData, ItemTable, turnPairs, type Scored, type UnsplitPair } from './pairs.ts';
 import { fileRows, type RowSource } from './rows.ts';
@@ -95,7 +98,7 @@ async function readSurvey(source: RowSource, issues: IssueCollector): Promise<Ma
       bad(line, {
         reason: 'duplicate user',
         field: 'user_id',
-        message: `user ${id.value} already appeared on line ${users.get(id.value)?.line}; this row is ignored`,
+        message: `user ${quoteText(id.value)} already appeared on line ${users.get(id.value)?.line}; this row is ignored`,
       });
       continue;
     }
@@ -108,7 +111,7 @@ async function readSurvey(source: RowSource, issues: IssueCollector): Promise<Ma
     }
     usable++;
   }
-  if (usable === 0) throw fileError(source.name, 'no usable survey rows (each needs user_id and location.reside_country)');
+  if (usable === 0) throw noUsableRows(source.name, 'no usable survey rows (each needs user_id and location.reside_country)', issues);
   return users;
 }
 
@@ -150,13 +153,16 @@ export async function buildPrism(
 
   const items = new ItemTable();
   const turns = new Map<string, Turn>();
+  // utterance_id -> the first usable row with it: a repeated id (a concatenated or re-exported file) is a bad row,
+  // and the first is kept, so one response cannot be counted twice or with two contradicting scores.
+  const utteranceIds = new Map<string, { line: number; score: number }>();
   await guardFile(utterances.name, async () => {
     let usable = 0;
     for await (const raw of utterances.rows) {
       const { line } = raw;
       const bad = (b: Bad, uid?: unknown) => {
         // The utterance_id makes a row easy to find in tools that do not show line numbers (Parquet viewers).
-        const suffix = typeof uid === 'string' && uid !== '' ? ` (utterance_id ${uid})` : '';
+        const suffix = typeof uid === 'string' && uid !== '' ? ` (utterance_id ${quoteText(uid)})` : '';
         issues.add(b.reason, { file: utterances.name, line, field: b.field, message: b.message + suffix });
       };
       if (raw.error !== undefined) {
@@ -196,7 +202,7 @@ export async function buildPrism(
       }
       const person = users.get(user.value);
       if (!person) {
-        bad({ reason: 'unknown user', field: 'user_id', message: `user ${user.value} is not in ${survey.name}` }, uid);
+        bad({ reason: 'unknown user', field: 'user_id', message: `user ${quoteText(user.value)} is not in ${survey.name}` }, uid);
         continue;
       }
       if (person.country === null) {
@@ -204,11 +210,26 @@ export async function buildPrism(
           {
             reason: 'user without country',
             field: 'user_id',
-            message: `user ${user.value} has no location.reside_country (${survey.name}:${person.line})`,
+            message: `user ${quoteText(user.value)} has no location.reside_country (${survey.name}:${person.line})`,
           },
           uid,
         );
         continue;
+      }
+      const uidKey = typeof uid === 'string' && uid !== '' ? uid : typeof uid === 'number' && Number.isInteger(uid) ? String(uid) : null;
+      if (uidKey !== null) {
+        const first = utteranceIds.get(uidKey);
+        if (first) {
+          const conflict = first.score !== score.value ? `with score ${first.score}; this row's score ${score.value} contradicts it and` : 'and';
+          issues.add('duplicate utterance_id', {
+            file: utterances.name,
+            line,
+            field: 'utterance_id',
+            message: `utterance_id ${quoteText(uidKey)} already appeared on line ${first.line} ${conflict} this row is ignored`,
+          });
+          continue;
+        }
+        utteranceIds.set(uidKey, { line, score: score.value });
       }
       usable++;
       // Interaction ids are unique per conversation turn; keying by user too keeps pairs inside one user.
@@ -221,7 +242,11 @@ export async function buildPrism(
       turn.responses.push({ item: items.intern(prompt.value, response.value), score: score.value });
     }
     if (usable === 0) {
-      throw fileError(utterances.name, 'no usable utterance rows (each needs user_id, interaction_id, user_prompt, model_response, score 1-100 and a surveyed user with a country)');
+      throw noUsableRows(
+        utterances.name,
+        'no usable utterance rows (each needs user_id, interaction_id, user_prompt, model_response, score 1-100 and a surveyed user with a country)',
+        issues,
+      );
     }
   });
 
@@ -262,11 +287,18 @@ export async function buildPrism(
 }
 
 
+/** A JSONL file that is UTF-16 or binary fails as a whole, saying so, instead of as thousands of bad lines. */
+async function checkIsText(file: InputFile): Promise<void> {
+  const why = await guardFile(file.name, async () => ((await isParquet(file)) ? null : notUtf8Text(file)));
+  if (why) throw fileError(file.name, why);
+}
+
 /** Loads PRISM from utterances + survey, each JSONL (HF layout) or Parquet (HF parquet mirror). */
 export async function loadPrism(files: PrismFiles, opts?: LoadOptions): Promise<PreferenceData> {
   resolveOptions(opts);
   const utterances = checkInputFile(files?.utterances, 'utterances.jsonl');
   const survey = checkInputFile(files?.survey, 'survey.jsonl');
+  for (const f of [survey, utterances]) await checkIsText(f);
   const sources = {
     utterances: await guardFile(utterances.name, () => fileRows(utterances, UTTERANCE_COLUMNS)),
     survey: await guardFile(survey.name, () => fileRows(survey, SURVEY_COLUMNS)),

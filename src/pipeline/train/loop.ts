@@ -118,18 +118,18 @@ export interface BackendFallback {
   resumedFrom: number;
 }
 
-export interface FailoverOptions {
+export interface FailoverOptions<P = BagRMParams> {
   /** Checkpoint a non-cpu trainer every this many steps (0: only the start). Default 50. */
   checkpointEvery?: number;
-  /** Where a lost run continues. Default the cpu backend. */
-  fallback?: Backend;
+  /** Where a lost run continues. Default the bag RM's cpu backend: other models pass their own cpu backend. */
+  fallback?: Backend<P>;
   /** Told once when the run falls back; `backend` is the one to use from now on. */
-  onFallback?: (info: BackendFallback, backend: Backend) => void;
+  onFallback?: (info: BackendFallback, backend: Backend<P>) => void;
 }
 
 export const DEFAULT_CHECKPOINT_EVERY = 50;
 
-export interface FailoverTrainerOptions extends FailoverOptions {
+export interface FailoverTrainerOptions<P = BagRMParams> extends FailoverOptions<P> {
   /** The batch of a 1-based step, for replays; without it the trainer keeps copies of the batches it steps. */
   batchAt?: (runStep: number) => PairBatch;
   /** Called with each replayed step's recomputed loss. */
@@ -140,13 +140,21 @@ export interface FailoverTrainerOptions extends FailoverOptions {
  * Errors after which a backend is gone for good: the device was lost, or WebGPU cannot hold the trainer
  * (out of memory, limits). Any error while the backend reports its device lost counts too.
  */
-export function isBackendLoss(e: unknown, backend?: Backend): boolean {
+export function isBackendLoss(e: unknown, backend?: Backend<unknown>): boolean {
   if (e instanceof GpuDeviceLostError || e instanceof GpuUnavailableError) return true;
   const name = (e as { name?: unknown } | null)?.name;
   if (name === 'GpuDeviceLostError' || name === 'GpuUnavailableError') return true;
   // WebGpuBackend keeps its GpuContext in `ctx`; read structurally so this module needs no WebGPU code.
   const ctx = (backend as { ctx?: { lostError?: unknown } } | undefined)?.ctx;
   return Boolean(ctx?.lostError);
+}
+
+/**
+ * The backend a lost run continues on: the caller's, else the bag RM's cpu backend (whose trainer rejects other
+ * models' params with a clear error, so a model without its own fallback cannot silently train the wrong thing).
+ */
+function fallbackOf<P>(options: FailoverOptions<P>): Backend<P> {
+  return options.fallback ?? (cpuBackend as unknown as Backend<P>);
 }
 
 function reasonOf(e: unknown): string {
@@ -160,10 +168,10 @@ function reasonOf(e: unknown): string {
  * its own copies when none is given) and retries the failed call there. The run's step count and results
  * continue as if nothing happened; steps replayed are reported through `onReplay` (their recomputed losses).
  */
-export class FailoverTrainer implements Trainer {
-  private inner: Trainer;
-  private current: Backend;
-  private saved: { state: BagRMParams | TrainerCheckpoint; runStep: number };
+export class FailoverTrainer<P = BagRMParams> implements Trainer<P> {
+  private inner: Trainer<P>;
+  private current: Backend<P>;
+  private saved: { state: P | TrainerCheckpoint<P>; runStep: number };
   /** Steps taken through this wrapper (the run's 1-based step numbers). */
   private runStep = 0;
   /** Copies of the batches since the last checkpoint, when there is no schedule to replay from. */
@@ -173,11 +181,11 @@ export class FailoverTrainer implements Trainer {
   private readonly every: number;
 
   private constructor(
-    trainer: Trainer,
-    backend: Backend,
-    init: BagRMParams | TrainerCheckpoint,
+    trainer: Trainer<P>,
+    backend: Backend<P>,
+    init: P | TrainerCheckpoint<P>,
     private readonly opt: OptimizerConfig,
-    private readonly options: FailoverTrainerOptions,
+    private readonly options: FailoverTrainerOptions<P>,
   ) {
     this.inner = trainer;
     this.current = backend;
@@ -186,18 +194,18 @@ export class FailoverTrainer implements Trainer {
   }
 
   /** A trainer on `backend`, or (when that backend cannot make one) on the fallback backend, reported as such. */
-  static async create(
-    backend: Backend,
-    init: BagRMParams | TrainerCheckpoint,
+  static async create<P = BagRMParams>(
+    backend: Backend<P>,
+    init: P | TrainerCheckpoint<P>,
     opt: OptimizerConfig,
-    options: FailoverTrainerOptions = {},
-  ): Promise<FailoverTrainer> {
-    const fallback = options.fallback ?? cpuBackend;
+    options: FailoverTrainerOptions<P> = {},
+  ): Promise<FailoverTrainer<P>> {
+    const fallback = fallbackOf(options);
     try {
-      return new FailoverTrainer(await backend.createTrainer(init, opt), backend, init, opt, options);
+      return new FailoverTrainer<P>(await backend.createTrainer(init, opt), backend, init, opt, options);
     } catch (e) {
       if (backend.name === fallback.name || !isBackendLoss(e, backend)) throw e;
-      const t = new FailoverTrainer(await fallback.createTrainer(init, opt), fallback, init, opt, options);
+      const t = new FailoverTrainer<P>(await fallback.createTrainer(init, opt), fallback, init, opt, options);
       t.report({ from: backend.name, to: fallback.name, reason: reasonOf(e), atStep: 0, resumedFrom: 0 }, fallback);
       return t;
     }
@@ -208,7 +216,7 @@ export class FailoverTrainer implements Trainer {
   }
 
   /** The backend the run is on now. */
-  get currentBackend(): Backend {
+  get currentBackend(): Backend<P> {
     return this.current;
   }
 
@@ -246,7 +254,7 @@ export class FailoverTrainer implements Trainer {
     return this.guard((t) => t.score(items, indices));
   }
 
-  checkpoint(): Promise<TrainerCheckpoint> {
+  checkpoint(): Promise<TrainerCheckpoint<P>> {
     return this.guard((t) => t.checkpoint());
   }
 
@@ -255,10 +263,10 @@ export class FailoverTrainer implements Trainer {
   }
 
   private get canFail(): boolean {
-    return this.current.name !== (this.options.fallback ?? cpuBackend).name;
+    return this.current.name !== fallbackOf(this.options).name;
   }
 
-  private async guard<T>(call: (t: Trainer) => Promise<T>): Promise<T> {
+  private async guard<T>(call: (t: Trainer<P>) => Promise<T>): Promise<T> {
     try {
       return await call(this.inner);
     } catch (e) {
@@ -269,7 +277,7 @@ export class FailoverTrainer implements Trainer {
   }
 
   private async failover(e: unknown): Promise<void> {
-    const fallback = this.options.fallback ?? cpuBackend;
+    const fallback = fallbackOf(this.options);
     const from = this.current.name;
     try {
       this.inner.dispose();
@@ -290,15 +298,15 @@ export class FailoverTrainer implements Trainer {
     this.report({ from, to: fallback.name, reason: reasonOf(e), atStep: this.runStep, resumedFrom: this.saved.runStep }, fallback);
   }
 
-  private report(info: BackendFallback, backend: Backend): void {
+  private report(info: BackendFallback, backend: Backend<P>): void {
     this.fallbackInfo = info;
     this.options.onFallback?.(info, backend);
   }
 }
 
-export interface TrainOutcome {
+export interface TrainOutcome<P = BagRMParams> {
   /** The run's trainer; it keeps falling back (from its last checkpoint) if its backend is lost later. */
-  trainer: FailoverTrainer;
+  trainer: FailoverTrainer<P>;
   losses: number[];
 }
 
@@ -308,19 +316,19 @@ export interface TrainOutcome {
  * recomputed losses of the replayed steps, and `onStep` is called once per step number (never again for a
  * step replayed after a fallback).
  */
-export async function train(
-  backend: Backend,
-  init: BagRMParams | TrainerCheckpoint,
+export async function train<P = BagRMParams>(
+  backend: Backend<P>,
+  init: P | TrainerCheckpoint<P>,
   opt: OptimizerConfig,
   items: EncodedItems,
   spec: TrainSpec,
   control: RunControl | undefined,
-  onStep?: (step: number, loss: number, trainer: Trainer) => Promise<void> | void,
-  failover: FailoverOptions = {},
-): Promise<TrainOutcome> {
+  onStep?: (step: number, loss: number, trainer: Trainer<P>) => Promise<void> | void,
+  failover: FailoverOptions<P> = {},
+): Promise<TrainOutcome<P>> {
   const schedule = new BatchSchedule(spec);
   const losses: number[] = [];
-  const trainer = await FailoverTrainer.create(backend, init, opt, {
+  const trainer = await FailoverTrainer.create<P>(backend, init, opt, {
     ...failover,
     batchAt: (s) => schedule.batch(s),
     onReplay: (s, loss) => {

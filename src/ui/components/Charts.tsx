@@ -202,10 +202,10 @@ export function BiasChart() {
         <>
           <select aria-label="Bias chart view" data-testid="bias-view" className="small-select" value={view} onChange={(e) => setView(e.target.value as 'acc' | 'gap')}>
             <option value="acc">accuracy</option>
-            <option value="gap">gap (own − majority)</option>
+            <option value="gap">gap</option>
           </select>
           <select aria-label="Bias chart scope" className="small-select" value={scope} onChange={(e) => setScope(e.target.value as 'country' | 'avg')}>
-            <option value="country">selected country</option>
+            <option value="country">this country</option>
             <option value="avg">average</option>
           </select>
         </>

@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { KeyboardEvent } from 'react';
 import { download, reportFiles, toJson } from '../export.ts';
 import type { Method } from '../../pipeline/types.ts';
-import { currentBundleJson, exportModel, importRunFile } from '../runner.ts';
+import { currentBundleJson, exportJob, exportModel, importRunFiles } from '../runner.ts';
 import { runKey } from '../derive.ts';
 import { useStudio } from '../store.ts';
 
@@ -44,6 +44,9 @@ export function ExportMenu() {
     else if (e.key === 'End') go(list.length - 1);
     else if (e.key === 'Tab') setOpen(false);
   };
+  const folderRef = useRef<HTMLInputElement>(null);
+  // A directory picker (the job's or the CLI's report folder); React has no typed prop for it.
+  useEffect(() => folderRef.current?.setAttribute('webkitdirectory', ''), []);
   useEffect(() => {
     if (!open) return;
     const close = (e: MouseEvent) => {
@@ -93,12 +96,28 @@ export function ExportMenu() {
       <input
         ref={importRef}
         type="file"
-        accept=".json,application/json"
+        accept=".json,.zip,application/json,application/zip"
         hidden
         data-testid="import-input"
+        title="A saved run (.json) or a zip of a report folder (the PyTorch job's or the CLI's --out)"
         onChange={(e) => {
-          const f = e.target.files?.[0];
-          if (f) void importRunFile(f);
+          const fs = [...(e.target.files ?? [])];
+          if (fs.length) void importRunFiles(fs);
+          e.target.value = '';
+        }}
+      />
+      <button type="button" data-testid="import-folder-button" title="The PyTorch job's or the CLI's --out folder" onClick={() => folderRef.current?.click()}>
+        Import report folder…
+      </button>
+      <input
+        ref={folderRef}
+        type="file"
+        multiple
+        hidden
+        data-testid="import-folder-input"
+        onChange={(e) => {
+          const fs = [...(e.target.files ?? [])];
+          if (fs.length) void importRunFiles(fs);
           e.target.value = '';
         }}
       />
@@ -148,6 +167,12 @@ export function ExportMenu() {
           <button type="button" role="menuitem" tabIndex={-1} data-testid="export-config" onClick={() => download('config.json', toJson(result?.config ?? config), 'application/json')}>
             config.json
           </button>
+          </div>
+          <div role="group" aria-label="Scale out">
+            <p className="menu-title" aria-hidden="true">
+              Scale out
+            </p>
+            <JobExport />
           </div>
           <ModelExport />
         </div>
@@ -219,5 +244,37 @@ function ModelExport() {
         </span>
       ) : null}
     </div>
+  );
+}
+
+/** The latest run as a PyTorch DDP job (zip): its scored data, plan and bag RM are in this page's worker. */
+function JobExport() {
+  const result = useStudio((s) => s.result);
+  const origin = useStudio((s) => s.resultOrigin);
+  const [busy, setBusy] = useState(false);
+  const why = !result ? 'after a run' : origin !== 'run' ? 'run again in this page to export it as a job (the scored data lives in the run\u2019s worker)' : '';
+  return (
+    <>
+      <button
+        type="button"
+        role="menuitem"
+        tabIndex={-1}
+        data-testid="export-job"
+        disabled={!!why || busy}
+        aria-describedby={why ? 'export-job-why' : undefined}
+        title={why || 'Export as PyTorch job: data, plan, weights and a torch.distributed trainer (job/run.py) that writes the same reports'}
+        onClick={() => {
+          setBusy(true);
+          void exportJob().finally(() => setBusy(false));
+        }}
+      >
+        {busy ? 'exporting…' : 'Export as PyTorch job (zip)'}
+      </button>
+      {why ? (
+        <span className="small muted menu-why" id="export-job-why" aria-hidden="true">
+          {why}
+        </span>
+      ) : null}
+    </>
   );
 }

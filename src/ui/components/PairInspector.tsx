@@ -7,6 +7,7 @@ import type { Method } from '../../pipeline/types.ts';
 import type { KeptFilter, PairFilter, PairTable, SortKey } from '../derive.ts';
 import { countryPairs, DEFAULT_PAIR_FILTER, filterPairs, fmt, marginsByPair, scorePair, sortPairs } from '../derive.ts';
 import { update, useStudio } from '../store.ts';
+import { pairStatus } from '../story.ts';
 
 const ROW_H = 40;
 /** Row height with "expand texts" on: about five lines of prompt/response, scrollable inside the cell. */
@@ -42,37 +43,6 @@ const COLS: Col[] = [
   { key: 'weight', label: 'weight', title: 'min(exp((r+ − r−)/beta), 1)', cls: 'c-num c-weight' },
   { key: 'margin', label: 'margin', title: 'country RM margin s(chosen) − s(rejected) after training', cls: 'c-num c-wide' },
 ];
-
-/**
- * The filter column's word for a pair, and why, in numbers: "p_global 0.79 ≥ tau 0.70". Pairs of countries with no
- * country RM (the majority, or countries not selected) are only scored, never filtered or trained on.
- */
-export function pairStatus(
-  split: 'train' | 'test',
-  kept: boolean | null,
-  wrong: boolean | null,
-  pGlobal: number,
-  tau: number,
-  trained: boolean,
-  country: string,
-  majority: boolean,
-): { text: string; why: string } {
-  if (!trained) {
-    const who = majority ? `${country} is a majority country` : `${country} is not among the selected countries`;
-    return {
-      text: majority ? 'majority' : 'not run',
-      why: `${who}: no country RM is trained for it, so its pairs are neither kept nor filtered and have no margin${majority && split === 'test' ? '; its test pairs measure the bias (majority accuracy)' : ''}.`,
-    };
-  }
-  const p = Number.isFinite(pGlobal) ? pGlobal.toFixed(2) : '–';
-  const t = tau.toFixed(2);
-  if (split === 'train') {
-    if (kept === null) return { text: '–', why: 'not scored yet' };
-    return kept ? { text: 'kept', why: `p_global ${p} < tau ${t}: kept for training` } : { text: 'filtered', why: `p_global ${p} ≥ tau ${t}: filtered out (the global RM already agrees)` };
-  }
-  if (wrong === null) return { text: '–', why: 'not scored yet' };
-  return wrong ? { text: 'edited', why: `test pair the global RM ranks wrong (r+ < r−, p_global ${p} < 0.50): in the edited set` } : { text: 'test', why: `test pair (p_global ${p})` };
-}
 
 function PairDetail({ index, table, onClose, trainedSet, majoritySet }: { index: number; table: PairTable; onClose: () => void; trainedSet: Set<string>; majoritySet: Set<string> }) {
   const pairs = useStudio((s) => s.pairs);

@@ -1,0 +1,205 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsMatOps } from '../matops.ts';
+import type { GemmOptions } from '../matops.ts';
+import { WASM_FILES } from './files.ts';
+import { loadKernelModule, WasmKernelsError } from './loader.ts';
+import { createWasmMatOps, resolveThreads } from './matops.ts';
+import type { WasmMatOps } from './matops.ts';
+import { threadSupport } from './threads.ts';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function rand(r: () => number, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+}
+
+type Mode = 'plain' | 'bias' | 'accumulate';
+const MODES: Mode[] = ['plain', 'bias', 'accumulate'];
+
+// Odd sizes around the 4-row x 8-column register block, m=1, k=1, n=1, and one USE-lite-like block.
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 9, 5],
+  [3, 1, 7],
+  [5, 13, 1],
+  [7, 8, 3],
+  [4, 16, 16],
+  [9, 23, 17],
+  [13, 31, 40],
+  [33, 65, 129],
+  [64, 96, 256],
+];
+
+/**
+ * Runs one case on `ops` and on jsMatOps (f64 sums) and returns the largest error in units of the f32 summation
+ * bound (k+2) * 2^-24 * (sum_p |a_ip b_pj| + |init_ij|): a correct f32 kernel stays below 1.
+ */
+function errorInBounds(ops: WasmMatOps, m: number, n: number, k: number, transA: boolean, transB: boolean, mode: Mode, seed: number): number {
+  const r = rng(seed);
+  const A = rand(r, m * k);
+  const B = rand(r, k * n);
+  const bias = rand(r, n);
+  const C0 = rand(r, m * n);
+  const opts: GemmOptions = { transA, transB, accumulate: mode === 'accumulate', bias: mode === 'bias' ? bias : undefined };
+  const ref = C0.slice();
+  const got = C0.slice();
+  jsMatOps.gemm(m, n, k, A, B, ref, opts);
+  ops.gemm(m, n, k, A, B, got, opts);
+  const absSum = new Float32Array(m * n);
+  jsMatOps.gemm(m, n, k, A.map(Math.abs), B.map(Math.abs), absSum, { transA, transB });
+  let worst = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const init = mode === 'accumulate' ? C0[i * n + j] : mode === 'bias' ? bias[j] : 0;
+      const bound = (k + 2) * 2 ** -24 * (absSum[i * n + j] + Math.abs(init)) + 1e-30;
+      const e = Math.abs(got[i * n + j] - ref[i * n + j]) / bound;
+      if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : e;
+    }
+  }
+  return worst;
+}
+
+describe('wasm SIMD MatOps', () => {
+  let one: WasmMatOps;
+  let two: WasmMatOps;
+  beforeAll(async () => {
+    one = await createWasmMatOps({ threads: 1 });
+    // minSplitFlops 0: split even the tiny test shapes, so the threaded path is what runs.
+    two = await createWasmMatOps({ threads: 2, minSplitFlops: 0 });
+  });
+  afterAll(() => {
+    one?.dispose();
+    two?.dispose();
+  });
+
+  it('starts 2 threads in Node (shared memory + worker_threads)', () => {
+    expect(threadSupport()).toBeNull();
+    expect(two.threads).toBe(2);
+    expect(two.fallback).toBeUndefined();
+    expect(two.name).toBe('wasm-2t');
+    expect(one.threads).toBe(1);
+  });
+
+  it('matches jsMatOps on every variant (A@B, A@B^T, A^T@B, A^T@B^T) x (plain, bias, accumulate), odd shapes', () => {
+    let seed = 1;
+    const failures: string[] = [];
+    for (const [m, n, k] of SHAPES) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          for (const mode of MODES) {
+            const e = errorInBounds(one, m, n, k, transA, transB, mode, seed++);
+            if (!(e < 1)) failures.push(`m=${m} n=${n} k=${k} transA=${transA} transB=${transB} ${mode}: ${e.toFixed(2)} x bound`);
+          }
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('2 threads give bit-identical results to 1 thread (row split and, for small m, panel split)', () => {
+    let seed = 100;
+    for (const [m, n, k] of [...SHAPES, [2, 40, 33] as [number, number, number], [130, 24, 70] as [number, number, number]]) {
+      for (const transB of [false, true]) {
+        for (const mode of MODES) {
+          const r = rng(seed++);
+          const A = rand(r, m * k);
+          const B = rand(r, k * n);
+          const bias = rand(r, n);
+          const c1 = rand(r, m * n);
+          const c2 = c1.slice();
+          const opts: GemmOptions = { transB, accumulate: mode === 'accumulate', bias: mode === 'bias' ? bias : undefined };
+          one.gemm(m, n, k, A, B, c1, opts);
+          two.gemm(m, n, k, A, B, c2, opts);
+          expect(new Uint32Array(c2.buffer), `m=${m} n=${n} k=${k} transB=${transB} ${mode}`).toEqual(new Uint32Array(c1.buffer));
+        }
+      }
+    }
+  });
+
+  it('keeps pinned weights resident: packed once, same results, offsets into one pinned buffer', async () => {
+    const ops = await createWasmMatOps({ threads: 1 });
+    try {
+      const r = rng(7);
+      const [m, n, k] = [10, 24, 36];
+      const all = rand(r, 5 + 2 * k * n); // two weights in one buffer, the second at an odd offset
+      const W1 = all.subarray(5, 5 + k * n);
+      const W2 = all.subarray(5 + k * n);
+      ops.pin(all);
+      const x = rand(r, m * k);
+      for (const [W, transB] of [[W1, false], [W2, false], [W2, true], [W1, false]] as const) {
+        const got = new Float32Array(m * n);
+        const ref = new Float32Array(m * n);
+        ops.gemm(m, n, k, x, W, got, { transB });
+        one.gemm(m, n, k, x, W.slice(), ref, { transB }); // a copy: not pinned
+        expect(got).toEqual(ref);
+      }
+      // W1, W2, W2^T: three packs; the second use of W1 reused its pack.
+      expect(ops.residentBytes().packs).toBe(3);
+      expect(ops.residentBytes().bytes).toBeGreaterThanOrEqual(3 * k * n * 4);
+      // A subarray view built anew each call still hits the same pack.
+      ops.gemm(m, n, k, x, all.subarray(5, 5 + k * n), new Float32Array(m * n));
+      expect(ops.residentBytes().packs).toBe(3);
+      ops.releasePins();
+      expect(ops.residentBytes()).toMatchObject({ packs: 0, bytes: 0 });
+    } finally {
+      ops.dispose();
+    }
+  });
+
+  it('k = 0 gives the bias (or zeros, or leaves C with accumulate); m = 0 or n = 0 is a no-op', () => {
+    const bias = Float32Array.of(1, 2, 3);
+    const C = new Float32Array(6).fill(9);
+    one.gemm(2, 3, 0, new Float32Array(0), new Float32Array(0), C, { bias });
+    expect(Array.from(C)).toEqual([1, 2, 3, 1, 2, 3]);
+    one.gemm(2, 3, 0, new Float32Array(0), new Float32Array(0), C, { accumulate: true });
+    expect(Array.from(C)).toEqual([1, 2, 3, 1, 2, 3]);
+    one.gemm(2, 3, 0, new Float32Array(0), new Float32Array(0), C);
+    expect(Array.from(C)).toEqual([0, 0, 0, 0, 0, 0]);
+    C.fill(5);
+    one.gemm(0, 3, 4, new Float32Array(0), new Float32Array(12), C);
+    expect(Array.from(C)).toEqual([5, 5, 5, 5, 5, 5]);
+  });
+
+  it('rejects bad shapes with the same messages as jsMatOps', () => {
+    const a = new Float32Array(6);
+    expect(() => one.gemm(2, 3, 4, a, new Float32Array(12), new Float32Array(6))).toThrow(/operand too small for m=2 n=3 k=4 \(A 6/);
+    expect(() => one.gemm(2, 3, 3, a, new Float32Array(9), new Float32Array(6), { bias: new Float32Array(2) })).toThrow(/bias has 2 values, expected 3/);
+    expect(() => one.gemm(1.5, 3, 3, a, new Float32Array(9), new Float32Array(6))).toThrow(/m must be a non-negative integer/);
+    expect(() => resolveThreads(0)).toThrow(/threads must be a positive integer/);
+    expect(resolveThreads('auto')).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('wasm kernel loader', () => {
+  it('names the missing, wrong or stale file and the build command', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'scpo-wasm-'));
+    try {
+      const p = loadKernelModule('single', { dir });
+      await expect(p).rejects.toThrow(WasmKernelsError);
+      await expect(p).rejects.toThrow(`${dir}/${WASM_FILES.single} is missing; build it with \`npm run build:wasm\``);
+      await expect(createWasmMatOps({ dir })).rejects.toThrow(/scpo-kernels\.wasm is missing/);
+      // A server's index.html where the module should be (HTTP 200 on a missing file) is named as such.
+      await writeFile(join(dir, WASM_FILES.single), '<!doctype html><html>');
+      await expect(loadKernelModule('single', { dir })).rejects.toThrow(/is not a WebAssembly module \(starts with "<!doctype html>/);
+      // A build older than the sources (here a hand-made module whose abi() returns 1) must not load.
+      const stale = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 2, 15, 1, 3, 0x65, 0x6e, 0x76, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 2, 0, 1,
+        3, 2, 1, 0, 7, 7, 1, 3, 0x61, 0x62, 0x69, 0, 0, 10, 6, 1, 4, 0, 0x41, 1, 0x0b];
+      await writeFile(join(dir, WASM_FILES.single), Uint8Array.from(stale));
+      await expect(loadKernelModule('single', { dir })).rejects.toThrow(/is a stale build \(calling convention 1, expected \d+\); rebuild with `npm run build:wasm`/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,312 @@
+// MatOps on the WebAssembly SIMD kernels (assembly/kernels.ts): the fast CPU path of the transformer RM, in Node
+// and in Web Workers, on 1 thread or on several sharing one memory (threads.ts).
+//
+// Per call: B is packed into 8-column panels (or taken from the resident cache when it was pinned), A is copied in
+// (A^T transposed in wasm, or read in place for narrow outputs), C is computed into a padded buffer and copied out. Pinned frozen weights are
+// packed once and stay resident in wasm memory, so a forward copies only activations. Memory is one arena owned
+// here: resident packs grow from the bottom, per-call scratch above them is reset at every call.
+//
+// Results: each C element sums its products in increasing k with f32 multiply then add, starting from the bias
+// (or 0, or C with accumulate), whatever the blocking or the thread split, so 1 and N threads give bit-identical
+// results. Against the f64-accumulating jsMatOps the difference is plain f32 rounding (tests: 1e-5 relative to
+// sum |a*b|).
+import type { GemmOptions, MatOps } from '../matops.ts';
+import { SHARED_MAX_PAGES } from './files.ts';
+import { loadKernelModule } from './loader.ts';
+import type { WasmSource } from './loader.ts';
+import { OP_GEMM, ThreadPool, threadSupport } from './threads.ts';
+
+interface KernelExports {
+  gemm(a: number, lda: number, transA: number, bp: number, k: number, c: number, ldc: number, i0: number, i1: number, j0: number, j1: number, init: number, bias: number): void;
+  packB(b: number, k: number, n: number, trans: number, dst: number): void;
+  transpose(src: number, rows: number, cols: number, dst: number): void;
+}
+
+/** Columns per packed panel (the micro-kernel's width). */
+const NR = 8;
+/** Rows per micro-kernel block; thread splits of rows are multiples of it. */
+const MR = 4;
+/** First byte the arena hands out (the module has no static data; a margin costs nothing). */
+const BASE = 65536;
+const PAGE = 65536;
+const ALIGN = 64;
+/** transA: read A^T in place up to this many output columns, transpose it first above. */
+const STRIDED_MAX_N = 32;
+
+export interface WasmMatOpsOptions extends WasmSource {
+  /**
+   * Threads including the caller: a number, or 'auto' = the cores (navigator.hardwareConcurrency or
+   * os.availableParallelism()) capped at 4. Default 1. Falls back to 1 with `fallback` set when threads are
+   * unavailable (no SharedArrayBuffer, a page's main thread, a helper that fails to start).
+   */
+  threads?: number | 'auto';
+  /** Smallest 2*m*n*k worth splitting (waking a helper costs ~10-50 us). Default 2e6. */
+  minSplitFlops?: number;
+}
+
+export interface WasmMatOps extends MatOps {
+  /** Threads actually used (1 + helpers). */
+  readonly threads: number;
+  /** Why fewer threads than asked for are used, if so. */
+  readonly fallback?: string;
+  /** Bytes of wasm memory in use by resident (pinned) packs, and their count. */
+  residentBytes(): { bytes: number; packs: number; memoryBytes: number };
+  /** Forgets all pins and frees their resident packs. */
+  releasePins(): void;
+  pin(a: Float32Array): void;
+  /** Stops the helper threads; the object is unusable afterwards. */
+  dispose(): void;
+}
+
+function cores(): number {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  const p = (globalThis as { process?: { getBuiltinModule?: (n: string) => unknown } }).process;
+  const os = p?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number; cpus?: () => unknown[] } | undefined;
+  return os?.availableParallelism?.() ?? os?.cpus?.().length ?? nav?.hardwareConcurrency ?? 1;
+}
+
+/** Resolves the `threads` option to a count >= 1. */
+export function resolveThreads(t: WasmMatOpsOptions['threads']): number {
+  if (t === undefined) return 1;
+  if (t === 'auto') return Math.max(1, Math.min(4, cores()));
+  if (!Number.isInteger(t) || t < 1) throw new Error(`wasm matops: threads must be a positive integer or 'auto', got ${String(t)}`);
+  return t;
+}
+
+/**
+ * Creates a wasm MatOps. Compiles the kernels (async: browsers refuse synchronous compiles on the main thread) and
+ * starts the helper threads; gemm itself is synchronous.
+ */
+export async function createWasmMatOps(opts: WasmMatOpsOptions = {}): Promise<WasmMatOps> {
+  const want = resolveThreads(opts.threads);
+  let fallback: string | undefined;
+  if (want > 1) {
+    const why = threadSupport();
+    if (why) fallback = `wasm matops: using 1 thread instead of ${want}: ${why}`;
+    else {
+      let memory: WebAssembly.Memory | null = null;
+      try {
+        memory = new WebAssembly.Memory({ initial: 32, maximum: SHARED_MAX_PAGES, shared: true });
+      } catch (e) {
+        fallback = `wasm matops: using 1 thread instead of ${want}: cannot create a shared memory (${(e as Error).message})`;
+      }
+      if (memory) {
+        const module = await loadKernelModule('shared', opts);
+        const exports = await instantiate(module, memory);
+        try {
+          const pool = await ThreadPool.start(module, memory, want - 1);
+          return new WasmMatOpsImpl(memory, exports, pool, opts.minSplitFlops ?? 2e6, undefined);
+        } catch (e) {
+          fallback = `wasm matops: using 1 thread instead of ${want}: ${(e as Error).message}`;
+        }
+      }
+    }
+  }
+  const memory = new WebAssembly.Memory({ initial: 32 });
+  const exports = await instantiate(await loadKernelModule('single', opts), memory);
+  return new WasmMatOpsImpl(memory, exports, null, opts.minSplitFlops ?? 2e6, fallback);
+}
+
+async function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<KernelExports> {
+  const inst = await WebAssembly.instantiate(module, { env: { memory } });
+  return inst.exports as unknown as KernelExports;
+}
+
+interface PinEntry {
+  /** Byte ranges [start, end) of the buffer promised frozen. */
+  ranges: [number, number][];
+  /** Resident packs: "byteOffset:k:n:trans" -> wasm pointer. */
+  packs: Map<string, number>;
+}
+
+class WasmMatOpsImpl implements WasmMatOps {
+  readonly name: string;
+  readonly threads: number;
+  private f32: Float32Array;
+  /** End of the resident (pinned) region; per-call scratch starts here. */
+  private residentTop = BASE;
+  private scratchTop = BASE;
+  private packs = 0;
+  private pins = new WeakMap<ArrayBufferLike, PinEntry>();
+  private disposed = false;
+
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    private readonly k: KernelExports,
+    private readonly pool: ThreadPool | null,
+    private readonly minSplitFlops: number,
+    readonly fallback: string | undefined,
+  ) {
+    this.threads = 1 + (pool?.size ?? 0);
+    this.name = this.threads > 1 ? `wasm-${this.threads}t` : 'wasm';
+    this.f32 = new Float32Array(memory.buffer);
+  }
+
+  pin(a: Float32Array): void {
+    let e = this.pins.get(a.buffer);
+    if (!e) this.pins.set(a.buffer, (e = { ranges: [], packs: new Map() }));
+    e.ranges.push([a.byteOffset, a.byteOffset + a.byteLength]);
+  }
+
+  releasePins(): void {
+    this.pins = new WeakMap();
+    this.residentTop = this.scratchTop = BASE;
+    this.packs = 0;
+  }
+
+  residentBytes(): { bytes: number; packs: number; memoryBytes: number } {
+    return { bytes: this.residentTop - BASE, packs: this.packs, memoryBytes: this.memory.buffer.byteLength };
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.pool?.dispose();
+    this.releasePins();
+  }
+
+  gemm(m: number, n: number, k: number, A: Float32Array, B: Float32Array, C: Float32Array, opts: GemmOptions = {}): void {
+    if (this.disposed) throw new Error(`${this.name} matops: used after dispose()`);
+    const { transA = false, transB = false, accumulate = false, bias } = opts;
+    for (const [name, v] of [['m', m], ['n', n], ['k', k]] as const) {
+      if (!Number.isInteger(v) || v < 0) throw new Error(`gemm: ${name} must be a non-negative integer, got ${v}`);
+    }
+    if (A.length < m * k || B.length < k * n || C.length < m * n) {
+      throw new Error(`gemm: operand too small for m=${m} n=${n} k=${k} (A ${A.length}, B ${B.length}, C ${C.length})`);
+    }
+    if (bias && bias.length < n) throw new Error(`gemm: bias has ${bias.length} values, expected ${n}`);
+    if (m === 0 || n === 0) return;
+    if (k === 0) {
+      if (!accumulate) for (let i = 0; i < m; i++) bias ? C.set(bias.subarray(0, n), i * n) : C.fill(0, i * n, i * n + n);
+      return;
+    }
+    const panels = Math.ceil(n / NR);
+    const np = panels * NR;
+    this.scratchTop = this.residentTop;
+
+    // B first: a new resident pack must be allocated before any scratch of this call.
+    const bp = this.residentPack(B, k, n, transB) ?? this.packInto(this.scratch(panels * k * NR * 4), B, k, n, transB);
+    // A: with transA it is stored [k,m]. The kernel can read it transposed in place (strided), which measured ~25%
+    // slower per flop than rows (a cache line per k for 4 floats); a transpose costs ~0.6 ns per element of A, so
+    // it pays from about n > 32 output columns (the LoRA rank-8 products read in place).
+    const a = this.scratch(m * k * 4);
+    let inPlaceT = transA;
+    if (transA && n > STRIDED_MAX_N) {
+      const mark = this.scratchTop;
+      const raw = this.scratch(m * k * 4);
+      this.view().set(A.subarray(0, m * k), raw >> 2);
+      this.k.transpose(raw, k, m, a);
+      this.scratchTop = mark;
+      inPlaceT = false;
+    } else this.view().set(A.subarray(0, m * k), a >> 2);
+
+    const c = this.scratch(m * np * 4);
+    let init = 0;
+    let biasPtr = 0;
+    if (accumulate) {
+      init = 2;
+      this.copyRows(C, 0, n, this.view(), c >> 2, np, m, n);
+    } else if (bias) {
+      init = 1;
+      biasPtr = this.scratch(np * 4);
+      const v = this.view();
+      v.set(bias.subarray(0, n), biasPtr >> 2);
+      v.fill(0, (biasPtr >> 2) + n, (biasPtr >> 2) + np);
+    }
+    this.run(a, inPlaceT ? m : k, inPlaceT ? 1 : 0, bp, k, c, np, m, panels, init, biasPtr, 2 * m * n * k);
+    this.copyRows(this.view(), c >> 2, np, C, 0, n, m, n);
+  }
+
+  /** Splits the rows (or, for small m, the panels) over the threads; each part is a plain kernel call. */
+  private run(a: number, lda: number, transA: number, bp: number, k: number, c: number, ldc: number, m: number, panels: number, init: number, bias: number, flops: number): void {
+    const T = this.threads;
+    const parts: number[][] = [];
+    if (this.pool && T > 1 && flops >= this.minSplitFlops) {
+      if (m >= MR * T) {
+        const blocks = Math.ceil(m / MR);
+        const cut = (t: number): number => Math.min(m, Math.round((blocks * t) / T) * MR);
+        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, k, c, ldc, cut(t), cut(t + 1), 0, panels, init, bias]);
+      } else if (panels >= T) {
+        const cut = (t: number): number => Math.round((panels * t) / T);
+        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, k, c, ldc, 0, m, cut(t), cut(t + 1), init, bias]);
+      }
+    }
+    if (parts.length === 0) {
+      this.k.gemm(a, lda, transA, bp, k, c, ldc, 0, m, 0, panels, init, bias);
+      return;
+    }
+    const own = parts[0];
+    this.pool!.run(OP_GEMM, parts.slice(1), () =>
+      this.k.gemm(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8], own[9], own[10], own[11], own[12]),
+    );
+  }
+
+  /** The resident pack of B if B lies inside a pinned range (packed on first use), else null. */
+  private residentPack(B: Float32Array, k: number, n: number, trans: boolean): number | null {
+    const e = this.pins.get(B.buffer);
+    if (!e) return null;
+    const start = B.byteOffset;
+    const end = start + k * n * 4;
+    if (!e.ranges.some(([s, t]) => s <= start && end <= t)) return null;
+    const key = `${start}:${k}:${n}:${trans ? 1 : 0}`;
+    let p = e.packs.get(key);
+    if (p === undefined) {
+      const bytes = Math.ceil(n / NR) * NR * k * 4;
+      p = this.align(this.residentTop);
+      this.ensure(p + bytes);
+      this.residentTop = this.scratchTop = p + bytes;
+      this.packInto(p, B, k, n, trans);
+      this.scratchTop = this.residentTop;
+      e.packs.set(key, p);
+      this.packs++;
+    }
+    return p;
+  }
+
+  private packInto(dst: number, B: Float32Array, k: number, n: number, trans: boolean): number {
+    const mark = this.scratchTop;
+    const raw = this.scratch(k * n * 4);
+    this.view().set(B.subarray(0, k * n), raw >> 2);
+    this.k.packB(raw, k, n, trans ? 1 : 0, dst);
+    this.scratchTop = mark;
+    return dst;
+  }
+
+  /** Copies `rows` rows of `cols` floats between buffers with their own row strides (one set() when dense). */
+  private copyRows(src: Float32Array, so: number, ls: number, dst: Float32Array, d0: number, ld: number, rows: number, cols: number): void {
+    if (ls === cols && ld === cols) {
+      dst.set(src.subarray(so, so + rows * cols), d0);
+      return;
+    }
+    for (let i = 0; i < rows; i++) dst.set(src.subarray(so + i * ls, so + i * ls + cols), d0 + i * ld);
+  }
+
+  private align(p: number): number {
+    return Math.ceil(p / ALIGN) * ALIGN;
+  }
+
+  private scratch(bytes: number): number {
+    const p = this.align(this.scratchTop);
+    // + one vector of slack: the kernels may read 16 bytes past a buffer's last row (never used).
+    this.ensure(p + bytes + ALIGN);
+    this.scratchTop = p + bytes;
+    return p;
+  }
+
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE);
+    try {
+      this.memory.grow(pages);
+    } catch (e) {
+      throw new Error(`${this.name} matops: cannot grow wasm memory to ${Math.ceil(end / 2 ** 20)} MiB (${(e as Error).message})`);
+    }
+  }
+
+  private view(): Float32Array {
+    if (this.f32.buffer !== this.memory.buffer || this.f32.byteLength !== this.memory.buffer.byteLength) {
+      this.f32 = new Float32Array(this.memory.buffer);
+    }
+    return this.f32;
+  }
+}

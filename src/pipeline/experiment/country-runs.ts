@@ -1,0 +1,172 @@
+// Phase 3 of the experiment: one country RM per (country, method), trained from the global RM on the
+// method's training set and evaluated live (test set, edited test pairs) and at the end (plus majority).
+import { pairAccuracy } from '../eval.ts';
+import { hashSeed } from '../rng.ts';
+import { isEdited } from '../scpo.ts';
+import { plannedSteps, train } from '../train/loop.ts';
+import type { Method } from '../types.ts';
+import { optimizerConfig } from './config.ts';
+import { scoreInto, unique } from './context.ts';
+import type { RunContext } from './context.ts';
+import type { GlobalScores } from './scoring.ts';
+import type { CountrySets, LivePoint, RunResult } from './types.ts';
+
+interface EvalSets {
+  testC: Int32Array;
+  testR: Int32Array;
+  edC: Int32Array;
+  edR: Int32Array;
+  testItems: Int32Array;
+}
+
+export class CountryRuns {
+  /** After training: each (country, method) RM's margins on all of that country's pairs (train then test). */
+  readonly margins: Record<string, Partial<Record<Method, Float32Array>>> = {};
+  private readonly majC: Int32Array;
+  private readonly majR: Int32Array;
+  private readonly startMajority: number;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly g: GlobalScores,
+    private readonly sets: Record<string, CountrySets>,
+  ) {
+    const majorityTest = ctx.config.majority.flatMap((c) => sets[c].test);
+    this.majC = Int32Array.from(majorityTest, (i) => g.pc[i]);
+    this.majR = Int32Array.from(majorityTest, (i) => g.pr[i]);
+    this.startMajority = pairAccuracy(g.gScores, this.majC, this.majR);
+  }
+
+  private evalSets(c: string): EvalSets {
+    const { pc, pr, rPlus, rMinus } = this.g;
+    const test = this.sets[c].test;
+    const edited = test.filter((i) => isEdited(rPlus[i], rMinus[i]));
+    return {
+      testC: Int32Array.from(test, (i) => pc[i]),
+      testR: Int32Array.from(test, (i) => pr[i]),
+      edC: Int32Array.from(edited, (i) => pc[i]),
+      edR: Int32Array.from(edited, (i) => pr[i]),
+      testItems: unique(test.flatMap((i) => [pc[i], pr[i]])),
+    };
+  }
+
+  private startAcc(c: string): { full: number; edited: number } {
+    const e = this.evalSets(c);
+    return { full: pairAccuracy(this.g.gScores, e.testC, e.testR), edited: pairAccuracy(this.g.gScores, e.edC, e.edR) };
+  }
+
+  /** The country's pairs in margin order: train then test. */
+  private own(c: string): number[] {
+    return [...this.sets[c].train, ...this.sets[c].test];
+  }
+
+  /** The 'start' method: the global RM itself, evaluated on the country's sets. */
+  start(c: string): RunResult {
+    const { pc, pr, gScores } = this.g;
+    const s0 = this.startAcc(c);
+    this.margins[c] ??= {};
+    this.margins[c].start = Float32Array.from(this.own(c), (i) => gScores[pc[i]] - gScores[pr[i]]);
+    return {
+      country: c,
+      method: 'start',
+      trainPairs: 0,
+      steps: 0,
+      accFull: s0.full,
+      accEdited: s0.edited,
+      accMajority: this.startMajority,
+      losses: [],
+      points: [{ step: 0, loss: null, accFull: s0.full, accEdited: s0.edited }],
+      ms: 0,
+    };
+  }
+
+  /** A finished main run of (c, m) from `inputs.completed` that fits this config and data, else null. */
+  reusable(c: string, m: Method, trainPairs: number): { run: RunResult; margins: Float32Array } | null {
+    const { inp, config } = this.ctx;
+    const run = inp.completed?.runs.find((r) => r.country === c && r.method === m);
+    const mg = inp.completed?.margins[c]?.[m];
+    const own = this.sets[c].train.length + this.sets[c].test.length;
+    if (!run || !(mg instanceof Float32Array) || mg.length !== own) return null;
+    const steps = plannedSteps(trainPairs, config.batch, config.steps, config.epochs);
+    if (run.trainPairs !== trainPairs || run.steps !== steps) return null;
+    return { run, margins: mg };
+  }
+
+  /** Records a reused run's margins (see reusable). */
+  adopt(c: string, m: Method, margins: Float32Array): void {
+    this.margins[c] ??= {};
+    this.margins[c][m] = margins;
+  }
+
+  /**
+   * One country RM: train from the global RM on `pairIdx` with `weights`, evaluate live and at the end. `full`:
+   * a main run (live points, margins, majority accuracy, onModel); else an efficiency subset run.
+   */
+  async train(c: string, method: Method, pairIdx: number[], weights: number[], seedTag: string, full: boolean): Promise<RunResult> {
+    const { ctx, g } = this;
+    const { inp, config, emit } = ctx;
+    const { encoded, control } = inp;
+    const { pc, pr } = g;
+    const tr = Date.now();
+    const e = this.evalSets(c);
+    const steps = plannedSteps(pairIdx.length, config.batch, config.steps, config.epochs);
+    const evalEvery = config.evalPoints > 0 && steps > 0 ? Math.max(1, Math.ceil(steps / config.evalPoints)) : 0;
+    const s0 = this.startAcc(c);
+    const points: LivePoint[] = [{ step: 0, loss: null, accFull: s0.full, accEdited: s0.edited }];
+    if (full) emit({ type: 'point', country: c, method, point: points[0], totalSteps: steps });
+    const { trainer, losses } = await train(
+      ctx.backend,
+      inp.globalParams,
+      optimizerConfig(config),
+      encoded,
+      {
+        chosen: Int32Array.from(pairIdx, (i) => pc[i]),
+        rejected: Int32Array.from(pairIdx, (i) => pr[i]),
+        weights: Float32Array.from(weights),
+        steps,
+        batch: config.batch,
+        seed: hashSeed(config.seed, c, method, seedTag),
+        evalEvery,
+      },
+      control,
+      async (step, loss, t) => {
+        if (!full || evalEvery === 0 || (step % evalEvery !== 0 && step !== steps)) return;
+        const sc = await scoreInto(t, encoded, e.testItems);
+        const point: LivePoint = {
+          step,
+          loss,
+          accFull: pairAccuracy(sc, e.testC, e.testR),
+          accEdited: pairAccuracy(sc, e.edC, e.edR),
+        };
+        points.push(point);
+        emit({ type: 'point', country: c, method, point, totalSteps: steps });
+      },
+      ctx.failover(`${c} · ${method}${full ? '' : ` ${seedTag}`}`),
+    );
+    try {
+      const own = this.own(c);
+      const { majC, majR } = this;
+      const items = unique([...own.flatMap((i) => [pc[i], pr[i]]), ...(full ? majC : []), ...(full ? majR : [])]);
+      const sc = await scoreInto(trainer, encoded, items);
+      if (full) {
+        this.margins[c] ??= {};
+        this.margins[c][method] = Float32Array.from(own, (i) => sc[pc[i]] - sc[pr[i]]);
+      }
+      if (full && inp.onModel) await inp.onModel(c, method, (await trainer.checkpoint()).params);
+      return {
+        country: c,
+        method,
+        trainPairs: pairIdx.length,
+        steps,
+        accFull: pairAccuracy(sc, e.testC, e.testR),
+        accEdited: pairAccuracy(sc, e.edC, e.edR),
+        accMajority: full ? pairAccuracy(sc, majC, majR) : Number.NaN,
+        losses,
+        points,
+        ms: Date.now() - tr,
+      };
+    } finally {
+      trainer.dispose();
+    }
+  }
+}
