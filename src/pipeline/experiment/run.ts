@@ -11,6 +11,7 @@ import { CountryRuns } from './country-runs.ts';
 import { buildReports } from './reports.ts';
 import { buildSets, scoreGlobal } from './scoring.ts';
 import type { CountrySets, ExperimentInputs, ExperimentResult, RunResult } from './types.ts';
+import { dict } from '../dict.ts';
 
 export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentResult> {
   const config = resolveConfig(inp.config);
@@ -107,7 +108,7 @@ async function efficiencyCurves(
   progress: { done: number; total: number },
 ): Promise<Record<string, EfficiencyEntry>> {
   const { config, emit } = ctx;
-  const out: Record<string, EfficiencyEntry> = {};
+  const out: Record<string, EfficiencyEntry> = dict();
   for (const c of config.countries) {
     const all = sets[c].train;
     const order = all.slice();
