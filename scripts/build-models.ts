@@ -391,6 +391,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
       await buildPolicyModels(cli.publicDir, { force: cli.force, log: (m) => console.log(`[build-models] ${m}`) });
       // The wasm-SIMD kernels of the transformer RM's CPU path (public/wasm/; own fingerprint, skipped when current).
       await buildWasm({ publicDir: cli.publicDir, force: cli.force, log: (m) => console.log(`[build-models] wasm: ${m}`) });
+      await (await import('./lib/use-lite.ts')).buildUseLiteModel(cli.publicDir, { force: cli.force, log: (m) => console.log(`[build-models] ${m}`) });
     })
     .catch((e: unknown) => {
       console.error(`[build-models] ${(e as Error).message}`);

@@ -34,16 +34,37 @@ export const jsMatOps: MatOps = {
       throw new Error(`gemm: operand too small for m=${m} n=${n} k=${k} (A ${A.length}, B ${B.length}, C ${C.length})`);
     }
     if (bias && bias.length < n) throw new Error(`gemm: bias has ${bias.length} values, expected ${n}`);
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) {
-          const a = transA ? A[p * m + i] : A[i * k + p];
-          const b = transB ? B[j * k + p] : B[p * n + j];
-          s += a * b;
+    // Every C[i,j] is the float64 sum over p = 0..k-1 in that order, as in the textbook triple loop (so results are
+    // identical to it), but the loops run along rows: with B transposed a row of A dots a row of B; otherwise a
+    // float64 accumulator row takes a * B[p, :] for each p. ~3-5x faster than walking B by columns.
+    if (transB) {
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let acc = 0;
+          const bo = j * k;
+          if (transA) for (let p = 0; p < k; p++) acc += A[p * m + i] * B[bo + p];
+          else {
+            const ao = i * k;
+            for (let p = 0; p < k; p++) acc += A[ao + p] * B[bo + p];
+          }
+          if (accumulate) C[i * n + j] += acc;
+          else C[i * n + j] = bias ? acc + bias[j] : acc;
         }
-        if (accumulate) C[i * n + j] += s;
-        else C[i * n + j] = bias ? s + bias[j] : s;
+      }
+      return;
+    }
+    const acc = new Float64Array(n);
+    for (let i = 0; i < m; i++) {
+      acc.fill(0);
+      for (let p = 0; p < k; p++) {
+        const a = transA ? A[p * m + i] : A[i * k + p];
+        const o = p * n;
+        for (let j = 0; j < n; j++) acc[j] += a * B[o + j];
+      }
+      const row = i * n;
+      for (let j = 0; j < n; j++) {
+        if (accumulate) C[row + j] += acc[j];
+        else C[row + j] = bias ? acc[j] + bias[j] : acc[j];
       }
     }
   },

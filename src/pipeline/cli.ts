@@ -19,10 +19,13 @@ import type { BagRMConfig } from './rm/types.ts';
 import { loadDataSpec, runSessionParallel } from './parallel.node.ts';
 import type { DataSpec } from './parallel.node.ts';
 import { runSession } from './session.ts';
+import { RM_KINDS, type RmKind } from './use-lite-session.ts';
+import { exportJobToDir } from './job/export.node.ts';
+import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import { CancelledError } from './train/loop.ts';
 import { escapeControls, safeMessage } from './text.ts';
 import { ConfigError, DataError, METHODS } from './types.ts';
-import type { DataFormat, Method } from './types.ts';
+import type { DataFormat, Method, PreferenceData } from './types.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUNDLED_MODEL_DIR = join(ROOT, 'public/models/scpo-glove-rm');
@@ -31,6 +34,9 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --format prism|goqa        dataset format (default: detected)
   --countries a,b,...        countries to steer (default: ${DEFAULT_CONFIG.countries.join(',')})
   --majority a,b             majority countries for the bias report (default: ${DEFAULT_CONFIG.majority.join(',')})
+  --rm bag|use-lite          reward model: the GloVe bag RM (default) or USE-lite, a pretrained transformer encoder
+                             (frozen, its head trained; global head trained on this data's pooled training users)
+  --feature-cache DIR|none   use-lite: keep encoder features between runs (default .cache/use-lite-features)
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
@@ -42,6 +48,8 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --strict                   stop at the first bad input row (exit 2)
   --workers N                split the countries over N worker threads (default 1: in process; same reports)
   --out <dir>                write the report files there
+  --export-job <dir>         write the experiment as a PyTorch job there (scored pairs, plan, bag RM, job/run.py;
+                             see its README) instead of training here
   --quiet                    no progress lines`;
 
 
@@ -50,9 +58,15 @@ export interface CliOptions {
   data: string;
   format?: DataFormat;
   globalRm: string;
+  /** Reward model kind (--rm). */
+  rm: RmKind;
+  /** use-lite feature cache folder (null: off; undefined: the default folder). */
+  featureCache?: string | null;
   backend: BackendPreference;
   strict: boolean;
   out?: string;
+  /** Write a PyTorch job folder there instead of training (src/pipeline/job/). */
+  exportJob?: string;
   quiet: boolean;
   goqaMargin?: number;
   /** Worker threads for the per-country work (1: in process). */
@@ -72,6 +86,8 @@ export function parseCli(argv: string[]): CliOptions {
         countries: { type: 'string' },
         majority: { type: 'string' },
         'global-rm': { type: 'string', default: 'bundled' },
+        rm: { type: 'string', default: 'bag' },
+        'feature-cache': { type: 'string' },
         methods: { type: 'string', default: 'all' },
         tau: { type: 'string' },
         beta: { type: 'string' },
@@ -87,6 +103,7 @@ export function parseCli(argv: string[]): CliOptions {
         'goqa-margin': { type: 'string' },
         strict: { type: 'boolean', default: false },
         out: { type: 'string' },
+        'export-job': { type: 'string' },
         quiet: { type: 'boolean', default: false },
         workers: { type: 'string' },
         help: { type: 'boolean', default: false },
@@ -128,13 +145,25 @@ export function parseCli(argv: string[]): CliOptions {
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new ConfigError(`--workers must be an integer in [1, 256], got ${String(v.workers)}`);
   }
+  if (!(RM_KINDS as readonly string[]).includes(v.rm ?? 'bag')) throw new ConfigError(`--rm must be ${RM_KINDS.join(' or ')}, got "${v.rm}"`);
+  const rm = (v.rm ?? 'bag') as RmKind;
+  if (rm === 'use-lite') {
+    if (v['global-rm'] !== undefined && v['global-rm'] !== 'bundled' && v['global-rm'] !== 'train') {
+      throw new ConfigError(`--global-rm ${v['global-rm']}: with --rm use-lite the global head is always trained on this data's pooled training users`);
+    }
+    if (workers > 1) throw new ConfigError('--workers > 1 is not supported with --rm use-lite (onnxruntime-web already uses the cores to encode)');
+  }
+  const fc = v['feature-cache'];
   return {
     data: v.data,
     format: v.format as DataFormat | undefined,
+    rm,
+    featureCache: fc === 'none' ? null : fc === undefined ? undefined : resolve(fc),
     globalRm: v['global-rm'] ?? 'bundled',
     backend: v.backend,
     strict: v.strict ?? false,
     out: v.out,
+    exportJob: v['export-job'],
     quiet: v.quiet ?? false,
     goqaMargin: numberFlag('goqa-margin', v['goqa-margin']),
     workers,
@@ -174,6 +203,7 @@ export async function main(argv: string[]): Promise<number> {
     log(`skipped ${data.issues.count} bad rows: ${Object.entries(data.issues.byReason).map(([k, n]) => `${k} ${n}`).join(', ')}`);
     for (const ex of data.issues.examples.slice(0, 5)) log(`  ${ex.file}:${ex.line}:${ex.field}: ${ex.message}`);
   }
+  if (o.rm === 'use-lite') return mainUseLite(o, data, log, t0);
   const modelDir = o.globalRm === 'bundled' || o.globalRm === 'train' ? BUNDLED_MODEL_DIR : resolve(o.globalRm);
   let model;
   try {
@@ -185,6 +215,14 @@ export async function main(argv: string[]): Promise<number> {
   // With workers, each worker selects its own backend by the same policy (the result names the one used).
   const backend = o.workers > 1 ? null : await selectCliBackend(o.backend, model.params.config, log);
   if (!backend) log(`backend: ${o.backend} requested, selected in each of up to ${o.workers} worker threads`);
+  if (o.exportJob) {
+    const dir = resolve(o.exportJob);
+    const globalRmName = o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir;
+    const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
+    const r = await exportJobToDir(dir, { data, model, config: o.config, globalRm, globalRmName, backend: backend ?? cpuBackend, log });
+    log(`wrote a PyTorch job (${r.runs} runs, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
+    return 0;
+  }
   const loadMs = Date.now() - t0;
   let lastPhase = '';
   const onEvent = (e: ExperimentEvent) => {
@@ -213,6 +251,43 @@ export async function main(argv: string[]): Promise<number> {
       globalRm: o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir,
       versions: { app: APP_VERSION, node: process.version },
     });
+    files['report.csv'] = reportCsv(result);
+    await mkdir(o.out, { recursive: true });
+    for (const [name, text] of Object.entries(files)) await writeFile(join(o.out, name), text);
+    log(`wrote ${Object.keys(files).join(', ')} to ${o.out}`);
+  }
+  return 0;
+}
+
+/** `--rm use-lite`: the frozen USE-lite encoder (onnxruntime-web) + trained heads; same reports, plus an `rm` block in run.json. */
+async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string) => void, t0: number): Promise<number> {
+  if (o.exportJob) throw new ConfigError('--export-job is not supported with --rm use-lite yet (the PyTorch job template holds the bag RM)');
+  // The trainer holds the MLP head over one 512-d feature row per item.
+  const headCfg: BagRMConfig = { vocabSize: data.items.length, dim: 512, hidden: 64, maxPromptTokens: 1, maxResponseTokens: 1 };
+  const backend = await selectCliBackend(o.backend, headCfg, log);
+  const loadMs = Date.now() - t0;
+  let lastPhase = '';
+  let lastPct = -1;
+  const onEvent = (e: ExperimentEvent) => {
+    if (e.type === 'backend-fallback') log(`backend lost in ${e.run} after step ${e.atStep}: continuing on ${e.to} from step ${e.resumedFrom} (${e.reason})`);
+    if (e.type !== 'phase') return;
+    // The encoding phase is long: report every 10%.
+    const pct = e.total > 1 ? Math.floor((10 * e.done) / e.total) : -1;
+    if (e.label !== lastPhase || (pct !== lastPct && e.phase === 'load')) {
+      lastPhase = e.label;
+      lastPct = pct;
+      log(`[${e.phase}${e.total > 1 ? ` ${e.done}/${e.total}` : ''}] ${e.label}`);
+    }
+  };
+  // Loaded lazily: bag-RM runs need neither onnxruntime-web nor the USE-lite files.
+  const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
+  const { result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache });
+  result.timings.loadMs = loadMs;
+  result.timings.wallMs = Date.now() - t0;
+  process.stdout.write(escapeControls(formatTable(result), true) + '\n');
+  log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
+  if (o.out) {
+    const files = reportFiles(result, { data: summarizeData(data), globalRm: 'train', rm: rmInfo, versions: { app: APP_VERSION, node: process.version } });
     files['report.csv'] = reportCsv(result);
     await mkdir(o.out, { recursive: true });
     for (const [name, text] of Object.entries(files)) await writeFile(join(o.out, name), text);

@@ -14,6 +14,8 @@ export interface GlobalTrainOptions {
   lr: number;
   weightDecay: number;
   seed: number;
+  /** Train only the MLP head (the table holds frozen encoder features, e.g. USE-lite's). Default false. */
+  freezeEmbeddings?: boolean;
 }
 
 export const DEFAULT_GLOBAL_TRAIN: GlobalTrainOptions = {
@@ -46,7 +48,7 @@ export async function trainGlobalRM(
   const { trainer, losses } = await train(
     backend,
     init,
-    { lr: o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay, freezeEmbeddings: false },
+    { lr: o.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay, freezeEmbeddings: o.freezeEmbeddings ?? false },
     encoded,
     {
       chosen: Int32Array.from(trainPairs, (p) => p.chosen),

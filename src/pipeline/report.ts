@@ -9,6 +9,8 @@ export interface RunInfo {
   data: Pick<PreferenceData, 'format' | 'source' | 'tiesDropped' | 'countries' | 'issues'> & { items: number; pairs: number };
   globalRm: string;
   versions: Record<string, string>;
+  /** The reward model kind and its provenance (e.g. USE-lite: encoder source, global-head training data/split/steps). */
+  rm?: Record<string, unknown>;
 }
 
 export function summarizeData(data: PreferenceData): RunInfo['data'] {
@@ -44,6 +46,7 @@ export function reportFiles(result: ExperimentResult, info: RunInfo): Record<str
       seed: result.config.seed,
       backend: result.backend,
       globalRm: info.globalRm,
+      ...(info.rm ? { rm: info.rm } : {}),
       data: info.data,
       counts,
       runs: result.runs.map((r) => ({

@@ -66,6 +66,8 @@ export interface UiState {
   metric: 'full' | 'edited' | 'both';
   marginMethod: Method;
   educator: number | null;
+  /** Presentation mode (projector): large type, the bias story first, fewer controls; remembered per browser. */
+  present: boolean;
 }
 
 export interface StudioState {
@@ -139,7 +141,7 @@ export function initialState(): StudioState {
     resultOrigin: null,
     resultSavedAt: null,
     interrupted: null,
-    ui: { theme: 'system', tab: 'charts', country: DEFAULT_CONFIG.countries[0], metric: 'both', marginMethod: 'scpo', educator: null },
+    ui: { theme: 'system', tab: 'charts', country: DEFAULT_CONFIG.countries[0], metric: 'both', marginMethod: 'scpo', educator: null, present: false },
     notices: [],
   };
 }
@@ -328,7 +330,8 @@ export function applyMessage(s: StudioState, msg: FromWorker, now: number): P {
     case 'pairs':
       return { items: msg.items, pairs: msg.pairs };
     case 'model':
-      // Answers to exportModel() are resolved by the client itself and never reach the store.
+    case 'job':
+      // Answers to exportModel() / exportJob() are resolved by the client itself and never reach the store.
       return {};
     case 'backend':
       return { backend: msg.report };

@@ -15,6 +15,7 @@ import { encodeHash, parseHash } from './hash.ts';
 import type { HashState } from './hash.ts';
 import { bundleJson, download, parseBundle } from './export.ts';
 import { zip } from './zip.ts';
+import { pickedName, readRunFiles } from './job-import.ts';
 import type { RunBundle } from './export.ts';
 import { clearPending, loadLast, loadPending, saveLast, savePending } from './persist.ts';
 import type { PendingRun } from './persist.ts';
@@ -197,12 +198,31 @@ export function dismissInterrupted(): void {
   clearPending().catch(() => {});
 }
 
-export async function importRunFile(file: File): Promise<void> {
+/** Import run…: a saved bundle (.json), or a report folder (the PyTorch job's or the CLI's output) as a folder or a zip. */
+export async function importRunFiles(files: File[]): Promise<void> {
+  const name = pickedName(files);
   try {
-    const b = parseBundle(await file.text());
-    update((s) => ({ ...A.showBundle(s, b, 'import'), ...A.addNotice(s, 'info', `Imported ${file.name}.`) }));
+    const { bundle, origin } = await readRunFiles(files);
+    update((s) => {
+      const shown = A.showBundle(s, bundle, 'import');
+      // backend: null so the badge names the imported run's engine (result.backend), not this page's last backend.
+      return { ...shown, backend: null, run: { ...(shown.run as A.RunState), message: `imported: ${origin}` }, ...A.addNotice(s, 'info', `Imported ${name}: ${origin}.`) };
+    });
   } catch (e) {
-    notice('error', `Could not import ${file.name}: ${e instanceof Error ? e.message : String(e)}`);
+    notice('error', `Could not import ${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** Downloads the latest run of this page as a PyTorch job (one zip: data, plan, bag RM, job/run.py, README). */
+export async function exportJob(): Promise<void> {
+  try {
+    const files = await getClient().exportJob();
+    const s = useStudio.getState();
+    const stem = `scpo-job-${s.result?.config.seed ?? 0}`;
+    download(`${stem}.zip`, zip(files.map((f) => ({ path: `${stem}/${f.path}`, bytes: new Uint8Array(f.bytes) }))));
+    notice('info', `Saved the run as a PyTorch job, ${stem}.zip: unzip it and run python3 ${stem}/run.py --out OUT (see its README.md).`);
+  } catch (e) {
+    notice('error', `Job export failed: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 

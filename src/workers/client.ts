@@ -26,9 +26,9 @@ export class ExperimentClient {
         return;
       }
       const ex = this.exports.get(msg.id);
-      if (ex && (msg.type === 'model' || msg.type === 'error')) {
+      if (ex && (msg.type === 'model' || msg.type === 'job' || msg.type === 'error')) {
         this.exports.delete(msg.id);
-        if (msg.type === 'model') ex.resolve(msg.files);
+        if (msg.type === 'model' || msg.type === 'job') ex.resolve(msg.files);
         else ex.reject(new Error(msg.error.message));
         return;
       }
@@ -78,6 +78,15 @@ export class ExperimentClient {
     return new Promise((resolve, reject) => {
       this.exports.set(id, { resolve, reject });
       this.post({ type: 'export-model', id, country, method });
+    });
+  }
+
+  /** The latest run as a PyTorch job folder (paths inside the job, e.g. "job/run.py"). Does not touch the current run. */
+  exportJob(): Promise<ModelFile[]> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.exports.set(id, { resolve, reject });
+      this.post({ type: 'export-job', id });
     });
   }
 

@@ -14,7 +14,8 @@ import { ModelStore } from '../pipeline/rm/model-store.ts';
 import { exportBagRMOnnx } from '../pipeline/rm/onnx.ts';
 import type { OrtPreference, OrtScorer } from './ort-scorer.ts';
 import { ScoringClient } from './scoring-client.ts';
-import { summarizeData } from '../pipeline/report.ts';
+import { APP_VERSION, summarizeData } from '../pipeline/report.ts';
+import type { JobInputs } from '../pipeline/job/build.ts';
 import { runSession } from '../pipeline/session.ts';
 import { CancelledError } from '../pipeline/train/loop.ts';
 import { ConfigError, DataError } from '../pipeline/types.ts';
@@ -173,7 +174,7 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     const store = new ModelStore(model.params);
     const resumed = new Set((msg.completed?.runs ?? []).map((r) => `${r.country}\u0000${r.method}`));
     trained = { model, store, config: msg.config, modelName: describeModel(msg.model), resumed };
-    const { result } = await runSession({
+    const session = await runSession({
       data,
       model,
       backend,
@@ -185,6 +186,16 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
       onEvent: sink.push,
       control,
     });
+    const { result } = session;
+    // What a PyTorch job export of this run needs (the scores are copied: the result's buffers go to the page).
+    lastJob = {
+      data,
+      encoded: session.encoded,
+      globalParams: session.globalParams,
+      config: msg.config,
+      scores: { rPlus: result.rPlus.slice(), rMinus: result.rMinus.slice() },
+      globalRm: describeModel(msg.model),
+    };
     sink.flush();
     // The result's typed arrays are not used here again: move them to the page instead of copying.
     const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
@@ -366,9 +377,30 @@ function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
   }
 }
 
+/** The latest finished run's inputs, for 'export-job'. */
+let lastJob: Omit<JobInputs, 'info' | 'template'> & { globalRm: string } | null = null;
+
+async function exportJob(id: number): Promise<void> {
+  if (!lastJob) return post({ type: 'error', id, error: { kind: 'config', message: 'no finished run in this page to export as a job' } });
+  try {
+    // Loaded on first use: the job's Python files stay out of the worker's main chunk.
+    const [{ buildJob }, { loadJobTemplate }] = await Promise.all([import('../pipeline/job/build.ts'), import('../pipeline/job/template.browser.ts')]);
+    const { globalRm, ...inputs } = lastJob;
+    const files = buildJob({ ...inputs, info: { data: summarizeData(inputs.data), globalRm, versions: { app: APP_VERSION } }, template: loadJobTemplate() });
+    const list: ModelFile[] = Object.entries(files).map(([path, bytes]) => ({ path, bytes: ownBuffer(bytes) }));
+    post({ type: 'job', id, files: list }, list.map((f) => f.bytes));
+  } catch (e) {
+    post({ type: 'error', id, error: toWorkerError(e) });
+  }
+}
+
 self.onmessage = (ev: MessageEvent<unknown>) => {
   const msg = parseToWorker(ev.data);
   if (!msg) return;
+  if (msg.type === 'export-job') {
+    void exportJob(msg.id);
+    return;
+  }
   if (msg.type === 'export-model') {
     exportModel(msg);
     return;

@@ -4,6 +4,15 @@
 import * as ort from 'onnxruntime-web';
 import { encodeForOnnx, ONNX_OUTPUT } from '../pipeline/rm/onnx.ts';
 import type { EncodedItems } from '../pipeline/rm/types.ts';
+import { USE_ONNX_EMBEDDING } from '../pipeline/rm/use-lite/onnx.ts';
+import { jointIds, jointLength, USE_PAD_ID } from '../pipeline/rm/use-lite/tokenizer.ts';
+
+/**
+ * How a model's ONNX inputs are built from EncodedItems: the bag RM takes prompt (type 0) then response (type 1)
+ * tokens; USE-lite takes the joint sequence prompt [SEP] response (truncated to maxLen, prompt first) and also
+ * outputs the 512-d embedding (`embed`).
+ */
+export type OrtModelKind = { kind: 'bag' } | { kind: 'use-lite'; maxLen: number };
 
 export type OrtEp = 'webgpu' | 'wasm';
 /** 'auto': webgpu on a hardware adapter, wasm otherwise (a software adapter such as SwiftShader is slower than wasm). */
@@ -19,6 +28,8 @@ export interface OrtScorerOptions {
   batchItems?: number;
   /** Accept a software WebGPU adapter for 'auto' (default false). */
   allowFallbackAdapter?: boolean;
+  /** The model's input layout (default: the bag RM). */
+  model?: OrtModelKind;
 }
 
 export interface OrtScorerInfo {
@@ -31,6 +42,8 @@ export interface OrtScorerInfo {
 }
 
 export const DEFAULT_BATCH_ITEMS = 256;
+/** USE-lite batches are [B, T<=128] through a transformer: smaller batches keep activations (~B*T*1536 floats) small. */
+export const DEFAULT_USE_LITE_BATCH_ITEMS = 32;
 
 interface AdapterInfoLike {
   vendor?: string;
@@ -69,8 +82,22 @@ const WARMUP: EncodedItems = {
   responseIds: Int32Array.of(1),
 };
 
-function lengthOf(items: EncodedItems, k: number): number {
+function lengthOf(kind: OrtModelKind, items: EncodedItems, k: number): number {
+  if (kind.kind === 'use-lite') return jointLength(items, k, kind.maxLen);
   return items.promptOffsets[k + 1] - items.promptOffsets[k] + items.responseOffsets[k + 1] - items.responseOffsets[k];
+}
+
+/** USE-lite feeds: joint ids right-padded to the batch's longest sequence (never to maxLen), mask 1 on tokens. */
+function useLiteFeeds(items: EncodedItems, sel: Int32Array, maxLen: number): { dims: number[]; ids: BigInt64Array; mask: BigInt64Array } {
+  let T = 1;
+  for (const k of sel) T = Math.max(T, jointLength(items, k, maxLen));
+  const ids = new BigInt64Array(sel.length * T).fill(BigInt(USE_PAD_ID));
+  const mask = new BigInt64Array(sel.length * T);
+  sel.forEach((k, b) => {
+    const n = jointIds(items, k, maxLen, ids, b * T);
+    mask.fill(1n, b * T, b * T + n);
+  });
+  return { dims: [sel.length, T], ids, mask };
 }
 
 export class OrtScorer {
@@ -81,6 +108,7 @@ export class OrtScorer {
     private session: ort.InferenceSession,
     readonly info: OrtScorerInfo,
     private readonly batchItems: number,
+    readonly kind: OrtModelKind = { kind: 'bag' },
   ) {}
 
   /** Creates the session on the preferred EP, falling back to wasm (never throws for an unusable GPU). */
@@ -92,7 +120,8 @@ export class OrtScorer {
     ort.env.wasm.proxy = false;
     // (logSeverityLevel 3 below: errors only; the webgpu EP otherwise warns that shape ops run on the CPU, as designed.)
     const prefer = opts.prefer ?? 'auto';
-    const batch = Math.max(1, Math.floor(opts.batchItems ?? DEFAULT_BATCH_ITEMS));
+    const kind: OrtModelKind = opts.model ?? { kind: 'bag' };
+    const batch = Math.max(1, Math.floor(opts.batchItems ?? (kind.kind === 'use-lite' ? DEFAULT_USE_LITE_BATCH_ITEMS : DEFAULT_BATCH_ITEMS)));
     const reasons: string[] = [];
     let adapterLabel: string | undefined;
     if (prefer !== 'wasm') {
@@ -104,9 +133,9 @@ export class OrtScorer {
       } else {
         try {
           const session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'], logSeverityLevel: 3 });
-          const s = new OrtScorer(session, { ep: 'webgpu', reason: '', initMs: 0, adapter: probe.label }, batch);
+          const s = new OrtScorer(session, { ep: 'webgpu', reason: '', initMs: 0, adapter: probe.label }, batch, kind);
           try {
-            await s.runBatch(WARMUP, Int32Array.of(0), new Float32Array(1));
+            await s.runBatch(WARMUP, Int32Array.of(0), ONNX_OUTPUT);
           } catch (e) {
             await session.release().catch(() => {});
             throw e;
@@ -123,12 +152,23 @@ export class OrtScorer {
     }
     const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], logSeverityLevel: 3 });
     const why = prefer === 'wasm' ? 'wasm requested' : `wasm EP: ${reasons.join('; ')}`;
-    return new OrtScorer(session, { ep: 'wasm', reason: why, initMs: Math.round(performance.now() - t0), adapter: adapterLabel }, batch);
+    return new OrtScorer(session, { ep: 'wasm', reason: why, initMs: Math.round(performance.now() - t0), adapter: adapterLabel }, batch, kind);
   }
 
   /** Scores items `indices` (all when omitted), in that order. Calls queue behind each other. */
   score(items: EncodedItems, indices?: Int32Array): Promise<Float32Array> {
-    const job = this.tail.then(() => this.scoreNow(items, indices));
+    const job = this.tail.then(() => this.scoreNow(items, indices, 1, ONNX_OUTPUT));
+    this.tail = job.catch(() => {});
+    return job;
+  }
+
+  /**
+   * USE-lite only: the 512-d sentence embeddings of items `indices` (all when omitted), [n, 512] in that order
+   * (the frozen-encoder features the reward head trains on).
+   */
+  embed(items: EncodedItems, indices?: Int32Array, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
+    if (this.kind.kind !== 'use-lite') return Promise.reject(new Error('embed: only the USE-lite model outputs embeddings'));
+    const job = this.tail.then(() => this.scoreNow(items, indices, 0, USE_ONNX_EMBEDDING, onProgress));
     this.tail = job.catch(() => {});
     return job;
   }
@@ -140,43 +180,64 @@ export class OrtScorer {
     await this.session.release();
   }
 
-  private async scoreNow(items: EncodedItems, indices?: Int32Array): Promise<Float32Array> {
+  /** Runs items in length-sorted batches and gathers `output` (`width` floats per item; 0: read it from the output). */
+  private async scoreNow(
+    items: EncodedItems,
+    indices: Int32Array | undefined,
+    width: number,
+    output: string,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<Float32Array> {
     if (this.released) throw new Error('scorer released');
     const n = indices ? indices.length : items.count;
-    const out = new Float32Array(n);
+    let out = new Float32Array(width * n);
     // Sorting by length keeps padding (and so the [B, S] work) small; each row's score does not depend on its batch.
     const pos = Int32Array.from({ length: n }, (_, i) => i);
     const idx = (i: number): number => (indices ? indices[i] : i);
-    const len = Int32Array.from({ length: n }, (_, i) => lengthOf(items, idx(i)));
+    const len = Int32Array.from({ length: n }, (_, i) => lengthOf(this.kind, items, idx(i)));
     pos.sort((a, b) => len[a] - len[b] || a - b);
     for (let start = 0; start < n; start += this.batchItems) {
       const chunk = pos.subarray(start, Math.min(n, start + this.batchItems));
       const sel = Int32Array.from(chunk, (p) => idx(p));
-      const s = new Float32Array(chunk.length);
-      await this.runBatch(items, sel, s);
-      for (let i = 0; i < chunk.length; i++) out[chunk[i]] = s[i];
+      const s = await this.runBatch(items, sel, output);
+      const w = s.length / chunk.length;
+      if (width === 0) {
+        width = w;
+        out = new Float32Array(width * n);
+      }
+      if (w !== width) throw new Error(`model output ${output} has ${s.length} values for a batch of ${chunk.length}`);
+      for (let i = 0; i < chunk.length; i++) out.set(s.subarray(i * w, (i + 1) * w), chunk[i] * w);
+      onProgress?.(Math.min(n, start + this.batchItems), n);
     }
     return out;
   }
 
-  private async runBatch(items: EncodedItems, sel: Int32Array, into: Float32Array): Promise<void> {
-    const b = encodeForOnnx(items, sel);
-    const dims = [b.batch, b.seq];
-    const feeds = {
-      input_ids: new ort.Tensor('int64', b.input_ids, dims),
-      attention_mask: new ort.Tensor('int64', b.attention_mask, dims),
-      token_type_ids: new ort.Tensor('int64', b.token_type_ids, dims),
-    };
+  private async runBatch(items: EncodedItems, sel: Int32Array, output: string): Promise<Float32Array> {
+    let feeds: Record<string, ort.Tensor>;
+    if (this.kind.kind === 'use-lite') {
+      const f = useLiteFeeds(items, sel, this.kind.maxLen);
+      feeds = { input_ids: new ort.Tensor('int64', f.ids, f.dims), attention_mask: new ort.Tensor('int64', f.mask, f.dims) };
+    } else {
+      const b = encodeForOnnx(items, sel);
+      const dims = [b.batch, b.seq];
+      feeds = {
+        input_ids: new ort.Tensor('int64', b.input_ids, dims),
+        attention_mask: new ort.Tensor('int64', b.attention_mask, dims),
+        token_type_ids: new ort.Tensor('int64', b.token_type_ids, dims),
+      };
+    }
     const res = await this.session.run(feeds);
-    const logits = res[ONNX_OUTPUT];
+    const t = res[output];
     try {
-      const data = logits.location === 'cpu' ? logits.data : await logits.getData();
-      if (!(data instanceof Float32Array) || data.length !== b.batch) {
-        throw new Error(`model output ${ONNX_OUTPUT} has ${data.length} values for a batch of ${b.batch}`);
+      if (!t) throw new Error(`the model has no output ${output}`);
+      const data = t.location === 'cpu' ? t.data : await t.getData();
+      if (!(data instanceof Float32Array) || data.length % sel.length !== 0) {
+        throw new Error(`model output ${output} has ${data.length} values for a batch of ${sel.length}`);
       }
-      into.set(data);
+      // Copy: the tensor's buffer may belong to ORT's heap.
+      return Float32Array.from(data);
     } finally {
-      logits.dispose();
+      for (const v of Object.values(res)) v.dispose();
     }
   }
 }

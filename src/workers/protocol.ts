@@ -36,7 +36,9 @@ export type ToWorker =
    * The trained RM of (country, method) from the latest run ('start' = the global RM), in HF layout:
    * answered by 'model' (files as transferred ArrayBuffers) or 'error'. Its id is the request's own, not a run id.
    */
-  | { type: 'export-model'; id: number; country: string; method: Method };
+  | { type: 'export-model'; id: number; country: string; method: Method }
+  /** The latest run as a PyTorch job folder (src/pipeline/job/): answered by 'job' (files transferred) or 'error'. */
+  | { type: 'export-job'; id: number };
 
 /** One file of an exported model: its path in the HF layout (e.g. "onnx/model.onnx") and its bytes. */
 export interface ModelFile {
@@ -73,10 +75,11 @@ export type FromWorker =
   | { type: 'events'; id: number; events: ExperimentEvent[] }
   | { type: 'result'; id: number; result: ExperimentResult }
   | { type: 'model'; id: number; country: string; method: Method; files: ModelFile[] }
+  | { type: 'job'; id: number; files: ModelFile[] }
   | { type: 'error'; id: number; error: WorkerError };
 
-const FROM_TYPES = new Set(['status', 'data', 'pairs', 'backend', 'events', 'result', 'model', 'error']);
-const TO_TYPES = new Set(['run', 'load', 'pause', 'resume', 'cancel', 'export-model']);
+const FROM_TYPES = new Set(['status', 'data', 'pairs', 'backend', 'events', 'result', 'model', 'job', 'error']);
+const TO_TYPES = new Set(['run', 'load', 'pause', 'resume', 'cancel', 'export-model', 'export-job']);
 
 function isMethod(v: unknown): v is Method {
   return typeof v === 'string' && (METHODS as readonly string[]).includes(v);
@@ -153,6 +156,8 @@ export function parseFromWorker(v: unknown): FromWorker | null {
       return typeof v.country === 'string' && isMethod(v.method) && Array.isArray(v.files) && v.files.length > 0 && everyOf(v.files, isModelFile)
         ? { type: 'model', id: v.id, country: v.country, method: v.method, files: v.files as ModelFile[] }
         : null;
+    case 'job':
+      return Array.isArray(v.files) && v.files.length > 0 && everyOf(v.files, isModelFile) ? { type: 'job', id: v.id, files: v.files as ModelFile[] } : null;
     case 'error':
       return isRecord(v.error) && typeof v.error.message === 'string' && typeof v.error.kind === 'string'
         ? { type: 'error', id: v.id, error: v.error as unknown as WorkerError }
@@ -209,5 +214,6 @@ export function parseToWorker(v: unknown): ToWorker | null {
   if (v.type === 'export-model') {
     return typeof v.country === 'string' && isMethod(v.method) ? { type: 'export-model', id: v.id, country: v.country, method: v.method } : null;
   }
+  if (v.type === 'export-job') return { type: 'export-job', id: v.id };
   return { type: v.type as 'pause' | 'resume' | 'cancel', id: v.id };
 }

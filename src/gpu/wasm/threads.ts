@@ -8,8 +8,8 @@
 // Blob URL (browser: CSP worker-src allows blob:), so it needs no file path, bundler step or TS loader.
 import { isNode, nodeBuiltin } from './loader.ts';
 
-/** Int32 slots per helper: SEQ, OP, DONE, ERR, then up to 12 arguments. */
-const SLOT = 16;
+/** Int32 slots per helper: SEQ, OP, DONE, ERR, then up to 28 arguments (128 bytes: helpers never share a cache line). */
+const SLOT = 32;
 const SEQ = 0;
 const OP = 1;
 const DONE = 2;
@@ -40,7 +40,7 @@ function serve(d, post) {
     const op = c[${OP}];
     if (op === ${OP_STOP}) return;
     try {
-      if (op === ${OP_GEMM}) e.gemm(c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15]);
+      if (op === ${OP_GEMM}) e.gemm(c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16]);
       c[${ERR}] = 0;
     } catch (err) {
       c[${ERR}] = 1;

@@ -1,0 +1,263 @@
+// Benchmark (not a test): training throughput of the USE-lite reward model with LoRA (rank 8, alpha 16; adapters on
+// qkv/out/ff1/ff2 of both layers + the head), pairs/s at batch 8 and 32, same model, data and sequence length for
+// every implementation:
+//   ours-js      the USE-lite cpu trainer on jsMatOps (the plain-TS reference matmul)
+//   ours-wasm-1  the same trainer on wasmMatOps, 1 thread (WebAssembly SIMD)
+//   ours-wasm-2  the same on 2 threads
+//   tfjs-wasm    the same LoRA model in TensorFlow.js ops on its wasm backend (SIMD; 1 thread: threads do not start in Node)
+// plus FLOPs per pair (counted at the gemm calls of our trainer: 2mnk each; elementwise ops not counted) and the
+// achieved GFLOP/s against the plain wasm-SIMD matmul peak measured in the same run (256 x 512 x 1536, pinned B).
+// Every sequence is exactly --seq-len tokens (prompt [SEP] response), so packed (ours) and padded (TF.js) layouts do
+// the same work. Weights: the converted USE-lite weights when public/models has them, else random weights of the
+// same shapes (speed does not depend on the values). Saves bench/results/use-lite-train.json and prints a table.
+//   tsx bench/use-lite-train.ts [--impls ours-js,ours-wasm-1,ours-wasm-2,tfjs-wasm] [--batches 8,32] [--seq-len 64] [--seconds 20]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { jsMatOps, type MatOps } from '../src/gpu/matops.ts';
+import { createWasmMatOps } from '../src/gpu/wasm/matops.ts';
+import { Rng } from '../src/pipeline/rng.ts';
+import type { EncodedItems, OptimizerConfig, PairBatch } from '../src/pipeline/rm/types.ts';
+import { DEFAULT_LORA, USE_LITE_CONFIG, type UseLiteParams } from '../src/pipeline/rm/use-lite/spec.ts';
+import { USE_SEP_ID } from '../src/pipeline/rm/use-lite/tokenizer.ts';
+import { UseLiteCpuTrainer, useLiteRM } from '../src/pipeline/rm/use-lite/train.ts';
+import { randomUseLiteParams } from '../src/pipeline/rm/use-lite/train-testing.ts';
+import { createTfjsLoraModel } from './lib/use-lite-tfjs.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    impls: { type: 'string', default: 'ours-js,ours-wasm-1,ours-wasm-2,tfjs-wasm' },
+    batches: { type: 'string', default: '8,32' },
+    'seq-len': { type: 'string', default: '64' },
+    seconds: { type: 'string', default: '20' },
+    'js-seconds': { type: 'string', default: '30' },
+    out: { type: 'string', default: 'bench/results' },
+  },
+});
+const impls = args.impls!.split(',');
+const batches = args.batches!.split(',').map(Number);
+const T = Number(args['seq-len']);
+const seconds = Number(args.seconds);
+const LR = 1e-3;
+const OPT: OptimizerConfig = { lr: LR, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, freezeEmbeddings: true };
+const log = (m: string) => console.log(`[use-lite-train] ${m}`);
+
+async function loadWeights(): Promise<{ params: UseLiteParams; source: string }> {
+  return { params: randomUseLiteParams({ ...USE_LITE_CONFIG, maxLen: T }, 1), source: 'random weights of the USE-lite shapes (speed does not depend on the values)' };
+}
+
+/** N items whose joint sequence is exactly T tokens: T/2 - 1 prompt ids, the separator, T/2 response ids. */
+function fixedLengthItems(n: number, rng: Rng): EncodedItems {
+  const pl = Math.floor(T / 2) - 1;
+  const rl = T - 1 - pl;
+  const promptOffsets = Int32Array.from({ length: n + 1 }, (_, i) => i * pl);
+  const responseOffsets = Int32Array.from({ length: n + 1 }, (_, i) => i * rl);
+  const id = () => 6 + rng.int(USE_LITE_CONFIG.vocabSize - 6);
+  return {
+    count: n,
+    promptOffsets,
+    promptIds: Int32Array.from({ length: n * pl }, id),
+    responseOffsets,
+    responseIds: Int32Array.from({ length: n * rl }, id),
+  };
+}
+
+function batchAt(rng: Rng, n: number, B: number): PairBatch {
+  const chosen = Int32Array.from({ length: B }, () => rng.int(n));
+  return { chosen, rejected: Int32Array.from(chosen, (c) => (c + 1 + rng.int(n - 1)) % n), weight: new Float32Array(B).fill(1) };
+}
+
+/** Counts 2mnk per gemm call. */
+function counting(inner: MatOps): MatOps & { flops: number } {
+  const o = {
+    name: inner.name,
+    flops: 0,
+    gemm(m: number, n: number, k: number, A: Float32Array, B: Float32Array, C: Float32Array, opts?: Parameters<MatOps['gemm']>[6]) {
+      o.flops += 2 * m * n * k;
+      inner.gemm(m, n, k, A, B, C, opts);
+    },
+    pin: inner.pin?.bind(inner),
+  };
+  return o;
+}
+
+/** The joint ids of item k written at ids[at ..]. */
+function seqIds(items: EncodedItems, k: number, ids: Int32Array, at: number): void {
+  const pl = items.promptOffsets[k + 1] - items.promptOffsets[k];
+  ids.set(items.promptIds.subarray(items.promptOffsets[k], items.promptOffsets[k + 1]), at);
+  ids[at + pl] = USE_SEP_ID;
+  ids.set(items.responseIds.subarray(items.responseOffsets[k], items.responseOffsets[k + 1]), at + pl + 1);
+}
+
+let tfjsMaxAbsDiff: number | null = null;
+let peakRss = 0;
+const sampleRss = () => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+};
+
+async function peakGflops(ops: MatOps, label: string): Promise<number> {
+  const [m, k, n] = [256, 512, 1536];
+  const rng = new Rng(3);
+  const A = Float32Array.from({ length: m * k }, () => rng.normal());
+  const B = Float32Array.from({ length: k * n }, () => rng.normal());
+  const C = new Float32Array(m * n);
+  ops.pin?.(B);
+  ops.gemm(m, n, k, A, B, C);
+  let reps = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 2000) {
+    ops.gemm(m, n, k, A, B, C);
+    reps++;
+  }
+  const g = (2 * m * n * k * reps) / ((performance.now() - t0) / 1000) / 1e9;
+  log(`peak ${label}: ${g.toFixed(1)} GFLOP/s (${m}x${k}x${n})`);
+  return g;
+}
+
+interface Row {
+  impl: string;
+  batch: number;
+  pairsPerSec: number;
+  steps: number;
+  seconds: number;
+  flopsPerPair?: number;
+  gflops?: number;
+  fractionOfPeak?: number;
+  activationBytesPerPair?: number;
+  firstLoss?: number;
+  error?: string;
+}
+
+async function main(): Promise<void> {
+  const { params, source } = await loadWeights();
+  log(`model: ${source}; seq len ${T}; LoRA r ${DEFAULT_LORA.rank} alpha ${DEFAULT_LORA.alpha}`);
+  const rng = new Rng(7);
+  const items = fixedLengthItems(256, rng);
+  const rows: Row[] = [];
+  const peaks: Record<string, number> = {};
+  const wasm1 = impls.some((i) => i.startsWith('ours-wasm') || i === 'peak') ? await createWasmMatOps({ threads: 1 }) : null;
+  const wasm2 = impls.includes('ours-wasm-2') ? await createWasmMatOps({ threads: 2 }) : null;
+  if (wasm2?.fallback) log(wasm2.fallback);
+  if (wasm1) peaks['wasm-1'] = await peakGflops(wasm1, 'wasm SIMD 1 thread');
+  if (wasm2) peaks['wasm-2'] = await peakGflops(wasm2, `wasm SIMD ${wasm2.threads} threads`);
+  let flopsPerPair = 0;
+  for (const impl of impls) {
+    for (const B of batches) {
+      const limit = impl === 'ours-js' ? Number(args['js-seconds']) : seconds;
+      try {
+        let step: () => Promise<number>;
+        let dispose = () => {};
+        let act = 0;
+        let counter: (MatOps & { flops: number }) | null = null;
+        if (impl.startsWith('ours-')) {
+          const base = impl === 'ours-js' ? jsMatOps : impl === 'ours-wasm-1' ? wasm1! : wasm2!;
+          counter = counting(base);
+          const t = new UseLiteCpuTrainer(useLiteRM(params, 'lora', DEFAULT_LORA, 0), OPT, { ops: counter, microBatch: 8 });
+          const br = new Rng(11);
+          step = async () => (await t.step(items, batchAt(br, items.count, B))).loss;
+          dispose = () => {
+            act = t.peakScratchBytes / 8;
+            t.dispose();
+          };
+        } else if (impl === 'tfjs-wasm') {
+          const tf = await import('@tensorflow/tfjs');
+          await import('@tensorflow/tfjs-backend-wasm');
+          const ok = await tf.setBackend('wasm');
+          if (!ok || tf.getBackend() !== 'wasm') throw new Error(`tfjs: setBackend('wasm') failed (on ${tf.getBackend()})`);
+          await tf.ready();
+          const m = createTfjsLoraModel(tf, params, DEFAULT_LORA, LR, 0);
+          {
+            // Same model: TF.js scores vs ours on 4 items (fresh adapters: B = 0 on both sides).
+            const ids4 = new Int32Array(4 * T);
+            for (let k = 0; k < 4; k++) seqIds(items, k, ids4, k * T);
+            const tfScores = m.score(ids4, 4, T, new Int32Array(4).fill(T));
+            const ours = await new UseLiteCpuTrainer(useLiteRM(params, 'lora', DEFAULT_LORA, 0), OPT, { ops: wasm1 ?? jsMatOps }).score(items, Int32Array.from([0, 1, 2, 3]));
+            tfjsMaxAbsDiff = Math.max(...Array.from(ours, (v, i) => Math.abs(v - tfScores[i])));
+            log(`tfjs vs ours scores, max |diff| on 4 items: ${tfjsMaxAbsDiff.toExponential(2)}`);
+          }
+          const br = new Rng(11);
+          const ids = new Int32Array(2 * B * T);
+          const lens = new Int32Array(2 * B).fill(T);
+          const seqOf = (k: number, at: number) => seqIds(items, k, ids, at);
+          step = async () => {
+            const b = batchAt(br, items.count, B);
+            for (let i = 0; i < B; i++) {
+              seqOf(b.chosen[i], 2 * i * T);
+              seqOf(b.rejected[i], (2 * i + 1) * T);
+            }
+            return m.step(ids, 2 * B, T, lens, b.weight);
+          };
+          dispose = () => m.dispose();
+        } else throw new Error(`unknown impl ${impl}`);
+        const firstLoss = await step(); // warm-up (compiles, pins, allocates)
+        if (counter) {
+          const f0 = counter.flops;
+          await step();
+          flopsPerPair = (counter.flops - f0) / B;
+        }
+        sampleRss();
+        let steps = 0;
+        const t0 = performance.now();
+        while (steps < 2 || (performance.now() - t0) / 1000 < limit) {
+          await step();
+          steps++;
+          sampleRss();
+        }
+        const sec = (performance.now() - t0) / 1000;
+        dispose();
+        const pps = (steps * B) / sec;
+        const row: Row = { impl, batch: B, pairsPerSec: pps, steps, seconds: sec, firstLoss };
+        if (flopsPerPair) {
+          row.flopsPerPair = flopsPerPair;
+          row.gflops = (pps * flopsPerPair) / 1e9;
+          const peak = impl === 'ours-wasm-2' || impl === 'tfjs-wasm-2' ? peaks['wasm-2'] : peaks['wasm-1'];
+          if (peak && impl !== 'ours-js') row.fractionOfPeak = row.gflops / peak;
+        }
+        if (act) row.activationBytesPerPair = act;
+        rows.push(row);
+        log(`${impl} batch ${B}: ${pps.toFixed(2)} pairs/s (${steps} steps in ${sec.toFixed(1)} s)${row.gflops ? `, ${row.gflops.toFixed(1)} GFLOP/s` : ''}`);
+      } catch (e) {
+        rows.push({ impl, batch: B, pairsPerSec: Number.NaN, steps: 0, seconds: 0, error: (e as Error).message });
+        log(`${impl} batch ${B}: ERROR ${(e as Error).message}`);
+      }
+    }
+  }
+  wasm1?.dispose();
+  wasm2?.dispose();
+  const get = (impl: string, B: number) => rows.find((r) => r.impl === impl && r.batch === B)?.pairsPerSec ?? Number.NaN;
+  const ratios: Record<string, number> = {};
+  for (const B of batches) {
+    ratios[`wasm1/tfjs@${B}`] = get('ours-wasm-1', B) / get('tfjs-wasm', B);
+    ratios[`wasm2/tfjs@${B}`] = get('ours-wasm-2', B) / get('tfjs-wasm', B);
+    ratios[`wasm1/js@${B}`] = get('ours-wasm-1', B) / get('ours-js', B);
+  }
+  const result = {
+    when: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) },
+    note: 'shared 2-core machine with other jobs running: absolute numbers are noisy; ratios within this run are the figure',
+    model: source,
+    seqLen: T,
+    lora: DEFAULT_LORA,
+    flopsPerPair,
+    tfjsMaxAbsDiff,
+    peakGflops: peaks,
+    peakRssMiB: Math.round(peakRss / 2 ** 20),
+    rows,
+    ratios,
+  };
+  const out = resolve(args.out!);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'use-lite-train.json'), JSON.stringify(result, null, 2));
+  console.log(`\nUSE-lite LoRA training, seq len ${T}, ${(flopsPerPair / 1e9).toFixed(2)} GFLOP per pair (gemm), peak RSS ${result.peakRssMiB} MiB`);
+  console.log('impl          batch   pairs/s   GFLOP/s   of peak   act. MiB/pair');
+  for (const r of rows) {
+    console.log(
+      `${r.impl.padEnd(13)} ${String(r.batch).padStart(5)} ${r.error ? `  error: ${r.error}` : `${r.pairsPerSec.toFixed(2).padStart(9)} ${(r.gflops ?? NaN).toFixed(1).padStart(9)} ${r.fractionOfPeak !== undefined ? `${(100 * r.fractionOfPeak).toFixed(0)}%`.padStart(9) : '        -'} ${r.activationBytesPerPair ? (r.activationBytesPerPair / 2 ** 20).toFixed(1).padStart(12) : '           -'}`}`,
+    );
+  }
+  console.log(`peaks: ${Object.entries(peaks).map(([k, v]) => `${k} ${v.toFixed(1)} GFLOP/s`).join(', ')}`);
+  console.log(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} ${v.toFixed(2)}x`).join(', ')}`);
+}
+
+await main();

@@ -1,0 +1,115 @@
+// The CLI's `--rm use-lite` run (Node only): loads public/models/scpo-use-lite-rm, encodes with onnxruntime-web
+// (wasm EP in Node, ORT's own threads), keeps encoder features in a disk cache between runs, runs the shared
+// use-lite session. Kept apart from cli.ts so the CLI stays a thin flag parser.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Backend } from '../gpu/backend.ts';
+import { OrtScorer } from '../workers/ort-scorer.ts';
+import type { ExperimentConfig, ExperimentEvent } from './experiment.ts';
+import { dirReader } from './rm/files.node.ts';
+import { loadUseLite, type LoadedUseLite } from './rm/use-lite/files.ts';
+import { FeatureCache, type UseLiteEncoder } from './rm/use-lite/frozen.ts';
+import { USE_LITE_MODEL_ID } from './rm/use-lite/spec.ts';
+import { ConfigError, type PreferenceData } from './types.ts';
+import { cacheKeyOf, runUseLiteSession, type UseLiteSessionOutput } from './use-lite-session.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const USE_LITE_MODEL_DIR = join(ROOT, 'public/models', USE_LITE_MODEL_ID);
+export const DEFAULT_FEATURE_CACHE_DIR = join(ROOT, '.cache/use-lite-features');
+
+export async function loadUseLiteModel(dir = USE_LITE_MODEL_DIR): Promise<LoadedUseLite> {
+  try {
+    return await loadUseLite(dirReader(dir));
+  } catch (e) {
+    throw new ConfigError(`USE-lite model at ${dir}: ${(e as Error).message}` + (dir === USE_LITE_MODEL_DIR ? ' (build it with `npm run build:models`)' : ''));
+  }
+}
+
+/** onnxruntime-web (wasm EP) embedding items through the model's `embedding` output. */
+export async function ortEncoder(model: LoadedUseLite, maxLen: number, numThreads = Math.min(4, availableParallelism())): Promise<{ encoder: UseLiteEncoder; release(): Promise<void> }> {
+  const s = await OrtScorer.create(model.onnx, { prefer: 'wasm', numThreads, model: { kind: 'use-lite', maxLen } });
+  return {
+    encoder: { name: `onnxruntime-web ${s.info.ep} (${numThreads} threads)`, embed: (items, idx, onProgress) => s.embed(items, idx, onProgress) },
+    release: () => s.release(),
+  };
+}
+
+/**
+ * A FeatureCache persisted as one file per (model, maxLen): records of [u32 key length][key utf8][dim f32]. The
+ * key is the joint token-id sequence, so an entry is valid for any data set with the same texts.
+ */
+export async function loadFeatureCache(dir: string, key: string, dim: number): Promise<{ cache: FeatureCache; save(): Promise<void> }> {
+  const file = join(dir, createHash('sha256').update(key).digest('hex').slice(0, 16) + '.bin');
+  const cache = new FeatureCache(key, dim);
+  let loaded = 0;
+  try {
+    const b = await readFile(file);
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const dec = new TextDecoder();
+    for (let o = 0; o + 4 <= b.length; ) {
+      const n = dv.getUint32(o, true);
+      const end = o + 4 + n + 4 * dim;
+      if (end > b.length) break; // a torn tail write: ignore it
+      const k = dec.decode(b.subarray(o + 4, o + 4 + n));
+      const row = new Float32Array(dim);
+      new Uint8Array(row.buffer).set(b.subarray(o + 4 + n, end));
+      cache.set(k, row);
+      loaded++;
+      o = end;
+    }
+  } catch {
+    // no cache yet
+  }
+  return {
+    cache,
+    async save() {
+      if (cache.size === loaded) return;
+      const enc = new TextEncoder();
+      const parts: Uint8Array[] = [];
+      for (const [k, row] of cache.entries()) {
+        const kb = enc.encode(k);
+        const head = new Uint8Array(4);
+        new DataView(head.buffer).setUint32(0, kb.length, true);
+        parts.push(head, kb, new Uint8Array(row.buffer, row.byteOffset, row.byteLength));
+      }
+      await mkdir(dir, { recursive: true });
+      const out = Buffer.concat(parts);
+      await writeFile(file + '.tmp', out);
+      await rename(file + '.tmp', file);
+    },
+  };
+}
+
+export interface UseLiteCliRun {
+  data: PreferenceData;
+  backend: Backend;
+  config: ExperimentConfig;
+  onEvent: (e: ExperimentEvent) => void;
+  log: (s: string) => void;
+  /** Folder of the feature cache; null disables it; undefined: DEFAULT_FEATURE_CACHE_DIR. */
+  cacheDir?: string | null;
+  modelDir?: string;
+}
+
+export async function runUseLiteCli(o: UseLiteCliRun): Promise<UseLiteSessionOutput> {
+  const model = await loadUseLiteModel(o.modelDir);
+  const maxLen = model.config.maxLen;
+  const { encoder, release } = await ortEncoder(model, maxLen);
+  o.log(`rm: USE-lite (${model.configJson.scpo.source ? 'Apache-2.0, ' : ''}frozen encoder, MLP head), encoder ${encoder.name}, maxLen ${maxLen}`);
+  const key = cacheKeyOf(model, maxLen);
+  const cacheDir = o.cacheDir === undefined ? DEFAULT_FEATURE_CACHE_DIR : o.cacheDir;
+  const store = cacheDir ? await loadFeatureCache(cacheDir, key, model.config.modelDim) : null;
+  if (store) o.log(`feature cache: ${store.cache.size} sequences in ${cacheDir} (--feature-cache none disables it)`);
+  try {
+    const out = await runUseLiteSession({ data: o.data, model, encoder, backend: o.backend, config: o.config, onEvent: o.onEvent, cache: store?.cache });
+    const f = out.features;
+    o.log(`encoded ${f.distinct - f.cached} new sequences (${f.tokens} tokens) in ${(f.ms / 1000).toFixed(1)} s; ${f.cached} from the cache; ${f.items} items scored`);
+    return out;
+  } finally {
+    await store?.save();
+    await release();
+  }
+}
