@@ -20,7 +20,8 @@ import { createWasmMatOps } from '../src/gpu/wasm/matops.ts';
 import { Rng } from '../src/pipeline/rng.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../src/pipeline/rm/types.ts';
 import { DEFAULT_LORA, USE_LITE_CONFIG, type UseLiteParams } from '../src/pipeline/rm/use-lite/spec.ts';
-import { JOINT_SEP_ID, UseLiteCpuTrainer, useLiteRM } from '../src/pipeline/rm/use-lite/train.ts';
+import { USE_SEP_ID } from '../src/pipeline/rm/use-lite/tokenizer.ts';
+import { UseLiteCpuTrainer, useLiteRM } from '../src/pipeline/rm/use-lite/train.ts';
 import { randomUseLiteParams } from '../src/pipeline/rm/use-lite/train-testing.ts';
 import { createTfjsLoraModel } from './lib/use-lite-tfjs.ts';
 
@@ -85,7 +86,7 @@ function counting(inner: MatOps): MatOps & { flops: number } {
 function seqIds(items: EncodedItems, k: number, ids: Int32Array, at: number): void {
   const pl = items.promptOffsets[k + 1] - items.promptOffsets[k];
   ids.set(items.promptIds.subarray(items.promptOffsets[k], items.promptOffsets[k + 1]), at);
-  ids[at + pl] = JOINT_SEP_ID;
+  ids[at + pl] = USE_SEP_ID;
   ids.set(items.responseIds.subarray(items.responseOffsets[k], items.responseOffsets[k + 1]), at + pl + 1);
 }
 

@@ -35,6 +35,7 @@ import {
   type Readback,
 } from './kernels/plan.ts';
 import { encodeProgram, PipelineCache, type BufferRef } from './kernels/runtime.ts';
+import { DeviceCalls, neverLost, type LostState } from './device-calls.ts';
 
 export interface WebGpuTrainerOptions {
   /**
@@ -203,14 +204,12 @@ export class WebGpuTrainer implements Trainer {
   private frozenMoments: { m: Float32Array; v: Float32Array } | null = null;
   private stepCount: number;
   private unread = 0;
-  private queue: Promise<unknown> = Promise.resolve();
-  private disposed = false;
-  private readonly lostRejection: Promise<never>;
+  private readonly calls: DeviceCalls;
 
   /** Use WebGpuBackend.createTrainer (or createTwinPlanTrainer in tests). */
   constructor(
     private readonly exec: PlanExecutor,
-    private readonly lostState: { lost: Promise<GpuDeviceLostError>; readonly lostError: GpuDeviceLostError | null },
+    lostState: LostState,
     init: BagRMParams | TrainerCheckpoint,
     opt: OptimizerConfig,
     options: WebGpuTrainerOptions = {},
@@ -275,10 +274,7 @@ export class WebGpuTrainer implements Trainer {
       this.frozenMoments = { m: m ? m.E.slice() : new Float32Array(0), v: v ? v.E.slice() : new Float32Array(0) };
     }
     this.upload('loss', new Float32Array(this.readEvery));
-    this.lostRejection = lostState.lost.then((e) => {
-      throw e;
-    });
-    this.lostRejection.catch(() => undefined);
+    this.calls = new DeviceCalls(lostState, 'webgpu trainer');
   }
 
   /** Optimizer steps taken so far (0-pair batches do not count). */
@@ -398,8 +394,8 @@ export class WebGpuTrainer implements Trainer {
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.calls.disposed) return;
+    this.calls.disposed = true;
     this.exec.dispose();
   }
 
@@ -407,23 +403,7 @@ export class WebGpuTrainer implements Trainer {
 
   /** Runs calls one at a time; rejects with the device-lost error if the device goes away meanwhile. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(async () => {
-      if (this.disposed) throw new Error('webgpu trainer: used after dispose()');
-      const lost = this.lostState.lostError;
-      if (lost) throw lost;
-      try {
-        return await Promise.race([fn(), this.lostRejection]);
-      } catch (e) {
-        // A map or submit can fail (AbortError) a moment before device.lost resolves: give it that moment,
-        // so callers see the typed error they fall back on rather than a generic one.
-        const lost =
-          this.lostState.lostError ??
-          (await Promise.race([this.lostState.lost, new Promise<null>((r) => setTimeout(() => r(null), 10))]));
-        throw lost ?? e;
-      }
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.calls.run(fn);
   }
 
   private upload(name: string, data: TypedArray): void {
@@ -527,6 +507,5 @@ export function createTwinPlanTrainer(
   opt: OptimizerConfig,
   options?: WebGpuTrainerOptions,
 ): WebGpuTrainer {
-  const never = { lost: new Promise<GpuDeviceLostError>(() => undefined), lostError: null };
-  return new WebGpuTrainer(new TwinExecutor(), never, init, opt, options);
+  return new WebGpuTrainer(new TwinExecutor(), neverLost(), init, opt, options);
 }

@@ -1,7 +1,7 @@
 // USE-lite's input layer over a padded batch: X[b, t] = 2 * E[id_bt] + PE[t] for t < len_b, else 0.
 // The factor 2 is the graph's (TS/Layer_0/add adds the scattered embedding to embedding + timing signal; see
 // src/pipeline/rm/use-lite/spec.ts). PE [maxPositions, W] is the timing signal sin(t * inv) || cos(t * inv),
-// computed once on the host in float64 from the model's timescales (`timingSignal`): WGSL's sin/cos are only
+// computed once on the host in float64 (like the CPU trainer) from the model's timescales (`timingSignal`): WGSL's sin/cos are only
 // accurate near [-pi, pi], and positions reach 127 rad. Token ids are checked by the twin and by the host that
 // packs batches; the GPU clamps an out-of-range id to row 0 rather than reading outside E.
 import { checkDims, checkInputs, linearProgram, type BindingSpec, type KernelDef, type KernelProgram } from './kernel.ts';
@@ -34,8 +34,8 @@ export function timingSignal(inv: Float32Array, maxPositions: number): Float32Ar
   const pe = new Float32Array(maxPositions * 2 * n);
   for (let t = 0; t < maxPositions; t++) {
     for (let k = 0; k < n; k++) {
-      // The graph multiplies in float32 before sin/cos.
-      const a = Math.fround(t * inv[k]);
+      // float64 product, as the CPU trainer's embedForward (TF multiplies in float32: <= 8e-6 rad apart at t = 127).
+      const a = t * inv[k];
       pe[t * 2 * n + k] = Math.sin(a);
       pe[t * 2 * n + n + k] = Math.cos(a);
     }

@@ -16,3 +16,6 @@ export type WasmVariant = keyof typeof WASM_FILES;
 
 /** Pages of 64 KiB: the shared module's declared maximum (2 GiB keeps every byte pointer a positive int32). */
 export const SHARED_MAX_PAGES = 32768;
+
+/** Must equal abi() in assembly/kernels.ts; checked when a module is loaded. */
+export const KERNEL_ABI = 4;

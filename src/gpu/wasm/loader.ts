@@ -2,7 +2,7 @@
 // disk), in the page and in Web Workers (fetched from the app's own origin under BASE_URL/wasm/). No bundler magic:
 // the same file works under tsx, vitest, vite dev and the production build. A missing or wrong file fails with an
 // error that names the file and the command that builds it.
-import { WASM_FILES, WASM_SUBDIR } from './files.ts';
+import { KERNEL_ABI, WASM_FILES, WASM_SUBDIR } from './files.ts';
 import type { WasmVariant } from './files.ts';
 
 /** Where the kernels come from. Default: `<repo>/public/wasm/` in Node, `<BASE_URL>wasm/` in a browser. */
@@ -89,9 +89,23 @@ export async function loadKernelModule(variant: WasmVariant, src: WasmSource = {
     const head = new TextDecoder().decode(view.subarray(0, 16)).replace(/\s+/g, ' ');
     throw new WasmKernelsError(`wasm kernels: ${where} is not a WebAssembly module (starts with "${head}"); ${BUILD_HINT}`);
   }
+  let module: WebAssembly.Module;
   try {
-    return await WebAssembly.compile(view);
+    module = await WebAssembly.compile(view);
   } catch (e) {
     throw new WasmKernelsError(`wasm kernels: ${where} does not compile (${(e as Error).message}); rebuild with \`npm run build:wasm -- --force\``);
   }
+  // A build older than the sources would misread its arguments silently: check the calling convention first.
+  let abi: number | undefined;
+  try {
+    const memory = new WebAssembly.Memory(variant === 'shared' ? { initial: 1, maximum: 1, shared: true } : { initial: 1 });
+    const inst = await WebAssembly.instantiate(module, { env: { memory } });
+    abi = (inst.exports as { abi?: () => number }).abi?.();
+  } catch (e) {
+    throw new WasmKernelsError(`wasm kernels: ${where} does not instantiate (${(e as Error).message}); rebuild with \`npm run build:wasm -- --force\``);
+  }
+  if (abi !== KERNEL_ABI) {
+    throw new WasmKernelsError(`wasm kernels: ${where} is a stale build (calling convention ${abi ?? 'unknown'}, expected ${KERNEL_ABI}); rebuild with \`npm run build:wasm\``);
+  }
+  return module;
 }

@@ -28,7 +28,7 @@ function rand(r: () => number, n: number): Float32Array {
 type Mode = 'plain' | 'bias' | 'accumulate';
 const MODES: Mode[] = ['plain', 'bias', 'accumulate'];
 
-// Odd sizes around the 4-row x 8-column register block, m=1, k=1, n=1, and one USE-lite-like block.
+// Odd sizes around the 2-row x 16-column register block, m=1, k=1, n=1, and one USE-lite-like block.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [1, 9, 5],
@@ -40,6 +40,10 @@ const SHAPES: [number, number, number][] = [
   [13, 31, 40],
   [33, 65, 129],
   [64, 96, 256],
+  // transA with a narrow result (n <= 16 < m): the C^T = B^T @ A route
+  [40, 8, 33],
+  [70, 3, 64],
+  [129, 16, 20],
 ];
 
 /**
@@ -111,7 +115,7 @@ describe('wasm SIMD MatOps', () => {
   it('2 threads give bit-identical results to 1 thread (row split and, for small m, panel split)', () => {
     let seed = 100;
     for (const [m, n, k] of [...SHAPES, [2, 40, 33] as [number, number, number], [130, 24, 70] as [number, number, number]]) {
-      for (const transB of [false, true]) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
         for (const mode of MODES) {
           const r = rng(seed++);
           const A = rand(r, m * k);
@@ -119,10 +123,10 @@ describe('wasm SIMD MatOps', () => {
           const bias = rand(r, n);
           const c1 = rand(r, m * n);
           const c2 = c1.slice();
-          const opts: GemmOptions = { transB, accumulate: mode === 'accumulate', bias: mode === 'bias' ? bias : undefined };
+          const opts: GemmOptions = { transA, transB, accumulate: mode === 'accumulate', bias: mode === 'bias' ? bias : undefined };
           one.gemm(m, n, k, A, B, c1, opts);
           two.gemm(m, n, k, A, B, c2, opts);
-          expect(new Uint32Array(c2.buffer), `m=${m} n=${n} k=${k} transB=${transB} ${mode}`).toEqual(new Uint32Array(c1.buffer));
+          expect(new Uint32Array(c2.buffer), `m=${m} n=${n} k=${k} transA=${transA} transB=${transB} ${mode}`).toEqual(new Uint32Array(c1.buffer));
         }
       }
     }
@@ -183,7 +187,7 @@ describe('wasm SIMD MatOps', () => {
 });
 
 describe('wasm kernel loader', () => {
-  it('names the missing file and the build command', async () => {
+  it('names the missing, wrong or stale file and the build command', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'scpo-wasm-'));
     try {
       const p = loadKernelModule('single', { dir });
@@ -193,6 +197,11 @@ describe('wasm kernel loader', () => {
       // A server's index.html where the module should be (HTTP 200 on a missing file) is named as such.
       await writeFile(join(dir, WASM_FILES.single), '<!doctype html><html>');
       await expect(loadKernelModule('single', { dir })).rejects.toThrow(/is not a WebAssembly module \(starts with "<!doctype html>/);
+      // A build older than the sources (here a hand-made module whose abi() returns 1) must not load.
+      const stale = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 2, 15, 1, 3, 0x65, 0x6e, 0x76, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 2, 0, 1,
+        3, 2, 1, 0, 7, 7, 1, 3, 0x61, 0x62, 0x69, 0, 0, 10, 6, 1, 4, 0, 0x41, 1, 0x0b];
+      await writeFile(join(dir, WASM_FILES.single), Uint8Array.from(stale));
+      await expect(loadKernelModule('single', { dir })).rejects.toThrow(/is a stale build \(calling convention 1, expected \d+\); rebuild with `npm run build:wasm`/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -19,7 +19,7 @@ interface EvalSets {
   testItems: Int32Array;
 }
 
-export class CountryRuns {
+export class CountryRuns<P = unknown> {
   /** After training: each (country, method) RM's margins on all of that country's pairs (train then test). */
   readonly margins: Record<string, Partial<Record<Method, Float32Array>>> = {};
   private readonly majC: Int32Array;
@@ -27,7 +27,7 @@ export class CountryRuns {
   private readonly startMajority: number;
 
   constructor(
-    private readonly ctx: RunContext,
+    private readonly ctx: RunContext<P>,
     private readonly g: GlobalScores,
     private readonly sets: Record<string, CountrySets>,
   ) {

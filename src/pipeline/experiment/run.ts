@@ -4,6 +4,7 @@ import { efficiencyEntry } from '../eval.ts';
 import type { EfficiencyEntry, EfficiencyPoint } from '../eval.ts';
 import { hashSeed, Rng } from '../rng.ts';
 import { METHOD_SPECS, trainingSet } from '../scpo.ts';
+import type { BagRMParams } from '../rm/types.ts';
 import { checkpointTick } from '../train/loop.ts';
 import { checkCountries, efficiencyEnabled, resolveConfig } from './config.ts';
 import { RunContext } from './context.ts';
@@ -12,7 +13,7 @@ import { buildReports } from './reports.ts';
 import { buildSets, scoreGlobal } from './scoring.ts';
 import type { CountrySets, ExperimentInputs, ExperimentResult, RunResult } from './types.ts';
 
-export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentResult> {
+export async function runExperiment<P = BagRMParams>(inp: ExperimentInputs<P>): Promise<ExperimentResult> {
   const config = resolveConfig(inp.config);
   checkCountries(config, inp.data);
   const ctx = new RunContext(inp, config);
@@ -99,9 +100,9 @@ export async function runExperiment(inp: ExperimentInputs): Promise<ExperimentRe
 }
 
 /** Per country: full_ft on seeded random subsets of its train pairs, plus the main full_ft run, against scpo. */
-async function efficiencyCurves(
-  ctx: RunContext,
-  country: CountryRuns,
+async function efficiencyCurves<P>(
+  ctx: RunContext<P>,
+  country: CountryRuns<P>,
   sets: Record<string, CountrySets>,
   runs: readonly RunResult[],
   progress: { done: number; total: number },

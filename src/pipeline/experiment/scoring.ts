@@ -21,7 +21,7 @@ export interface GlobalScores {
 }
 
 /** Scores every item of the selected and majority countries with the global RM. */
-export async function scoreGlobal(ctx: RunContext): Promise<GlobalScores> {
+export async function scoreGlobal<P>(ctx: RunContext<P>): Promise<GlobalScores> {
   const { inp, config } = ctx;
   const { encoded } = inp;
   const pairs = inp.data.pairs;
@@ -53,7 +53,7 @@ export async function scoreGlobal(ctx: RunContext): Promise<GlobalScores> {
 }
 
 /** Per-country sets (selected, then majority countries): train/test pairs, kept by the filter, edited test pairs. */
-export function buildSets(ctx: RunContext, g: GlobalScores): Record<string, CountrySets> {
+export function buildSets<P>(ctx: RunContext<P>, g: GlobalScores): Record<string, CountrySets> {
   const { config } = ctx;
   const pairs = ctx.inp.data.pairs;
   const sets: Record<string, CountrySets> = {};

@@ -86,11 +86,14 @@ export interface ExperimentResult {
 /** Scores items with the global RM (e.g. onnxruntime-web in its own worker); result aligned with `indices`. */
 export type ItemScorer = (encoded: EncodedItems, indices: Int32Array) => Promise<Float32Array>;
 
-export interface ExperimentInputs {
+/** Generic over the reward model's params (the bag RM by default; the USE-lite trainer's UseLiteRM). */
+export interface ExperimentInputs<P = BagRMParams> {
   data: PreferenceData;
   encoded: EncodedItems;
-  globalParams: BagRMParams;
-  backend: Backend;
+  globalParams: P;
+  backend: Backend<P>;
+  /** Where a lost non-cpu run continues (default: the bag RM's cpu backend; other models pass their own). */
+  fallback?: Backend<P>;
   /** Global-RM scoring; defaults to the backend's trainer forward pass on globalParams. */
   globalScorer?: ItemScorer;
   /** Checkpoint cadence of training on a non-cpu backend, for falling back to cpu (default 50 steps). */
@@ -99,7 +102,7 @@ export interface ExperimentInputs {
   onEvent?: (e: ExperimentEvent) => void;
   control?: RunControl;
   /** Receives the final params of each main (country, method) run (not the efficiency subsets), e.g. for ONNX export. */
-  onModel?: (country: string, method: Method, params: BagRMParams) => void | Promise<void>;
+  onModel?: (country: string, method: Method, params: P) => void | Promise<void>;
   /**
    * Main runs of this same config (data, model, seed) that already finished, e.g. before a reload: those
    * (country, method) runs are not trained again (their results and margins are reused and their 'run' events

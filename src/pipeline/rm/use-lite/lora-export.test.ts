@@ -10,7 +10,8 @@ import type { EncodedItems } from '../types.ts';
 import { convertUseLite } from './convert.ts';
 import { exportUseLiteOnnx, USE_ONNX_SCORE } from './onnx.ts';
 import type { UseLiteParams } from './spec.ts';
-import { exportParams, JOINT_SEP_ID, jointSequence, UseLiteCpuTrainer, useLiteRM } from './train.ts';
+import { jointIds, USE_SEP_ID } from './tokenizer.ts';
+import { exportParams, UseLiteCpuTrainer, useLiteRM } from './train.ts';
 
 let params: UseLiteParams;
 let ops: WasmMatOps;
@@ -57,7 +58,7 @@ describe('LoRA country RM export', () => {
     try {
       const seqs = Array.from({ length: its.count }, (_, k) => {
         const buf = new Int32Array(24);
-        return Array.from(buf.subarray(0, jointSequence(its, k, 24, JOINT_SEP_ID, buf)));
+        return Array.from(buf.subarray(0, jointIds(its, k, 24, buf)));
       });
       const T = Math.max(...seqs.map((s) => s.length));
       const ids = new BigInt64Array(seqs.length * T).fill(1n);
@@ -77,7 +78,7 @@ describe('LoRA country RM export', () => {
       console.log(`LoRA export: worst |onnx - trainer| ${worst.toExponential(2)}; training moved scores by up to ${moved.toFixed(4)}`);
       expect(worst).toBeLessThan(1e-4);
       expect(moved).toBeGreaterThan(1e-2); // the adapters matter: an export that dropped them would fail above
-      expect(seqs[0]).toEqual([JOINT_SEP_ID]);
+      expect(seqs[0]).toEqual([USE_SEP_ID]);
     } finally {
       await session.release();
     }

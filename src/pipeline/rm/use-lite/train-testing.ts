@@ -3,9 +3,12 @@
 import { Rng } from '../../rng.ts';
 import { attentionShape, tensorSpecs, tensorSize, type UseLiteConfig, type UseLiteParams } from './spec.ts';
 
-/** Same structure as USE-lite, tiny widths. maxPositions = embedDim / 2 timescales, as in the real model (128 = 256 / 2). */
+/**
+ * Same structure as USE-lite, tiny widths. maxPositions = embedDim / 2 timescales, as in the real model (128 = 256 / 2).
+ * The vocabulary reaches past the joint-sequence separator (USE_SEP_ID 1775), so items build real joint sequences.
+ */
 export const TINY_CONFIG: UseLiteConfig = {
-  vocabSize: 30,
+  vocabSize: 1800,
   embedDim: 16,
   modelDim: 24,
   ffnDim: 32,

@@ -10,12 +10,12 @@ import type { EncodedItems, OptimizerConfig, PairBatch } from '../types.ts';
 import { loss64, score64, toF64 } from './grad-ref64.ts';
 import { mergeLora } from './lora.ts';
 import type { TuneMode } from './spec.ts';
-import { jointSequence, UseLiteCpuTrainer, useLiteCpuBackend, useLiteRM, type UseLiteRM, type UseLiteTrainerOptions } from './train.ts';
+import { jointIds, jointLength, USE_SEP_ID } from './tokenizer.ts';
+import { JOINT_SEP_ID, jointSequence, UseLiteCpuTrainer, useLiteCpuBackend, useLiteRM, type UseLiteRM, type UseLiteTrainerOptions } from './train.ts';
 import { randomUseLiteParams, TINY_CONFIG } from './train-testing.ts';
 
 const OPT: OptimizerConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, freezeEmbeddings: true };
-const SEP = 2;
-const TOPT: UseLiteTrainerOptions = { sepId: SEP };
+const TOPT: UseLiteTrainerOptions = {};
 
 function randomItems(rng: Rng, n: number): EncodedItems {
   const promptOffsets = new Int32Array(n + 1);
@@ -26,8 +26,8 @@ function randomItems(rng: Rng, n: number): EncodedItems {
     // item 0: empty prompt and response (the sequence is the separator alone); item 1: long (truncated to maxLen 8)
     const lp = i === 0 ? 0 : i === 1 ? 9 : rng.int(4);
     const lr = i === 0 ? 0 : 1 + rng.int(4);
-    for (let t = 0; t < lp; t++) p.push(3 + rng.int(TINY_CONFIG.vocabSize - 3));
-    for (let t = 0; t < lr; t++) r.push(3 + rng.int(TINY_CONFIG.vocabSize - 3));
+    for (let t = 0; t < lp; t++) p.push(6 + rng.int(TINY_CONFIG.vocabSize - 6));
+    for (let t = 0; t < lr; t++) r.push(6 + rng.int(TINY_CONFIG.vocabSize - 6));
     promptOffsets[i + 1] = p.length;
     responseOffsets[i + 1] = r.length;
   }
@@ -47,8 +47,9 @@ function randomBatch(rng: Rng, n: number, B: number): PairBatch {
 }
 
 function seq(items: EncodedItems, k: number): Int32Array {
-  const out = new Int32Array(TINY_CONFIG.maxLen);
-  return out.slice(0, jointSequence(items, k, TINY_CONFIG.maxLen, SEP, out));
+  const out = new Int32Array(jointLength(items, k, TINY_CONFIG.maxLen));
+  jointIds(items, k, TINY_CONFIG.maxLen, out);
+  return out;
 }
 
 function setup(tune: TuneMode, seed = 1) {
@@ -60,20 +61,24 @@ function setup(tune: TuneMode, seed = 1) {
 }
 
 describe('joint sequence', () => {
-  it('prompt [SEP] response, the prompt cut first', () => {
-    const items: EncodedItems = {
-      count: 1,
-      promptOffsets: Int32Array.from([0, 4]),
-      promptIds: Int32Array.from([10, 11, 12, 13]),
-      responseOffsets: Int32Array.from([0, 3]),
-      responseIds: Int32Array.from([20, 21, 22]),
-    };
-    const out = new Int32Array(16);
-    const get = (L: number) => Array.from(out.subarray(0, jointSequence(items, 0, L, 9, out)));
-    expect(get(16)).toEqual([10, 11, 12, 13, 9, 20, 21, 22]);
-    expect(get(6)).toEqual([10, 11, 9, 20, 21, 22]);
-    expect(get(3)).toEqual([9, 20, 21]);
-    expect(get(1)).toEqual([9]);
+  it("the trainer's sequences are the tokenizer's joint sequences (the separator alone for an empty item)", () => {
+    const { items } = setup('lora');
+    expect(Array.from(seq(items, 0))).toEqual([USE_SEP_ID]);
+    expect(seq(items, 1).length).toBe(TINY_CONFIG.maxLen);
+  });
+
+  it('jointSequence (choosable separator) is the tokenizer rule: equal to jointIds for every item and maxLen', () => {
+    const { items } = setup('lora', 2);
+    for (const maxLen of [1, 2, 3, 5, 8, 40]) {
+      for (let k = 0; k < items.count; k++) {
+        const a = new Int32Array(64);
+        const b = new Int32Array(64);
+        const la = jointSequence(items, k, maxLen, JOINT_SEP_ID, a);
+        expect(la).toBe(jointIds(items, k, maxLen, b));
+        expect(la).toBe(jointLength(items, k, maxLen));
+        expect(Array.from(a.subarray(0, la))).toEqual(Array.from(b.subarray(0, la)));
+      }
+    }
   });
 });
 

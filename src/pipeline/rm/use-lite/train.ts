@@ -16,10 +16,8 @@ import { jsMatOps, type MatOps } from '../../../gpu/matops.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../types.ts';
 import { allocGrads, btLoss, embedForward, headForward, layerForward, modelBackward, modelForward, Scratch, type GradMap, type GradPlan, type ModelView, type SeqLayout } from './grad.ts';
 import { checkLoraConfig, gradPlan, initLora, mergeLora } from './lora.ts';
+import { jointLength, USE_SEP_ID } from './tokenizer.ts';
 import { checkParams, DEFAULT_LORA, TUNE_MODES, type LoraConfig, type LoraParams, type TuneMode, type UseLiteParams } from './spec.ts';
-
-/** The separator between prompt and response in the joint sequence (the pretrained piece "▁|"). */
-export const JOINT_SEP_ID = 1775;
 
 /** The params a USE-lite trainer starts from and checkpoints: base weights, tune mode, adapters. */
 export interface UseLiteRM {
@@ -45,13 +43,17 @@ export interface UseLiteTrainerOptions {
   scoreBatch?: number;
   /** Budget of the tune-top layer-0 output cache. Default 512 MiB. */
   cacheBytes?: number;
-  /** Separator id of the joint sequence. */
+  /** Separator id of the joint sequence (default JOINT_SEP_ID; tests with tiny vocabularies pick another). */
   sepId?: number;
 }
 
+/** The separator between prompt and response in the joint sequence (the tokenizer's, the pretrained piece "▁|"). */
+export const JOINT_SEP_ID = USE_SEP_ID;
+
 /**
- * Writes item k's joint ids `prompt [SEP] response` into out (from 0), returns the length. Too long: the prompt
- * is cut first (from its end), then the response's end; maxLen >= 1 keeps the separator.
+ * The tokenizer's joint sequence (jointIds: `prompt [SEP] response`, the prompt cut first, then the response's
+ * end) with a choosable separator id, for tiny test vocabularies; train.test.ts checks it equals jointIds. Writes
+ * into out from 0, returns the length (jointLength).
  */
 export function jointSequence(items: EncodedItems, k: number, maxLen: number, sepId: number, out: Int32Array): number {
   const p0 = items.promptOffsets[k];
@@ -71,19 +73,44 @@ interface FrozenCache {
   /** tune top: layer-0 output per item [len, modelDim]. */
   x2: Map<number, Float32Array>;
   x2Bytes: number;
-  /** Which EncodedItems the cache describes (item indices are only meaningful within one). */
-  items: EncodedItems | null;
 }
 
-const caches = new WeakMap<Record<string, Float32Array>, FrozenCache>();
+/**
+ * Frozen outputs are valid for one set of frozen tensors (by identity: they are never written), one EncodedItems
+ * and one maxLen. A small LRU of such caches: the country runs of an experiment share the global RM's frozen
+ * tensors, so they share one; an exported or merged model (new arrays) gets its own.
+ */
+const tensorIds = new WeakMap<Float32Array, number>();
+const itemsIds = new WeakMap<EncodedItems, number>();
+let nextId = 1;
+const caches = new Map<string, FrozenCache>();
+const MAX_CACHES = 3;
 
-function cacheFor(base: Record<string, Float32Array>, items: EncodedItems): FrozenCache {
-  let c = caches.get(base);
-  if (!c || c.items !== items) {
-    c = { emb: new Map(), x2: new Map(), x2Bytes: 0, items };
-    caches.set(base, c);
+function idOf<K extends object>(m: WeakMap<K, number>, k: K): number {
+  let id = m.get(k);
+  if (id === undefined) {
+    id = nextId++;
+    m.set(k, id);
   }
+  return id;
+}
+
+function cacheFor(tensors: Record<string, Float32Array>, frozen: readonly string[], items: EncodedItems, maxLen: number, sepId: number): FrozenCache {
+  const key = `${idOf(itemsIds, items)}:${maxLen}:${sepId}:${frozen.map((n) => idOf(tensorIds, tensors[n])).join(',')}`;
+  let c = caches.get(key);
+  if (c) {
+    caches.delete(key);
+  } else {
+    c = { emb: new Map(), x2: new Map(), x2Bytes: 0 };
+    while (caches.size >= MAX_CACHES) caches.delete(caches.keys().next().value as string);
+  }
+  caches.set(key, c);
   return c;
+}
+
+/** Drops every cached frozen output (e.g. when a session ends). */
+export function clearFrozenCaches(): void {
+  caches.clear();
 }
 
 function validateOptimizer(opt: OptimizerConfig): void {
@@ -130,8 +157,8 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   private readonly scoreBatch: number;
   private readonly cacheBytes: number;
   private readonly sepId: number;
-  /** The base tensors the init came with (the frozen-output cache's key). */
-  private readonly base: Record<string, Float32Array>;
+  /** Frozen tensors below the trained ones (the frozen-output cache's key). */
+  private readonly frozenNames: string[];
   private seqBuf: Int32Array;
   private disposed = false;
   /** Peak bytes of activations + scratch seen (for the memory report). */
@@ -155,7 +182,6 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     checkLoraConfig(src.loraConfig);
     const c = src.model.config;
     if (!(c.maxLen >= 1 && c.maxLen <= c.maxPositions)) throw new Error(`use-lite trainer: maxLen ${c.maxLen} must be in [1, ${c.maxPositions}]`);
-    this.base = src.model.tensors;
     this.plan = gradPlan(c, src.tune);
     // Trainable base tensors are copied (the init is never written); the rest are shared read-only.
     const tensors = { ...src.model.tensors };
@@ -194,6 +220,10 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     if (ck && (!Number.isInteger(ck.step) || ck.step < 0)) throw new Error(`checkpoint: step is invalid (${ck.step})`);
     this.stepCount = ck ? ck.step : 0;
     this.grads = allocGrads(this.view, this.plan);
+    // What the cached outputs depend on: head caches embeddings (everything below the head), top caches layer 0's output.
+    this.frozenNames = Object.keys(tensors).filter((n) =>
+      src.tune === 'head' ? !this.plan.tensors.has(n) : n === 'E' || n === 'timescales' || n.startsWith('L0.'),
+    );
     for (const [n, a] of Object.entries(tensors)) if (!this.plan.tensors.has(n)) this.ops.pin?.(a);
     this.seqBuf = new Int32Array(c.maxLen);
   }
@@ -280,7 +310,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     let rows = 0;
     for (let s = 0; s < n; s++) {
       starts[s] = rows;
-      lens[s] = Math.min(c.maxLen, items.promptOffsets[idx[s] + 1] - items.promptOffsets[idx[s]] + 1 + items.responseOffsets[idx[s] + 1] - items.responseOffsets[idx[s]]);
+      lens[s] = jointLength(items, idx[s], c.maxLen);
       rows += lens[s];
     }
     const layout: SeqLayout = { rows, starts, lens };
@@ -301,7 +331,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   private layer0Outputs(items: EncodedItems, idx: Int32Array, layout: SeqLayout, x2: Float32Array): void {
     const c = this.view.config;
     const d = c.modelDim;
-    const cache = cacheFor(this.base, items);
+    const cache = cacheFor(this.view.tensors, this.frozenNames, items, this.view.config.maxLen, this.sepId);
     const missing: number[] = [];
     for (let s = 0; s < idx.length; s++) {
       const hit = cache.x2.get(idx[s]);
@@ -339,7 +369,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   private embeddings(items: EncodedItems, idx: Int32Array): Float32Array {
     const d = this.view.config.modelDim;
     const out = this.sc.get('embIn', idx.length * d);
-    const cache = cacheFor(this.base, items);
+    const cache = cacheFor(this.view.tensors, this.frozenNames, items, this.view.config.maxLen, this.sepId);
     const missing: number[] = [];
     for (let s = 0; s < idx.length; s++) {
       const hit = cache.emb.get(idx[s]);

@@ -117,6 +117,9 @@ def pairs_to_reach(curve: List[Dict[str, float]], target: float) -> Optional[flo
 
 class Job:
     def __init__(self, job_dir: str) -> None:
+        for need in ('config.json', 'plan.json', os.path.join('data', 'pairs.jsonl')):
+            if not os.path.isfile(os.path.join(job_dir, need)):
+                raise SystemExit(f'{job_dir}: not an exported SCPO job ({need} is missing); pass --job DIR')
         with open(os.path.join(job_dir, 'config.json')) as f:
             self.meta = json.load(f)
         if self.meta.get('format') != 'scpo-pytorch-job':
@@ -130,8 +133,11 @@ class Job:
         with open(os.path.join(job_dir, 'data', 'pairs.jsonl')) as f:
             for n, line in enumerate(f, 1):
                 if line.strip():
-                    p = json.loads(line)
-                    self.pairs[p['id']] = p
+                    try:
+                        p = json.loads(line)
+                        self.pairs[p['id']] = p
+                    except (ValueError, KeyError) as e:
+                        raise SystemExit(f'{job_dir}/data/pairs.jsonl:{n}: {e}')
         self.dir = job_dir
 
     def eval_pairs(self, ids: Sequence[int]) -> Tuple[List[int], List[int]]:
@@ -512,11 +518,13 @@ def worker(rank: int, world: int, args: argparse.Namespace) -> None:
             engine = 'bag RM'
             if strategy == 'ddp' and rank != 0:
                 mine = []
+        # With each rank's CPU seconds: wall time on a shared machine says little, CPU time is what the job cost.
         gathered: List[Any] = [None] * world
-        dist.all_gather_object(gathered, mine)
+        dist.all_gather_object(gathered, (mine, time.process_time()))
         if rank == 0:
             runs = [start_run(job, c) for c in job.config['countries'] if 'start' in job.config['methods']]
-            runs += [r for part in gathered for r in part]
+            runs += [r for part, _ in gathered for r in part]
+            cpu_ms = round(sum(c for _, c in gathered) * 1000)
             wall = time.time() - t0
             what = f'{world} process{"es" if world > 1 else ""}, {backend}, {device.type}, strategy {strategy}'
             backend_str = f'PyTorch {torch.__version__} ({engine}; {what})'
@@ -525,7 +533,7 @@ def worker(rank: int, world: int, args: argparse.Namespace) -> None:
                 'world': world, 'backend': backend, 'device': args.device, 'strategy': strategy, 'model': args.model or 'bag RM (exported)',
                 'job': os.path.abspath(args.job), 'exportedAt': job.meta.get('exportedAt'), 'finishedAt': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                 'overrides': {k: getattr(args, k) for k in ('lr', 'batch', 'steps') if getattr(args, k) is not None},
-                'timings': {'wallMs': round(wall * 1000), 'trainMsSum': sum(r['ms'] for r in runs)},
+                'timings': {'wallMs': round(wall * 1000), 'trainMsSum': sum(r['ms'] for r in runs), 'cpuMs': cpu_ms},
             }
             write_reports(job, runs, args.out, provenance, backend_str)
             print(f'wrote the reports of {len(runs)} runs to {args.out} in {wall:.1f} s ({what})', flush=True)
