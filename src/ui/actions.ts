@@ -18,7 +18,7 @@ export type DataChoice =
   | { kind: 'goqa'; file: File | null }
   | { kind: 'hub'; id: string };
 
-export type ModelChoice = { kind: 'bundled' } | { kind: 'files'; files: File[]; paths: string[]; name: string } | { kind: 'hub'; id: string };
+export type ModelChoice = { kind: 'bundled' } | { kind: 'use-lite' } | { kind: 'files'; files: File[]; paths: string[]; name: string } | { kind: 'hub'; id: string };
 
 export type Tab = 'charts' | 'results' | 'pairs' | 'policy';
 export type Theme = 'system' | 'light' | 'dark';
@@ -65,6 +65,8 @@ export interface UiState {
   metric: 'full' | 'edited' | 'both';
   marginMethod: Method;
   educator: number | null;
+  /** Presentation mode (projector): large type, the bias story first, fewer controls; remembered per browser. */
+  present: boolean;
 }
 
 export interface StudioState {
@@ -138,7 +140,7 @@ export function initialState(): StudioState {
     resultOrigin: null,
     resultSavedAt: null,
     interrupted: null,
-    ui: { theme: 'system', tab: 'charts', country: DEFAULT_CONFIG.countries[0], metric: 'both', marginMethod: 'scpo', educator: null },
+    ui: { theme: 'system', tab: 'charts', country: DEFAULT_CONFIG.countries[0], metric: 'both', marginMethod: 'scpo', educator: null, present: false },
     notices: [],
   };
 }
