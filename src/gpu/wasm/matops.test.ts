@@ -28,7 +28,7 @@ function rand(r: () => number, n: number): Float32Array {
 type Mode = 'plain' | 'bias' | 'accumulate';
 const MODES: Mode[] = ['plain', 'bias', 'accumulate'];
 
-// Odd sizes around the 4-row x 8-column register block, m=1, k=1, n=1, and one USE-lite-like block.
+// Odd sizes around the 2-row x 16-column register block, m=1, k=1, n=1, and one USE-lite-like block.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [1, 9, 5],
@@ -40,6 +40,10 @@ const SHAPES: [number, number, number][] = [
   [13, 31, 40],
   [33, 65, 129],
   [64, 96, 256],
+  // transA with a narrow result (n <= 16 < m): the C^T = B^T @ A route
+  [40, 8, 33],
+  [70, 3, 64],
+  [129, 16, 20],
 ];
 
 /**
@@ -111,7 +115,7 @@ describe('wasm SIMD MatOps', () => {
   it('2 threads give bit-identical results to 1 thread (row split and, for small m, panel split)', () => {
     let seed = 100;
     for (const [m, n, k] of [...SHAPES, [2, 40, 33] as [number, number, number], [130, 24, 70] as [number, number, number]]) {
-      for (const transB of [false, true]) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
         for (const mode of MODES) {
           const r = rng(seed++);
           const A = rand(r, m * k);
@@ -119,10 +123,10 @@ describe('wasm SIMD MatOps', () => {
           const bias = rand(r, n);
           const c1 = rand(r, m * n);
           const c2 = c1.slice();
-          const opts: GemmOptions = { transB, accumulate: mode === 'accumulate', bias: mode === 'bias' ? bias : undefined };
+          const opts: GemmOptions = { transA, transB, accumulate: mode === 'accumulate', bias: mode === 'bias' ? bias : undefined };
           one.gemm(m, n, k, A, B, c1, opts);
           two.gemm(m, n, k, A, B, c2, opts);
-          expect(new Uint32Array(c2.buffer), `m=${m} n=${n} k=${k} transB=${transB} ${mode}`).toEqual(new Uint32Array(c1.buffer));
+          expect(new Uint32Array(c2.buffer), `m=${m} n=${n} k=${k} transA=${transA} transB=${transB} ${mode}`).toEqual(new Uint32Array(c1.buffer));
         }
       }
     }

@@ -11,7 +11,7 @@ import { loss64, score64, toF64 } from './grad-ref64.ts';
 import { mergeLora } from './lora.ts';
 import type { TuneMode } from './spec.ts';
 import { jointIds, jointLength, USE_SEP_ID } from './tokenizer.ts';
-import { UseLiteCpuTrainer, useLiteCpuBackend, useLiteRM, type UseLiteRM, type UseLiteTrainerOptions } from './train.ts';
+import { JOINT_SEP_ID, jointSequence, UseLiteCpuTrainer, useLiteCpuBackend, useLiteRM, type UseLiteRM, type UseLiteTrainerOptions } from './train.ts';
 import { randomUseLiteParams, TINY_CONFIG } from './train-testing.ts';
 
 const OPT: OptimizerConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, freezeEmbeddings: true };
@@ -65,6 +65,20 @@ describe('joint sequence', () => {
     const { items } = setup('lora');
     expect(Array.from(seq(items, 0))).toEqual([USE_SEP_ID]);
     expect(seq(items, 1).length).toBe(TINY_CONFIG.maxLen);
+  });
+
+  it('jointSequence (choosable separator) is the tokenizer rule: equal to jointIds for every item and maxLen', () => {
+    const { items } = setup('lora', 2);
+    for (const maxLen of [1, 2, 3, 5, 8, 40]) {
+      for (let k = 0; k < items.count; k++) {
+        const a = new Int32Array(64);
+        const b = new Int32Array(64);
+        const la = jointSequence(items, k, maxLen, JOINT_SEP_ID, a);
+        expect(la).toBe(jointIds(items, k, maxLen, b));
+        expect(la).toBe(jointLength(items, k, maxLen));
+        expect(Array.from(a.subarray(0, la))).toEqual(Array.from(b.subarray(0, la)));
+      }
+    }
   });
 });
 

@@ -16,7 +16,7 @@ import { jsMatOps, type MatOps } from '../../../gpu/matops.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../types.ts';
 import { allocGrads, btLoss, embedForward, headForward, layerForward, modelBackward, modelForward, Scratch, type GradMap, type GradPlan, type ModelView, type SeqLayout } from './grad.ts';
 import { checkLoraConfig, gradPlan, initLora, mergeLora } from './lora.ts';
-import { jointIds, jointLength } from './tokenizer.ts';
+import { jointLength, USE_SEP_ID } from './tokenizer.ts';
 import { checkParams, DEFAULT_LORA, TUNE_MODES, type LoraConfig, type LoraParams, type TuneMode, type UseLiteParams } from './spec.ts';
 
 /** The params a USE-lite trainer starts from and checkpoints: base weights, tune mode, adapters. */
@@ -43,6 +43,28 @@ export interface UseLiteTrainerOptions {
   scoreBatch?: number;
   /** Budget of the tune-top layer-0 output cache. Default 512 MiB. */
   cacheBytes?: number;
+  /** Separator id of the joint sequence (default JOINT_SEP_ID; tests with tiny vocabularies pick another). */
+  sepId?: number;
+}
+
+/** The separator between prompt and response in the joint sequence (the tokenizer's, the pretrained piece "▁|"). */
+export const JOINT_SEP_ID = USE_SEP_ID;
+
+/**
+ * The tokenizer's joint sequence (jointIds: `prompt [SEP] response`, the prompt cut first, then the response's
+ * end) with a choosable separator id, for tiny test vocabularies; train.test.ts checks it equals jointIds. Writes
+ * into out from 0, returns the length (jointLength).
+ */
+export function jointSequence(items: EncodedItems, k: number, maxLen: number, sepId: number, out: Int32Array): number {
+  const p0 = items.promptOffsets[k];
+  const r0 = items.responseOffsets[k];
+  const rLen = Math.min(items.responseOffsets[k + 1] - r0, Math.max(0, maxLen - 1));
+  const pLen = Math.min(items.promptOffsets[k + 1] - p0, Math.max(0, maxLen - 1 - rLen));
+  let o = 0;
+  for (let q = 0; q < pLen; q++) out[o++] = items.promptIds[p0 + q];
+  out[o++] = sepId;
+  for (let q = 0; q < rLen; q++) out[o++] = items.responseIds[r0 + q];
+  return o;
 }
 
 interface FrozenCache {
@@ -73,8 +95,8 @@ function idOf<K extends object>(m: WeakMap<K, number>, k: K): number {
   return id;
 }
 
-function cacheFor(tensors: Record<string, Float32Array>, frozen: readonly string[], items: EncodedItems, maxLen: number): FrozenCache {
-  const key = `${idOf(itemsIds, items)}:${maxLen}:${frozen.map((n) => idOf(tensorIds, tensors[n])).join(',')}`;
+function cacheFor(tensors: Record<string, Float32Array>, frozen: readonly string[], items: EncodedItems, maxLen: number, sepId: number): FrozenCache {
+  const key = `${idOf(itemsIds, items)}:${maxLen}:${sepId}:${frozen.map((n) => idOf(tensorIds, tensors[n])).join(',')}`;
   let c = caches.get(key);
   if (c) {
     caches.delete(key);
@@ -134,6 +156,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   private readonly microBatch: number;
   private readonly scoreBatch: number;
   private readonly cacheBytes: number;
+  private readonly sepId: number;
   /** Frozen tensors below the trained ones (the frozen-output cache's key). */
   private readonly frozenNames: string[];
   private seqBuf: Int32Array;
@@ -147,6 +170,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     this.microBatch = Math.max(1, Math.floor(o.microBatch ?? 8));
     this.scoreBatch = Math.max(1, Math.floor(o.scoreBatch ?? 32));
     this.cacheBytes = o.cacheBytes ?? 512 * 2 ** 20;
+    this.sepId = o.sepId ?? JOINT_SEP_ID;
     this.hyper = { lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay };
     this.bc1 = new BiasCorrection(opt.beta1);
     this.bc2 = new BiasCorrection(opt.beta2);
@@ -297,7 +321,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     }
     const ids = new Int32Array(rows);
     for (let s = 0; s < n; s++) {
-      const L = jointIds(items, idx[s], c.maxLen, this.seqBuf);
+      const L = jointSequence(items, idx[s], c.maxLen, this.sepId, this.seqBuf);
       ids.set(this.seqBuf.subarray(0, L), starts[s]);
     }
     return modelForward(this.ops, this.view, layout, { ids }, this.sc);
@@ -307,7 +331,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   private layer0Outputs(items: EncodedItems, idx: Int32Array, layout: SeqLayout, x2: Float32Array): void {
     const c = this.view.config;
     const d = c.modelDim;
-    const cache = cacheFor(this.view.tensors, this.frozenNames, items, this.view.config.maxLen);
+    const cache = cacheFor(this.view.tensors, this.frozenNames, items, this.view.config.maxLen, this.sepId);
     const missing: number[] = [];
     for (let s = 0; s < idx.length; s++) {
       const hit = cache.x2.get(idx[s]);
@@ -327,7 +351,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     });
     const ids = new Int32Array(rows);
     missing.forEach((s, i) => {
-      const L = jointIds(items, idx[s], c.maxLen, this.seqBuf);
+      const L = jointSequence(items, idx[s], c.maxLen, this.sepId, this.seqBuf);
       ids.set(this.seqBuf.subarray(0, L), starts[i]);
     });
     const out = layer0Forward(this.ops, this.view, { rows, starts, lens }, ids, sub);
@@ -345,7 +369,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   private embeddings(items: EncodedItems, idx: Int32Array): Float32Array {
     const d = this.view.config.modelDim;
     const out = this.sc.get('embIn', idx.length * d);
-    const cache = cacheFor(this.view.tensors, this.frozenNames, items, this.view.config.maxLen);
+    const cache = cacheFor(this.view.tensors, this.frozenNames, items, this.view.config.maxLen, this.sepId);
     const missing: number[] = [];
     for (let s = 0; s < idx.length; s++) {
       const hit = cache.emb.get(idx[s]);
@@ -370,7 +394,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     const c = this.view.config;
     const seqs: Int32Array[] = [];
     for (const k of idx) {
-      const L = jointIds(items, k, c.maxLen, this.seqBuf);
+      const L = jointSequence(items, k, c.maxLen, this.sepId, this.seqBuf);
       seqs.push(this.seqBuf.slice(0, L));
     }
     const starts = new Int32Array(seqs.length);
