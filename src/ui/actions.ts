@@ -65,6 +65,8 @@ export interface UiState {
   metric: 'full' | 'edited' | 'both';
   marginMethod: Method;
   educator: number | null;
+  /** Presentation mode (projector): large type, the bias story first, fewer controls; remembered per browser. */
+  present: boolean;
 }
 
 export interface StudioState {
@@ -138,7 +140,7 @@ export function initialState(): StudioState {
     resultOrigin: null,
     resultSavedAt: null,
     interrupted: null,
-    ui: { theme: 'system', tab: 'charts', country: DEFAULT_CONFIG.countries[0], metric: 'both', marginMethod: 'scpo', educator: null },
+    ui: { theme: 'system', tab: 'charts', country: DEFAULT_CONFIG.countries[0], metric: 'both', marginMethod: 'scpo', educator: null, present: false },
     notices: [],
   };
 }

@@ -8,6 +8,7 @@ import * as A from '../actions.ts';
 import { availableCountries } from '../derive.ts';
 import { shareLink } from '../runner.ts';
 import { update, useStudio } from '../store.ts';
+import { settingWarnings } from '../story.ts';
 import { METHOD_COLORS, NumberField } from './common.tsx';
 
 const METHOD_HELP: Record<string, string> = {
@@ -46,6 +47,7 @@ export function ConfigPanel() {
   const status = useStudio((s) => s.run.status);
   const [copied, setCopied] = useState<string>('');
   const disabled = status === 'running' || status === 'paused';
+  const warnings = settingWarnings(config);
   const set = (patch: Parameters<typeof A.setConfig>[1]) => update((s) => A.setConfig(s, patch));
   const options = availableCountries(summary, config);
   const counts: Record<string, number> = {};
@@ -114,6 +116,17 @@ export function ConfigPanel() {
         <legend className="sr-only">Hyper-parameters</legend>
         <NumberField label="tau" hint="filter" value={config.tau} min={0} max={1} step={0.05} testid="config-tau" onCommit={(v) => set({ tau: v })} />
         <NumberField label="beta" hint="weights" value={config.beta} min={0.000001} max={1000000} step={0.1} testid="config-beta" onCommit={(v) => set({ beta: v })} />
+        <p className="field-help" data-testid="help-tau">
+          tau: keep a training pair only if the global RM&rsquo;s confidence p_global is below it (higher keeps more; 1 keeps all).
+        </p>
+        <p className="field-help" data-testid="help-beta">
+          beta: how much disputed pairs count, w = min(exp((r+ − r−)/β), 1) (smaller shrinks them more).
+        </p>
+        {warnings.map((w) => (
+          <p key={w.field} className="field-warning" role="status" data-testid={`warn-${w.field}`}>
+            ⚠ {w.text}
+          </p>
+        ))}
         <NumberField label="steps" hint="per run" value={config.steps} min={0} max={10000000} integer testid="config-steps" onCommit={(v) => set({ steps: v })} />
         <NumberField label="learning rate" value={config.lr} min={0} max={10} step={0.0001} testid="config-lr" onCommit={(v) => set({ lr: v })} />
         <NumberField label="batch" value={config.batch} min={1} max={65536} integer testid="config-batch" onCommit={(v) => set({ batch: v })} />
