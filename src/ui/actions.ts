@@ -18,7 +18,7 @@ export type DataChoice =
   | { kind: 'goqa'; file: File | null }
   | { kind: 'hub'; id: string };
 
-export type ModelChoice = { kind: 'bundled' } | { kind: 'files'; files: File[]; paths: string[]; name: string } | { kind: 'hub'; id: string };
+export type ModelChoice = { kind: 'bundled' } | { kind: 'use-lite' } | { kind: 'files'; files: File[]; paths: string[]; name: string } | { kind: 'hub'; id: string };
 
 export type Tab = 'charts' | 'results' | 'pairs' | 'policy';
 export type Theme = 'system' | 'light' | 'dark';

@@ -99,6 +99,8 @@ export function modelSpecOf(m: ModelChoice, allowNetwork: boolean): ModelSpec | 
   switch (m.kind) {
     case 'bundled':
       return { kind: 'bundled' };
+    case 'use-lite':
+      return { kind: 'use-lite' };
     case 'files':
       if (m.files.length === 0) return 'The chosen model folder is empty.';
       return { kind: 'files', files: m.files, paths: m.paths };

@@ -23,6 +23,8 @@ import type { PreferenceData } from '../pipeline/types.ts';
 import { parseToWorker } from './protocol.ts';
 import { batcher, type Batcher } from './batcher.ts';
 import { RunSlot } from './run-slot.ts';
+import { exportUseLiteModel, runUseLiteInWorker, type UseLiteTrained } from './use-lite-run.ts';
+import type { RunControl } from '../pipeline/train/loop.ts';
 import type { BackendPref, BackendReport, DataSpec, FromWorker, JobSpec, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
 import { encodeItems } from '../pipeline/rm/tokenizer.ts';
 
@@ -95,6 +97,8 @@ function modelReader(spec: ModelSpec): Promise<ReadFile> | ReadFile {
   switch (spec.kind) {
     case 'bundled':
       return fetchReader(BUNDLED_MODEL_URL);
+    case 'use-lite':
+      throw new ConfigError('the USE-lite model is loaded by its own run path (use-lite-run.ts)');
     case 'files':
       return filesReader(spec.files, spec.paths);
     case 'hub':
@@ -152,6 +156,10 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
   let disposeScoring: (() => void) | null = null;
   try {
     const data = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed);
+    if (msg.model.kind === 'use-lite') {
+      await runUseLite(msg, data, sink, control);
+      return;
+    }
     post({ type: 'status', id: msg.id, message: 'loading the reward model' });
     const { model, onnx } = await loadModel(msg.model);
     const { backend, report } = await selectBackend(msg.backend);
@@ -168,6 +176,7 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     disposeScoring = scoring.dispose;
     const store = new ModelStore(model.params);
     const resumed = new Set((msg.completed?.runs ?? []).map((r) => `${r.country}\u0000${r.method}`));
+    trainedUseLite = null;
     trained = { model, store, config: msg.config, modelName: describeModel(msg.model), resumed };
     const session = await runSession({
       data,
@@ -206,6 +215,43 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     end();
   }
 }
+
+/** A `use-lite` run (use-lite-run.ts): same events and result messages as the bag RM's. */
+async function runUseLite(
+  msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' }>,
+  data: PreferenceData,
+  sink: Batcher<ExperimentEvent>,
+  control: RunControl,
+): Promise<void> {
+  post({ type: 'status', id: msg.id, message: 'loading the USE-lite reward model' });
+  const { backend, report } = await selectBackend(msg.backend);
+  post({ type: 'backend', id: msg.id, report });
+  trained = null;
+  lastJob = null;
+  trainedUseLite = null;
+  const { session, trained: t } = await runUseLiteInWorker({
+    data,
+    config: msg.config,
+    backend,
+    prefer: msg.backend === 'cpu' ? 'wasm' : 'auto',
+    baseUrl: BASE,
+    wasmPaths: ORT_WASM_URL,
+    say: (message) => post({ type: 'status', id: msg.id, message }),
+    onEvent: sink.push,
+    control,
+    completed: msg.completed,
+  });
+  trainedUseLite = t;
+  const { result } = session;
+  sink.flush();
+  const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
+  for (const byMethod of Object.values(result.margins)) {
+    for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
+  }
+  post({ type: 'result', id: msg.id, result }, transfer);
+}
+
+let trainedUseLite: UseLiteTrained | null = null;
 
 /** Loads the RM and keeps the bytes of its ONNX file (for the onnxruntime-web scorer). */
 async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
@@ -309,6 +355,16 @@ function ownBuffer(b: Uint8Array): ArrayBuffer {
 
 function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
   const fail = (message: string) => post({ type: 'error', id: msg.id, error: { kind: 'config', message } });
+  if (trainedUseLite) {
+    exportUseLiteModel(trainedUseLite, BASE, msg.country, msg.method).then(
+      (files) => {
+        const list: ModelFile[] = Object.entries(files).map(([path, bytes]) => ({ path, bytes: ownBuffer(bytes) }));
+        post({ type: 'model', id: msg.id, country: msg.country, method: msg.method, files: list }, list.map((f) => f.bytes));
+      },
+      (e: unknown) => post({ type: 'error', id: msg.id, error: toWorkerError(e) }),
+    );
+    return;
+  }
   if (!trained) return fail('no run has trained a model yet');
   const { store, model, config, modelName } = trained;
   const params = msg.method === 'start' ? store.baseCopy() : store.get(msg.country, msg.method);
@@ -342,6 +398,8 @@ function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
 let lastJob: Omit<JobInputs, 'info' | 'template'> & { globalRm: string } | null = null;
 
 async function exportJob(id: number, fresh?: JobSpec): Promise<void> {
+  const useLite = 'the PyTorch job export holds the bag RM; it is not available for USE-lite runs yet';
+  if (fresh ? fresh.model.kind === 'use-lite' : trainedUseLite) return post({ type: 'error', id, error: { kind: 'config', message: useLite } });
   if (!lastJob && !fresh) return post({ type: 'error', id, error: { kind: 'config', message: 'no finished run in this page to export as a job' } });
   try {
     // Loaded on first use: the job's Python files stay out of the worker's main chunk.

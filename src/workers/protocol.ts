@@ -16,6 +16,8 @@ export type DataSpec =
 
 export type ModelSpec =
   | { kind: 'bundled' }
+  /** The bundled USE-lite transformer RM (public/models/scpo-use-lite-rm): frozen encoder, heads trained per run. */
+  | { kind: 'use-lite' }
   /**
    * A local folder in HF layout picked by the user (turned into blob URLs in the worker). `paths[i]` is files[i]'s
    * path inside that folder (e.g. "onnx/model.onnx"): File.webkitRelativePath is not part of a File's structured clone.

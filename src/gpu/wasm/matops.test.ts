@@ -162,6 +162,35 @@ describe('wasm SIMD MatOps', () => {
     }
   });
 
+  it('drops all resident packs past maxResidentBytes and re-makes them on use, with unchanged results', async () => {
+    const [m, n, k] = [6, 32, 40];
+    const packBytes = n * k * 4;
+    const ops = await createWasmMatOps({ threads: 1, maxResidentBytes: 2 * packBytes + 64 });
+    try {
+      const r = rng(11);
+      const Ws = [rand(r, k * n), rand(r, k * n), rand(r, k * n)];
+      const x = rand(r, m * k);
+      for (const W of Ws) ops.pin(W);
+      const refs = Ws.map((W) => {
+        const c = new Float32Array(m * n);
+        one.gemm(m, n, k, x, W.slice(), c);
+        return c;
+      });
+      const packsAfter: number[] = [];
+      for (const i of [0, 1, 2, 0, 1]) {
+        const c = new Float32Array(m * n);
+        ops.gemm(m, n, k, x, Ws[i], c);
+        expect(c).toEqual(refs[i]);
+        packsAfter.push(ops.residentBytes().packs);
+        expect(ops.residentBytes().bytes).toBeLessThanOrEqual(2 * packBytes + 64);
+      }
+      // 0, 1 resident; 2 overflows: all dropped, 2 packed; 0 re-packed; 1 overflows again.
+      expect(packsAfter).toEqual([1, 2, 1, 2, 1]);
+    } finally {
+      ops.dispose();
+    }
+  });
+
   it('k = 0 gives the bias (or zeros, or leaves C with accumulate); m = 0 or n = 0 is a no-op', () => {
     const bias = Float32Array.of(1, 2, 3);
     const C = new Float32Array(6).fill(9);

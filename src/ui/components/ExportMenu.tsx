@@ -55,7 +55,7 @@ export function ExportMenu() {
     document.addEventListener('mousedown', close);
     return () => document.removeEventListener('mousedown', close);
   }, [open]);
-  const globalRm = model.kind === 'bundled' ? 'bundled scpo-glove-rm' : model.kind === 'files' ? `local folder ${model.name}` : `hub ${model.id}`;
+  const globalRm = model.kind === 'bundled' ? 'bundled scpo-glove-rm' : model.kind === 'use-lite' ? 'use-lite (global head trained on pooled training users)' : model.kind === 'files' ? `local folder ${model.name}` : `hub ${model.id}`;
   const files = result ? reportFiles(result, summary?.source === result.source ? summary : null, globalRm) : [];
   const stamp = result ? `-${result.config.seed}` : '';
   return (
