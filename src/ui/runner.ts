@@ -20,6 +20,7 @@ import type { RunBundle } from './export.ts';
 import { clearPending, loadLast, loadPending, saveLast, savePending } from './persist.ts';
 import type { PendingRun } from './persist.ts';
 import { update, useStudio } from './store.ts';
+import { dict, dictFrom, own } from '../pipeline/dict.ts';
 
 let client: ExperimentClient | null = null;
 let pending: PendingRun | null = null;
@@ -50,15 +51,15 @@ function onMessage(msg: FromWorker): void {
     const finished = msg.events.filter((e) => e.type === 'run');
     if (finished.length === 0 && Date.now() - lastPendingSave <= 2000) return;
     let runs = pending.runs ?? [];
-    let margins = pending.margins ?? {};
+    let margins = pending.margins ?? dict();
     if (finished.length) {
       runs = [...runs];
-      margins = { ...margins };
+      margins = dictFrom(Object.entries(margins));
       for (const e of finished) {
         if (e.type !== 'run') continue;
         const { country, method } = e.run;
         runs = [...runs.filter((r) => r.country !== country || r.method !== method), e.run];
-        if (e.margins) margins[country] = { ...margins[country], [method]: e.margins };
+        if (e.margins) margins[country] = { ...own(margins, country), [method]: e.margins };
       }
     }
     lastPendingSave = Date.now();

@@ -155,13 +155,19 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
   const sink = eventSink(msg.id);
   let disposeScoring: (() => void) | null = null;
   try {
+    // A run cancelled while loading stops at the next step instead of finishing its loads for nothing.
+    const live = () => {
+      if (control.signal?.aborted) throw new CancelledError();
+    };
     const data = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed);
+    live();
     if (msg.model.kind === 'use-lite') {
       await runUseLite(msg, data, sink, control);
       return;
     }
     post({ type: 'status', id: msg.id, message: 'loading the reward model' });
     const { model, onnx } = await loadModel(msg.model);
+    live();
     const { backend, report } = await selectBackend(msg.backend);
     post({ type: 'backend', id: msg.id, report });
     const fallback: ItemScorer = async (encoded, indices) => {
@@ -254,9 +260,9 @@ async function runUseLite(
 let trainedUseLite: UseLiteTrained | null = null;
 
 /** Loads the RM and keeps the bytes of its ONNX file (for the onnxruntime-web scorer). */
-async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
+async function loadModelFiles(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
   try {
-    const read = await modelReader(spec);
+    const read = retrying(await modelReader(spec));
     let onnx: Uint8Array | null = null;
     const model = await loadBagRM(async (path) => {
       const b = await read(path);
@@ -267,6 +273,40 @@ async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: U
   } catch (e) {
     throw new ConfigError(`reward model: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/**
+ * A fetch that fails at the network level (not an HTTP error) is tried again: Chromium can fail a big response
+ * while another request for the same URL writes its cache entry (net::ERR_CACHE_WRITE_FAILURE).
+ */
+function retrying(read: ReadFile, attempts = 3): ReadFile {
+  return async (path) => {
+    for (let k = 1; ; k++) {
+      try {
+        return await read(path);
+      } catch (e) {
+        if (k >= attempts || !(e instanceof TypeError)) throw e;
+        await new Promise((r) => setTimeout(r, 150 * k));
+      }
+    }
+  };
+}
+
+/**
+ * The bundled model, loaded once per worker and shared by every run: Run / Cancel / Run in a hurry then starts no
+ * second fetch of the 12 MB ONNX file racing the first. A failed load is forgotten, so the next run tries again.
+ */
+let bundledModel: Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> | null = null;
+
+async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
+  if (spec.kind !== 'bundled') return loadModelFiles(spec);
+  const p = (bundledModel ??= loadModelFiles(spec).catch((e: unknown) => {
+    bundledModel = null;
+    throw e;
+  }));
+  const { model, onnx } = await p;
+  // Each run transfers its ONNX bytes to its scoring worker: hand out a copy, keep the original.
+  return { model, onnx: onnx ? onnx.slice() : null };
 }
 
 const SCORING_INIT_TIMEOUT_MS = 60_000;

@@ -6,7 +6,7 @@ import { jsMatOps } from '../matops.ts';
 import type { GemmOptions } from '../matops.ts';
 import { WASM_FILES } from './files.ts';
 import { loadKernelModule, WasmKernelsError } from './loader.ts';
-import { createWasmMatOps, resolveThreads } from './matops.ts';
+import { createWasmMatOps, resolveThreads, sharedWasmMatOps } from './matops.ts';
 import type { WasmMatOps } from './matops.ts';
 import { threadSupport } from './threads.ts';
 
@@ -203,6 +203,15 @@ describe('wasm SIMD MatOps', () => {
     C.fill(5);
     one.gemm(0, 3, 4, new Float32Array(0), new Float32Array(12), C);
     expect(Array.from(C)).toEqual([5, 5, 5, 5, 5, 5]);
+  });
+
+  it('sharedWasmMatOps gives one instance per thread count', async () => {
+    const a = await sharedWasmMatOps(1);
+    expect(await sharedWasmMatOps(1)).toBe(a);
+    expect(a.threads).toBe(1);
+    const C = new Float32Array(4);
+    a.gemm(2, 2, 1, Float32Array.of(1, 2), Float32Array.of(3, 4), C);
+    expect(Array.from(C)).toEqual([3, 4, 6, 8]);
   });
 
   it('rejects bad shapes with the same messages as jsMatOps', () => {

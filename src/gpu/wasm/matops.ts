@@ -114,6 +114,26 @@ export async function createWasmMatOps(opts: WasmMatOpsOptions = {}): Promise<Wa
   return new WasmMatOpsImpl(memory, exports, null, opts, fallback);
 }
 
+const shared = new Map<number, Promise<WasmMatOps>>();
+
+/**
+ * One wasm MatOps per thread count for the whole process/worker (default 'auto'), created on first use: the CLI,
+ * a worker's trainer and its scorer then share one memory, one set of resident pinned weights and one set of
+ * helper threads instead of each starting their own. Do not dispose() it. Custom sources/options: use
+ * createWasmMatOps.
+ */
+export function sharedWasmMatOps(threads: WasmMatOpsOptions['threads'] = 'auto'): Promise<WasmMatOps> {
+  const t = resolveThreads(threads);
+  let p = shared.get(t);
+  if (!p) {
+    p = createWasmMatOps({ threads: t });
+    // A failed load is not cached: the next call retries (and reports the error again).
+    p.catch(() => shared.delete(t));
+    shared.set(t, p);
+  }
+  return p;
+}
+
 async function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<KernelExports> {
   const inst = await WebAssembly.instantiate(module, { env: { memory } });
   return inst.exports as unknown as KernelExports;
