@@ -6,7 +6,7 @@ import { jsMatOps } from '../matops.ts';
 import type { GemmOptions } from '../matops.ts';
 import { WASM_FILES } from './files.ts';
 import { loadKernelModule, WasmKernelsError } from './loader.ts';
-import { createWasmMatOps, resolveThreads } from './matops.ts';
+import { createWasmMatOps, resolveThreads, sharedWasmMatOps } from './matops.ts';
 import type { WasmMatOps } from './matops.ts';
 import { threadSupport } from './threads.ts';
 
@@ -162,6 +162,35 @@ describe('wasm SIMD MatOps', () => {
     }
   });
 
+  it('drops all resident packs past maxResidentBytes and re-makes them on use, with unchanged results', async () => {
+    const [m, n, k] = [6, 32, 40];
+    const packBytes = n * k * 4;
+    const ops = await createWasmMatOps({ threads: 1, maxResidentBytes: 2 * packBytes + 64 });
+    try {
+      const r = rng(11);
+      const Ws = [rand(r, k * n), rand(r, k * n), rand(r, k * n)];
+      const x = rand(r, m * k);
+      for (const W of Ws) ops.pin(W);
+      const refs = Ws.map((W) => {
+        const c = new Float32Array(m * n);
+        one.gemm(m, n, k, x, W.slice(), c);
+        return c;
+      });
+      const packsAfter: number[] = [];
+      for (const i of [0, 1, 2, 0, 1]) {
+        const c = new Float32Array(m * n);
+        ops.gemm(m, n, k, x, Ws[i], c);
+        expect(c).toEqual(refs[i]);
+        packsAfter.push(ops.residentBytes().packs);
+        expect(ops.residentBytes().bytes).toBeLessThanOrEqual(2 * packBytes + 64);
+      }
+      // 0, 1 resident; 2 overflows: all dropped, 2 packed; 0 re-packed; 1 overflows again.
+      expect(packsAfter).toEqual([1, 2, 1, 2, 1]);
+    } finally {
+      ops.dispose();
+    }
+  });
+
   it('k = 0 gives the bias (or zeros, or leaves C with accumulate); m = 0 or n = 0 is a no-op', () => {
     const bias = Float32Array.of(1, 2, 3);
     const C = new Float32Array(6).fill(9);
@@ -174,6 +203,15 @@ describe('wasm SIMD MatOps', () => {
     C.fill(5);
     one.gemm(0, 3, 4, new Float32Array(0), new Float32Array(12), C);
     expect(Array.from(C)).toEqual([5, 5, 5, 5, 5, 5]);
+  });
+
+  it('sharedWasmMatOps gives one instance per thread count', async () => {
+    const a = await sharedWasmMatOps(1);
+    expect(await sharedWasmMatOps(1)).toBe(a);
+    expect(a.threads).toBe(1);
+    const C = new Float32Array(4);
+    a.gemm(2, 2, 1, Float32Array.of(1, 2), Float32Array.of(3, 4), C);
+    expect(Array.from(C)).toEqual([3, 4, 6, 8]);
   });
 
   it('rejects bad shapes with the same messages as jsMatOps', () => {

@@ -1,15 +1,16 @@
 // MatOps on the WebAssembly SIMD kernels (assembly/kernels.ts): the fast CPU path of the transformer RM, in Node
 // and in Web Workers, on 1 thread or on several sharing one memory (threads.ts).
 //
-// Per call: B is packed into 8-column panels (or taken from the resident cache when it was pinned), A is copied in
-// (A^T transposed in wasm; narrow A^T @ B computed as (B^T @ A)^T), C is computed into a padded buffer and copied out. Pinned frozen weights are
-// packed once and stay resident in wasm memory, so a forward copies only activations. Memory is one arena owned
-// here: resident packs grow from the bottom, per-call scratch above them is reset at every call.
+// Per call: B is packed into 16-column panels (or taken from the resident cache when it was pinned), A is copied
+// in (A^T transposed in wasm; a narrow A^T @ B computed as (B^T @ A)^T), C is computed into a padded buffer and
+// copied out. Pinned frozen weights are packed once and stay resident in wasm memory, so a forward copies only
+// activations. Memory is one arena owned here: resident packs grow from the bottom, per-call scratch above them
+// is reset at every call.
 //
 // Results: each C element sums its products in increasing k with f32 multiply then add, starting from the bias
-// (or 0, or C with accumulate), whatever the blocking or the thread split, so 1 and N threads give bit-identical
-// results. Against the f64-accumulating jsMatOps the difference is plain f32 rounding (tests: 1e-5 relative to
-// sum |a*b|).
+// (or 0, or C with accumulate), whatever the blocking, route or thread split, so 1 and N threads give
+// bit-identical results. Against the f64-accumulating jsMatOps the difference is f32 rounding, within the
+// summation bound (k+2) 2^-24 (sum |a b| + |init|) (tests).
 import type { GemmOptions, MatOps } from '../matops.ts';
 import { SHARED_MAX_PAGES } from './files.ts';
 import { loadKernelModule } from './loader.ts';
@@ -42,6 +43,12 @@ export interface WasmMatOpsOptions extends WasmSource {
   threads?: number | 'auto';
   /** Smallest 2*m*n*k worth splitting (waking a helper costs ~10-50 us). Default 2e6. */
   minSplitFlops?: number;
+  /**
+   * Cap on the wasm memory held by resident packs of pinned weights (default 1 GiB). Packs are never freed one by
+   * one (pinned buffers that were garbage-collected leave theirs behind), so past the cap all packs are dropped
+   * and re-made on their next use.
+   */
+  maxResidentBytes?: number;
 }
 
 export interface WasmMatOps extends MatOps {
@@ -95,7 +102,7 @@ export async function createWasmMatOps(opts: WasmMatOpsOptions = {}): Promise<Wa
         const exports = await instantiate(module, memory);
         try {
           const pool = await ThreadPool.start(module, memory, want - 1);
-          return new WasmMatOpsImpl(memory, exports, pool, opts.minSplitFlops ?? 2e6, undefined);
+          return new WasmMatOpsImpl(memory, exports, pool, opts, undefined);
         } catch (e) {
           fallback = `wasm matops: using 1 thread instead of ${want}: ${(e as Error).message}`;
         }
@@ -104,7 +111,27 @@ export async function createWasmMatOps(opts: WasmMatOpsOptions = {}): Promise<Wa
   }
   const memory = new WebAssembly.Memory({ initial: 32 });
   const exports = await instantiate(await loadKernelModule('single', opts), memory);
-  return new WasmMatOpsImpl(memory, exports, null, opts.minSplitFlops ?? 2e6, fallback);
+  return new WasmMatOpsImpl(memory, exports, null, opts, fallback);
+}
+
+const shared = new Map<number, Promise<WasmMatOps>>();
+
+/**
+ * One wasm MatOps per thread count for the whole process/worker (default 'auto'), created on first use: the CLI,
+ * a worker's trainer and its scorer then share one memory, one set of resident pinned weights and one set of
+ * helper threads instead of each starting their own. Do not dispose() it. Custom sources/options: use
+ * createWasmMatOps.
+ */
+export function sharedWasmMatOps(threads: WasmMatOpsOptions['threads'] = 'auto'): Promise<WasmMatOps> {
+  const t = resolveThreads(threads);
+  let p = shared.get(t);
+  if (!p) {
+    p = createWasmMatOps({ threads: t });
+    // A failed load is not cached: the next call retries (and reports the error again).
+    p.catch(() => shared.delete(t));
+    shared.set(t, p);
+  }
+  return p;
 }
 
 async function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<KernelExports> {
@@ -115,8 +142,8 @@ async function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memor
 interface PinEntry {
   /** Byte ranges [start, end) of the buffer promised frozen. */
   ranges: [number, number][];
-  /** Resident packs: "byteOffset:k:n:trans" -> wasm pointer. */
-  packs: Map<string, number>;
+  /** Resident packs: "byteOffset:k:n:trans" -> wasm pointer, valid while gen is the arena's generation. */
+  packs: Map<string, { ptr: number; gen: number }>;
 }
 
 class WasmMatOpsImpl implements WasmMatOps {
@@ -127,16 +154,22 @@ class WasmMatOpsImpl implements WasmMatOps {
   private residentTop = BASE;
   private scratchTop = BASE;
   private packs = 0;
+  /** Bumped whenever the resident region is reset: packs of older generations are stale. */
+  private gen = 0;
   private pins = new WeakMap<ArrayBufferLike, PinEntry>();
   private disposed = false;
+  private readonly minSplitFlops: number;
+  private readonly maxResidentBytes: number;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
     private readonly k: KernelExports,
     private readonly pool: ThreadPool | null,
-    private readonly minSplitFlops: number,
+    opts: WasmMatOpsOptions,
     readonly fallback: string | undefined,
   ) {
+    this.minSplitFlops = opts.minSplitFlops ?? 2e6;
+    this.maxResidentBytes = opts.maxResidentBytes ?? 2 ** 30;
     this.threads = 1 + (pool?.size ?? 0);
     this.name = this.threads > 1 ? `wasm-${this.threads}t` : 'wasm';
     this.f32 = new Float32Array(memory.buffer);
@@ -150,6 +183,11 @@ class WasmMatOpsImpl implements WasmMatOps {
 
   releasePins(): void {
     this.pins = new WeakMap();
+    this.dropPacks();
+  }
+
+  private dropPacks(): void {
+    this.gen++;
     this.residentTop = this.scratchTop = BASE;
     this.packs = 0;
   }
@@ -284,17 +322,18 @@ class WasmMatOpsImpl implements WasmMatOps {
     const end = start + k * n * 4;
     if (!e.ranges.some(([s, t]) => s <= start && end <= t)) return null;
     const key = `${start}:${k}:${n}:${trans ? 1 : 0}`;
-    let p = e.packs.get(key);
-    if (p === undefined) {
-      const bytes = Math.ceil(n / NR) * NR * k * 4;
-      p = this.align(this.residentTop);
-      this.ensure(p + bytes);
-      this.residentTop = this.scratchTop = p + bytes;
-      this.packInto(p, B, k, n, trans);
-      this.scratchTop = this.residentTop;
-      e.packs.set(key, p);
-      this.packs++;
-    }
+    const hit = e.packs.get(key);
+    if (hit && hit.gen === this.gen) return hit.ptr;
+    const bytes = Math.ceil(n / NR) * NR * k * 4;
+    if (bytes > this.maxResidentBytes) return null; // never resident: packed per call
+    if (this.align(this.residentTop) + bytes - BASE > this.maxResidentBytes) this.dropPacks();
+    const p = this.align(this.residentTop);
+    this.ensure(p + bytes);
+    this.residentTop = this.scratchTop = p + bytes;
+    this.packInto(p, B, k, n, trans);
+    this.scratchTop = this.residentTop;
+    e.packs.set(key, { ptr: p, gen: this.gen });
+    this.packs++;
     return p;
   }
 
