@@ -6,7 +6,7 @@ import { jsMatOps } from '../matops.ts';
 import type { GemmOptions } from '../matops.ts';
 import { WASM_FILES } from './files.ts';
 import { loadKernelModule, WasmKernelsError } from './loader.ts';
-import { createWasmMatOps, resolveThreads } from './matops.ts';
+import { createWasmMatOps, resolveThreads, sharedWasmMatOps } from './matops.ts';
 import type { WasmMatOps } from './matops.ts';
 import { threadSupport } from './threads.ts';
 
@@ -28,7 +28,7 @@ function rand(r: () => number, n: number): Float32Array {
 type Mode = 'plain' | 'bias' | 'accumulate';
 const MODES: Mode[] = ['plain', 'bias', 'accumulate'];
 
-// Odd sizes around the 4-row x 8-column register block, m=1, k=1, n=1, and one USE-lite-like block.
+// Odd sizes around the 2-row x 16-column register block, m=1, k=1, n=1, and one USE-lite-like block.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [1, 9, 5],
@@ -40,6 +40,10 @@ const SHAPES: [number, number, number][] = [
   [13, 31, 40],
   [33, 65, 129],
   [64, 96, 256],
+  // transA with a narrow result (n <= 16 < m): the C^T = B^T @ A route
+  [40, 8, 33],
+  [70, 3, 64],
+  [129, 16, 20],
 ];
 
 /**
@@ -111,7 +115,7 @@ describe('wasm SIMD MatOps', () => {
   it('2 threads give bit-identical results to 1 thread (row split and, for small m, panel split)', () => {
     let seed = 100;
     for (const [m, n, k] of [...SHAPES, [2, 40, 33] as [number, number, number], [130, 24, 70] as [number, number, number]]) {
-      for (const transB of [false, true]) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
         for (const mode of MODES) {
           const r = rng(seed++);
           const A = rand(r, m * k);
@@ -119,10 +123,10 @@ describe('wasm SIMD MatOps', () => {
           const bias = rand(r, n);
           const c1 = rand(r, m * n);
           const c2 = c1.slice();
-          const opts: GemmOptions = { transB, accumulate: mode === 'accumulate', bias: mode === 'bias' ? bias : undefined };
+          const opts: GemmOptions = { transA, transB, accumulate: mode === 'accumulate', bias: mode === 'bias' ? bias : undefined };
           one.gemm(m, n, k, A, B, c1, opts);
           two.gemm(m, n, k, A, B, c2, opts);
-          expect(new Uint32Array(c2.buffer), `m=${m} n=${n} k=${k} transB=${transB} ${mode}`).toEqual(new Uint32Array(c1.buffer));
+          expect(new Uint32Array(c2.buffer), `m=${m} n=${n} k=${k} transA=${transA} transB=${transB} ${mode}`).toEqual(new Uint32Array(c1.buffer));
         }
       }
     }
@@ -158,6 +162,35 @@ describe('wasm SIMD MatOps', () => {
     }
   });
 
+  it('drops all resident packs past maxResidentBytes and re-makes them on use, with unchanged results', async () => {
+    const [m, n, k] = [6, 32, 40];
+    const packBytes = n * k * 4;
+    const ops = await createWasmMatOps({ threads: 1, maxResidentBytes: 2 * packBytes + 64 });
+    try {
+      const r = rng(11);
+      const Ws = [rand(r, k * n), rand(r, k * n), rand(r, k * n)];
+      const x = rand(r, m * k);
+      for (const W of Ws) ops.pin(W);
+      const refs = Ws.map((W) => {
+        const c = new Float32Array(m * n);
+        one.gemm(m, n, k, x, W.slice(), c);
+        return c;
+      });
+      const packsAfter: number[] = [];
+      for (const i of [0, 1, 2, 0, 1]) {
+        const c = new Float32Array(m * n);
+        ops.gemm(m, n, k, x, Ws[i], c);
+        expect(c).toEqual(refs[i]);
+        packsAfter.push(ops.residentBytes().packs);
+        expect(ops.residentBytes().bytes).toBeLessThanOrEqual(2 * packBytes + 64);
+      }
+      // 0, 1 resident; 2 overflows: all dropped, 2 packed; 0 re-packed; 1 overflows again.
+      expect(packsAfter).toEqual([1, 2, 1, 2, 1]);
+    } finally {
+      ops.dispose();
+    }
+  });
+
   it('k = 0 gives the bias (or zeros, or leaves C with accumulate); m = 0 or n = 0 is a no-op', () => {
     const bias = Float32Array.of(1, 2, 3);
     const C = new Float32Array(6).fill(9);
@@ -170,6 +203,15 @@ describe('wasm SIMD MatOps', () => {
     C.fill(5);
     one.gemm(0, 3, 4, new Float32Array(0), new Float32Array(12), C);
     expect(Array.from(C)).toEqual([5, 5, 5, 5, 5, 5]);
+  });
+
+  it('sharedWasmMatOps gives one instance per thread count', async () => {
+    const a = await sharedWasmMatOps(1);
+    expect(await sharedWasmMatOps(1)).toBe(a);
+    expect(a.threads).toBe(1);
+    const C = new Float32Array(4);
+    a.gemm(2, 2, 1, Float32Array.of(1, 2), Float32Array.of(3, 4), C);
+    expect(Array.from(C)).toEqual([3, 4, 6, 8]);
   });
 
   it('rejects bad shapes with the same messages as jsMatOps', () => {

@@ -6,6 +6,7 @@ import type { DataChoice } from '../actions.ts';
 import { loadData } from '../runner.ts';
 import { update, useStudio } from '../store.ts';
 import { NumberField } from './common.tsx';
+import { estimateUseLite } from '../../pipeline/use-lite-session.ts';
 
 const isActive = (st: string) => st === 'running' || st === 'paused';
 
@@ -59,6 +60,11 @@ function ModelPicker({ disabled }: { disabled: boolean }) {
         Bundled GloVe-bag RM
       </label>
       <label className="radio">
+        <input type="radio" name="model" data-testid="model-use-lite" checked={model.kind === 'use-lite'} onChange={() => update(() => ({ model: { kind: 'use-lite' } }))} />
+        USE-lite transformer (pretrained encoder, Apache-2.0)
+      </label>
+      {model.kind === 'use-lite' ? <UseLiteEstimate /> : null}
+      <label className="radio">
         <input
           type="radio"
           name="model"
@@ -102,6 +108,28 @@ function ModelPicker({ disabled }: { disabled: boolean }) {
         </>
       ) : null}
     </fieldset>
+  );
+}
+
+/**
+ * What a USE-lite run costs before it starts: the texts it encodes (selected + majority countries and the global
+ * sample), their FLOPs, and a time at the measured onnxruntime-web wasm speed (threads only when the page is
+ * cross-origin isolated).
+ */
+function UseLiteEstimate() {
+  const items = useStudio((s) => s.items);
+  const pairs = useStudio((s) => s.pairs);
+  const config = useStudio((s) => s.config);
+  if (!items || !pairs) return <p className="hint" data-testid="model-use-lite-estimate">Load data to see how long encoding takes.</p>;
+  const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } };
+  const threads = g.crossOriginIsolated ? Math.min(4, g.navigator?.hardwareConcurrency ?? 1) : 1;
+  const e = estimateUseLite(items, pairs, config.countries, config.majority, { seed: config.seed, threads });
+  const time = e.seconds < 90 ? `${Math.max(1, Math.round(e.seconds))} s` : `${(e.seconds / 60).toFixed(1)} min`;
+  return (
+    <p className="hint" data-testid="model-use-lite-estimate">
+      Frozen encoder, trained heads. Encodes {e.items.toLocaleString()} texts (~{Math.round(e.tokens / 1000).toLocaleString()}k tokens, {Math.round(e.gflop).toLocaleString()} GFLOP):
+      about {time} on this CPU ({threads} thread{threads > 1 ? 's' : ''}), then training as usual. A real GPU would take seconds.
+    </p>
   );
 }
 
