@@ -10,7 +10,8 @@
 // results agree to float32 rounding, not bit for bit. Checkpoints have the CPU trainer's layout (moments keyed by
 // the same gradient names), so a run moves between backends (FailoverTrainer: device lost -> cpu).
 import type { Backend, StepResult, Trainer, TrainerCheckpoint } from './backend.ts';
-import { acquireDevice, describeReport, navigatorGpu, type GpuContext } from './device.ts';
+import { acquireDevice, describeReport, navigatorGpu, type CapabilityReport, type GpuContext } from './device.ts';
+import { selectFrom, type BackendPreference, type BackendSelection } from './select.ts';
 import { DeviceCalls, neverLost, type LostState } from './device-calls.ts';
 import { validateHyper, type AdamHyperparams } from './kernels/adamwDense.ts';
 import type { TypedArray } from './kernels/kernel.ts';
@@ -205,6 +206,11 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     return this.stepCount;
   }
 
+  /** Where the tensors live (for FLOP counts of this trainer's plans). */
+  get planLayout(): UseLitePlanLayout {
+    return this.layout;
+  }
+
   /** Joint sequences of items idx, padded (the CPU trainer's jointSequence, truncating the prompt first). */
   private joint(items: EncodedItems, idx: ArrayLike<number>): PaddedBatch {
     const c = this.layout.config;
@@ -322,6 +328,10 @@ export class UseLiteWebGpuBackend implements Backend<UseLiteRM> {
     }
   }
 
+  get report(): CapabilityReport {
+    return this.ctx.report;
+  }
+
   /** An encoder on the same device (scoring / embeddings with the given weights and adapters). */
   encoder(params: UseLiteParams, lora: LoraParams | null = null): UseLiteWebGpuEncoder {
     return new UseLiteWebGpuEncoder(new GpuPlanExecutor(this.ctx.device, this.cache), params, lora, this.ctx);
@@ -336,6 +346,20 @@ export class UseLiteWebGpuBackend implements Backend<UseLiteRM> {
 export async function createUseLiteWebGpuBackend(gpu?: GPU | null, options: UseLiteWebGpuTrainerOptions = {}): Promise<UseLiteWebGpuBackend> {
   const ctx = await acquireDevice(gpu === undefined ? navigatorGpu() : gpu, { label: 'scpo-use-lite' });
   return new UseLiteWebGpuBackend(ctx, options);
+}
+
+/**
+ * The USE-lite RM's backend by preference, with selectBackend's fallback order and reasons (webgpu -> `cpu`, the
+ * caller's cpu backend, e.g. useLiteCpuBackend over the wasm MatOps). `gpu` defaults to navigator.gpu.
+ */
+export function selectUseLiteBackend(
+  pref: BackendPreference,
+  cpu: Backend<UseLiteRM>,
+  gpu?: GPU | null,
+  opts: UseLiteWebGpuTrainerOptions & { allowFallbackAdapter?: boolean } = {},
+): Promise<BackendSelection<UseLiteRM>> {
+  const { allowFallbackAdapter, ...options } = opts;
+  return selectFrom(pref, () => createUseLiteWebGpuBackend(gpu, options), cpu, { allowFallbackAdapter });
 }
 
 /** The same trainer with its plans run by the kernels' CPU twins (tests of the plan without a GPU; slow). */

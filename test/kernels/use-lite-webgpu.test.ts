@@ -14,7 +14,7 @@ import { TwinExecutor, type PlanExecutor } from '../../src/gpu/kernels/plan.ts';
 import { getNodeGpu } from '../../src/gpu/node-webgpu.node.ts';
 import { jsMatOps } from '../../src/gpu/matops.ts';
 import { GpuPlanExecutor } from '../../src/gpu/webgpu.ts';
-import { createUseLiteTwinTrainer, UseLiteWebGpuBackend, UseLiteWebGpuEncoder, UseLiteWebGpuTrainer } from '../../src/gpu/use-lite-webgpu.ts';
+import { createUseLiteTwinTrainer, selectUseLiteBackend, UseLiteWebGpuBackend, UseLiteWebGpuEncoder, UseLiteWebGpuTrainer } from '../../src/gpu/use-lite-webgpu.ts';
 import { neverLost } from '../../src/gpu/device-calls.ts';
 import { Rng } from '../../src/pipeline/rng.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../../src/pipeline/rm/types.ts';
@@ -218,6 +218,33 @@ describe('USE-lite trainer: webgpu plan vs the cpu trainer', () => {
     for (const k of Object.keys(b.m)) expect(maxAbs(a.m[k], b.m[k]), `m.${k}`).toBeLessThan(1e-4);
     ft.dispose();
   }, 120_000);
+});
+
+describe('USE-lite backend selection', () => {
+  it('cpu when asked or when there is no WebGPU, with the reason', async () => {
+    const cpu = useLiteCpuBackend({ sepId: SEP });
+    expect((await selectUseLiteBackend('cpu', cpu, null)).backend).toBe(cpu);
+    const none = await selectUseLiteBackend('webgpu', cpu, null);
+    expect(none.backend).toBe(cpu);
+    expect(none.reason).toMatch(/WebGPU unavailable \(no-webgpu\)/);
+  });
+
+  it.skipIf(!!noGpu)(`webgpu when asked; 'auto' passes over a software adapter${noGpu ? ` [skip: ${noGpu}]` : ''}`, async () => {
+    const cpu = useLiteCpuBackend({ sepId: SEP });
+    const { gpu: nodeGpu } = await getNodeGpu();
+    const web = await selectUseLiteBackend('webgpu', cpu, nodeGpu, { sepId: SEP });
+    expect(web.backend.name).toBe('webgpu');
+    expect(web.adapter).toBeDefined();
+    (web.backend as UseLiteWebGpuBackend).dispose();
+    const auto = await selectUseLiteBackend('auto', cpu, nodeGpu);
+    if (web.adapter!.isFallbackAdapter) {
+      expect(auto.backend).toBe(cpu);
+      expect(auto.reason).toMatch(/software fallback/);
+    } else {
+      expect(auto.backend.name).toBe('webgpu');
+      (auto.backend as UseLiteWebGpuBackend).dispose();
+    }
+  });
 });
 
 afterAll(() => gpu.ctx?.destroy());

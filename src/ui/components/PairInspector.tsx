@@ -7,6 +7,7 @@ import type { Method } from '../../pipeline/types.ts';
 import type { KeptFilter, PairFilter, PairTable, SortKey } from '../derive.ts';
 import { countryPairs, DEFAULT_PAIR_FILTER, filterPairs, fmt, marginsByPair, scorePair, sortPairs } from '../derive.ts';
 import { update, useStudio } from '../store.ts';
+import { own as ownKey } from '../../pipeline/dict.ts';
 import { pairStatus } from '../story.ts';
 
 const ROW_H = 40;
@@ -218,7 +219,7 @@ export function PairInspector() {
     virt.scrollToOffset(0);
   }, [country, all, filter, search, sort, virt]);
 
-  const marginMethods = (result ? Object.keys(result.margins[country] ?? {}) : []) as Method[];
+  const marginMethods = (result ? Object.keys(ownKey(result.margins, country) ?? {}) : []) as Method[];
 
   if (!pairs || !items) {
     return (
