@@ -37,6 +37,7 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --rm bag|use-lite          reward model: the GloVe bag RM (default) or USE-lite, a pretrained transformer encoder
                              (frozen, its head trained; global head trained on this data's pooled training users)
   --feature-cache DIR|none   use-lite: keep encoder features between runs (default .cache/use-lite-features)
+  --encoder ort|wasm         use-lite encoder: onnxruntime-web (default, 1 thread) or our wasm-SIMD forward (all cores)
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
@@ -60,6 +61,8 @@ export interface CliOptions {
   globalRm: string;
   /** Reward model kind (--rm). */
   rm: RmKind;
+  /** use-lite encoder (--encoder). */
+  encoder: 'ort' | 'wasm';
   /** use-lite feature cache folder (null: off; undefined: the default folder). */
   featureCache?: string | null;
   backend: BackendPreference;
@@ -88,6 +91,7 @@ export function parseCli(argv: string[]): CliOptions {
         'global-rm': { type: 'string', default: 'bundled' },
         rm: { type: 'string', default: 'bag' },
         'feature-cache': { type: 'string' },
+        encoder: { type: 'string', default: 'ort' },
         methods: { type: 'string', default: 'all' },
         tau: { type: 'string' },
         beta: { type: 'string' },
@@ -153,11 +157,13 @@ export function parseCli(argv: string[]): CliOptions {
     }
     if (workers > 1) throw new ConfigError('--workers > 1 is not supported with --rm use-lite (onnxruntime-web already uses the cores to encode)');
   }
+  if (v.encoder !== 'ort' && v.encoder !== 'wasm') throw new ConfigError(`--encoder must be ort or wasm, got "${v.encoder}"`);
   const fc = v['feature-cache'];
   return {
     data: v.data,
     format: v.format as DataFormat | undefined,
     rm,
+    encoder: v.encoder,
     featureCache: fc === 'none' ? null : fc === undefined ? undefined : resolve(fc),
     globalRm: v['global-rm'] ?? 'bundled',
     backend: v.backend,
@@ -281,7 +287,7 @@ async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string)
   };
   // Loaded lazily: bag-RM runs need neither onnxruntime-web nor the USE-lite files.
   const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
-  const { result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache });
+  const { result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache, encoder: o.encoder });
   result.timings.loadMs = loadMs;
   result.timings.wallMs = Date.now() - t0;
   process.stdout.write(escapeControls(formatTable(result), true) + '\n');
