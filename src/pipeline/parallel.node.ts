@@ -25,6 +25,7 @@ import { CancelledError } from './train/loop.ts';
 import { ConfigError, DataError } from './types.ts';
 import type { DataFormat, PreferenceData } from './types.ts';
 import type { LoadOptions } from './data/index.ts';
+import { own } from './dict.ts';
 
 /** Where the data comes from, in a form a worker can load again. */
 export type DataSpec =
@@ -125,7 +126,7 @@ export async function runSessionParallel(
   const config = resolveConfig(inp.config);
   const data = inp.data ?? (await loadDataSpec(inp.source.data));
   checkCountries(config, data);
-  const trainPairs = (c: string) => data.countries[c]?.trainPairs ?? 0;
+  const trainPairs = (c: string) => own(data.countries, c)?.trainPairs ?? 0;
   const groups = splitCountries(config.countries, workers, trainPairs);
   const source: SessionSource = {
     ...inp.source,

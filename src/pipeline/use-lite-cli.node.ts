@@ -20,9 +20,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const USE_LITE_MODEL_DIR = join(ROOT, 'public/models', USE_LITE_MODEL_ID);
 export const DEFAULT_FEATURE_CACHE_DIR = join(ROOT, '.cache/use-lite-features');
 
-export async function loadUseLiteModel(dir = USE_LITE_MODEL_DIR): Promise<LoadedUseLite> {
+export async function loadUseLiteModel(dir = USE_LITE_MODEL_DIR, opts: { weights?: boolean } = {}): Promise<LoadedUseLite> {
   try {
-    return await loadUseLite(dirReader(dir));
+    return await loadUseLite(dirReader(dir), opts);
   } catch (e) {
     throw new ConfigError(`USE-lite model at ${dir}: ${(e as Error).message}` + (dir === USE_LITE_MODEL_DIR ? ' (build it with `npm run build:models`)' : ''));
   }

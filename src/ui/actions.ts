@@ -9,6 +9,7 @@ import type { PhaseProgress } from './derive.ts';
 import { runKey } from './derive.ts';
 import type { RunBundle } from './export.ts';
 import type { PendingRun } from './persist.ts';
+import { own } from '../pipeline/dict.ts';
 
 export type RunStatus = 'idle' | 'running' | 'paused' | 'done' | 'error' | 'cancelled';
 
@@ -175,7 +176,7 @@ export function toggleIn<T>(list: readonly T[], v: T, on: boolean): T[] {
 
 /** When new data arrives, drop selected countries it lacks (with a notice) so a run does not fail on them. */
 function fitConfigToData(s: StudioState, summary: DataSummary): P {
-  const has = (c: string) => (summary.countries[c]?.pairs ?? 0) > 0;
+  const has = (c: string) => (own(summary.countries, c)?.pairs ?? 0) > 0;
   const dropped = [...s.config.countries, ...s.config.majority].filter((c) => !has(c));
   if (dropped.length === 0) return {};
   let countries = s.config.countries.filter(has);

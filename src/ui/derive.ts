@@ -5,6 +5,7 @@ import type { ExperimentConfig, ExperimentResult, LivePoint, Phase, RunResult } 
 import { isEdited, isKept, pGlobal, scpoWeight } from '../pipeline/scpo.ts';
 import type { Item, Method, Pair } from '../pipeline/types.ts';
 import { METHODS } from '../pipeline/types.ts';
+import { own } from '../pipeline/dict.ts';
 
 export const runKey = (country: string, method: Method): string => `${country}\u0000${method}`;
 
@@ -61,8 +62,8 @@ export function countriesOf(pairs: readonly Pair[]): string[] {
  * with [...sets[c].train, ...sets[c].test].
  */
 export function marginsByPair(result: ExperimentResult | null, country: string, method: Method, nPairs: number): Float32Array | null {
-  const m = result?.margins?.[country]?.[method];
-  const s = result?.sets?.[country];
+  const m = own(result?.margins, country)?.[method];
+  const s = own(result?.sets, country);
   if (!m || !s) return null;
   const out = new Float32Array(nPairs).fill(NaN);
   const order = [...s.train, ...s.test];
@@ -388,8 +389,8 @@ export function resultsTable(
       cells,
       bestFull: best(cells, 'full'),
       bestEdited: best(cells, 'edited'),
-      keptRatio: ratios?.train[c] ?? null,
-      editedRatio: ratios?.test[c] ?? null,
+      keptRatio: own(ratios?.train, c) ?? null,
+      editedRatio: own(ratios?.test, c) ?? null,
     };
   });
   const avgCells: Partial<Record<Method, Cell>> = {};

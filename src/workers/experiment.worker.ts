@@ -25,7 +25,8 @@ import { batcher, type Batcher } from './batcher.ts';
 import { RunSlot } from './run-slot.ts';
 import { exportUseLiteModel, runUseLiteInWorker, type UseLiteTrained } from './use-lite-run.ts';
 import type { RunControl } from '../pipeline/train/loop.ts';
-import type { BackendPref, BackendReport, DataSpec, FromWorker, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
+import type { BackendPref, BackendReport, DataSpec, FromWorker, JobSpec, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
+import { encodeItems } from '../pipeline/rm/tokenizer.ts';
 
 // The worker global, typed by what this file uses (the DOM lib has no DedicatedWorkerGlobalScope here).
 declare const self: {
@@ -154,13 +155,19 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
   const sink = eventSink(msg.id);
   let disposeScoring: (() => void) | null = null;
   try {
+    // A run cancelled while loading stops at the next step instead of finishing its loads for nothing.
+    const live = () => {
+      if (control.signal?.aborted) throw new CancelledError();
+    };
     const data = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed);
+    live();
     if (msg.model.kind === 'use-lite') {
       await runUseLite(msg, data, sink, control);
       return;
     }
     post({ type: 'status', id: msg.id, message: 'loading the reward model' });
     const { model, onnx } = await loadModel(msg.model);
+    live();
     const { backend, report } = await selectBackend(msg.backend);
     post({ type: 'backend', id: msg.id, report });
     const fallback: ItemScorer = async (encoded, indices) => {
@@ -253,9 +260,9 @@ async function runUseLite(
 let trainedUseLite: UseLiteTrained | null = null;
 
 /** Loads the RM and keeps the bytes of its ONNX file (for the onnxruntime-web scorer). */
-async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
+async function loadModelFiles(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
   try {
-    const read = await modelReader(spec);
+    const read = retrying(await modelReader(spec));
     let onnx: Uint8Array | null = null;
     const model = await loadBagRM(async (path) => {
       const b = await read(path);
@@ -266,6 +273,40 @@ async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: U
   } catch (e) {
     throw new ConfigError(`reward model: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/**
+ * A fetch that fails at the network level (not an HTTP error) is tried again: Chromium can fail a big response
+ * while another request for the same URL writes its cache entry (net::ERR_CACHE_WRITE_FAILURE).
+ */
+function retrying(read: ReadFile, attempts = 3): ReadFile {
+  return async (path) => {
+    for (let k = 1; ; k++) {
+      try {
+        return await read(path);
+      } catch (e) {
+        if (k >= attempts || !(e instanceof TypeError)) throw e;
+        await new Promise((r) => setTimeout(r, 150 * k));
+      }
+    }
+  };
+}
+
+/**
+ * The bundled model, loaded once per worker and shared by every run: Run / Cancel / Run in a hurry then starts no
+ * second fetch of the 12 MB ONNX file racing the first. A failed load is forgotten, so the next run tries again.
+ */
+let bundledModel: Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> | null = null;
+
+async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
+  if (spec.kind !== 'bundled') return loadModelFiles(spec);
+  const p = (bundledModel ??= loadModelFiles(spec).catch((e: unknown) => {
+    bundledModel = null;
+    throw e;
+  }));
+  const { model, onnx } = await p;
+  // Each run transfers its ONNX bytes to its scoring worker: hand out a copy, keep the original.
+  return { model, onnx: onnx ? onnx.slice() : null };
 }
 
 const SCORING_INIT_TIMEOUT_MS = 60_000;
@@ -396,13 +437,22 @@ function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
 /** The latest finished run's inputs, for 'export-job'. */
 let lastJob: Omit<JobInputs, 'info' | 'template'> & { globalRm: string } | null = null;
 
-async function exportJob(id: number): Promise<void> {
-  if (trainedUseLite) return post({ type: 'error', id, error: { kind: 'config', message: 'the PyTorch job export holds the bag RM; it is not available for USE-lite runs yet' } });
-  if (!lastJob) return post({ type: 'error', id, error: { kind: 'config', message: 'no finished run in this page to export as a job' } });
+async function exportJob(id: number, fresh?: JobSpec): Promise<void> {
+  const useLite = 'the PyTorch job export holds the bag RM; it is not available for USE-lite runs yet';
+  if (fresh ? fresh.model.kind === 'use-lite' : trainedUseLite) return post({ type: 'error', id, error: { kind: 'config', message: useLite } });
+  if (!lastJob && !fresh) return post({ type: 'error', id, error: { kind: 'config', message: 'no finished run in this page to export as a job' } });
   try {
     // Loaded on first use: the job's Python files stay out of the worker's main chunk.
     const [{ buildJob }, { loadJobTemplate }] = await Promise.all([import('../pipeline/job/build.ts'), import('../pipeline/job/template.browser.ts')]);
-    const { globalRm, ...inputs } = lastJob;
+    let job = lastJob;
+    if (fresh) {
+      // No run: the data and model as a run would load them; buildJob scores with the CPU forward pass.
+      const data = await loadData(fresh.data, fresh.strict, fresh.config.seed);
+      const { model } = await loadModel(fresh.model);
+      const encoded = encodeItems(model.tokenizer, data.items, model.params.config);
+      job = { data, encoded, globalParams: model.params, config: fresh.config, globalRm: describeModel(fresh.model) };
+    }
+    const { globalRm, ...inputs } = job!;
     const files = buildJob({ ...inputs, info: { data: summarizeData(inputs.data), globalRm, versions: { app: APP_VERSION } }, template: loadJobTemplate() });
     const list: ModelFile[] = Object.entries(files).map(([path, bytes]) => ({ path, bytes: ownBuffer(bytes) }));
     post({ type: 'job', id, files: list }, list.map((f) => f.bytes));
@@ -415,7 +465,7 @@ self.onmessage = (ev: MessageEvent<unknown>) => {
   const msg = parseToWorker(ev.data);
   if (!msg) return;
   if (msg.type === 'export-job') {
-    void exportJob(msg.id);
+    void exportJob(msg.id, msg.fresh);
     return;
   }
   if (msg.type === 'export-model') {

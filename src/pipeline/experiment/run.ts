@@ -12,6 +12,7 @@ import { CountryRuns } from './country-runs.ts';
 import { buildReports } from './reports.ts';
 import { buildSets, scoreGlobal } from './scoring.ts';
 import type { CountrySets, ExperimentInputs, ExperimentResult, RunResult } from './types.ts';
+import { dict } from '../dict.ts';
 
 export async function runExperiment<P = BagRMParams>(inp: ExperimentInputs<P>): Promise<ExperimentResult> {
   const config = resolveConfig(inp.config);
@@ -108,7 +109,7 @@ async function efficiencyCurves<P>(
   progress: { done: number; total: number },
 ): Promise<Record<string, EfficiencyEntry>> {
   const { config, emit } = ctx;
-  const out: Record<string, EfficiencyEntry> = {};
+  const out: Record<string, EfficiencyEntry> = dict();
   for (const c of config.countries) {
     const all = sets[c].train;
     const order = all.slice();

@@ -6,6 +6,7 @@ import { optimizerConfig } from './config.ts';
 import { scoreInto, unique } from './context.ts';
 import type { RunContext } from './context.ts';
 import type { CountrySets } from './types.ts';
+import { dict } from '../dict.ts';
 
 export interface GlobalScores {
   /** Chosen / rejected item of every pair of the data. */
@@ -56,7 +57,7 @@ export async function scoreGlobal<P>(ctx: RunContext<P>): Promise<GlobalScores> 
 export function buildSets<P>(ctx: RunContext<P>, g: GlobalScores): Record<string, CountrySets> {
   const { config } = ctx;
   const pairs = ctx.inp.data.pairs;
-  const sets: Record<string, CountrySets> = {};
+  const sets: Record<string, CountrySets> = dict();
   for (const c of new Set([...config.countries, ...config.majority])) sets[c] = { train: [], test: [], kept: 0, edited: 0 };
   for (const i of g.relevantPairs) {
     const s = sets[pairs[i].country];

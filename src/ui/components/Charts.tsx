@@ -9,6 +9,7 @@ import { accuracySeries, biasRows, edgesAround, efficiencySeries, fmt, histogram
 import { chartSvg, download, svgToPng } from '../export.ts';
 import { update, useStudio } from '../store.ts';
 import { chartTheme, METHOD_COLORS, useChartSizes, useResolvedTheme } from './common.tsx';
+import { own } from '../../pipeline/dict.ts';
 
 /** The plot margin every chart uses. */
 const MARGIN = { top: 6, right: 12, bottom: 0, left: -8 };
@@ -233,7 +234,7 @@ export function EfficiencyChart() {
   const eff = useStudio((s) => s.live.efficiency);
   const country = useStudio((s) => s.ui.country);
   const a = useAxes();
-  const entry = eff[country];
+  const entry = own(eff, country);
   const data = useMemo(() => efficiencySeries(entry), [entry]);
   return (
     <ChartFrame

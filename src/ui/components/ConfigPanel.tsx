@@ -10,6 +10,7 @@ import { shareLink } from '../runner.ts';
 import { update, useStudio } from '../store.ts';
 import { settingWarnings } from '../story.ts';
 import { METHOD_COLORS, NumberField } from './common.tsx';
+import { dict, own } from '../../pipeline/dict.ts';
 
 const METHOD_HELP: Record<string, string> = {
   start: 'the global RM, untrained',
@@ -31,7 +32,7 @@ function CountryList({ label, selected, options, counts, onToggle, testid, disab
           <label key={c} className="check">
             <input type="checkbox" checked={selected.includes(c)} onChange={(e) => onToggle(c, e.target.checked)} aria-label={`${label}: ${c}`} />
             <span>{c}</span>
-            {counts[c] !== undefined ? <span className="hint">{counts[c]}</span> : null}
+            {own(counts, c) !== undefined ? <span className="hint">{own(counts, c)}</span> : null}
           </label>
         ))}
       </div>
@@ -50,7 +51,7 @@ export function ConfigPanel() {
   const warnings = settingWarnings(config);
   const set = (patch: Parameters<typeof A.setConfig>[1]) => update((s) => A.setConfig(s, patch));
   const options = availableCountries(summary, config);
-  const counts: Record<string, number> = {};
+  const counts: Record<string, number> = dict();
   if (summary) for (const [c, st] of Object.entries(summary.countries)) counts[c] = st.pairs;
   // Keep selected countries visible even if the data lacks them (the run would report them as unknown).
   const countryOptions = [...new Set([...options, ...config.countries])].filter((c) => !config.majority.includes(c));
