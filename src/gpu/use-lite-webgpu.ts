@@ -19,7 +19,7 @@ import { TwinExecutor, type PlanExecutor } from './kernels/plan.ts';
 import { PipelineCache } from './kernels/runtime.ts';
 import { timingSignal } from './kernels/useEmbedding.ts';
 import { GpuPlanExecutor } from './webgpu.ts';
-import { useLiteForwardSteps, useLitePlanLayout, useLiteTrainSteps, type UseLitePlanLayout } from './use-lite-webgpu-plan.ts';
+import { useLiteForwardSteps, useLiteGradientSteps, useLitePlanLayout, useLiteTrainSteps, type UseLitePlanLayout } from './use-lite-webgpu-plan.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../pipeline/rm/types.ts';
 import { checkLoraConfig, gradPlan, initLora } from '../pipeline/rm/use-lite/lora.ts';
 import { checkParams, TUNE_MODES, type LoraParams, type UseLiteParams } from '../pipeline/rm/use-lite/spec.ts';
@@ -246,6 +246,29 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
       const loss = await this.exec.execute(steps, { buffer: 'loss', elements: 1 });
       this.stepCount = t;
       return { loss: new Float32Array(loss!)[0] };
+    });
+  }
+
+  /**
+   * Loss and gradients of a batch at the current weights, without updating (the CPU trainer's `gradients`):
+   * gradients by the CPU trainer's names, for checks and parity.
+   */
+  gradients(items: EncodedItems, batch: PairBatch): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+    const B = batch.chosen.length;
+    const idx = new Int32Array(2 * B);
+    for (let i = 0; i < B; i++) {
+      idx[2 * i] = batch.chosen[i];
+      idx[2 * i + 1] = batch.rejected[i];
+    }
+    const weight = batch.weight.slice();
+    return this.calls.run(async () => {
+      const pb = this.joint(items, idx);
+      this.upload('ids', pb.ids);
+      this.upload('lens', pb.lens);
+      this.upload('w', weight);
+      const loss = new Float32Array((await this.exec.execute(useLiteGradientSteps(this.layout, { B, T: pb.T, slot: 0, slots: 1 }), { buffer: 'loss', elements: 1 }))!)[0];
+      const G = new Float32Array((await this.exec.execute([], { buffer: 'G', elements: this.layout.packedTotal }))!);
+      return { loss, grads: Object.fromEntries(this.layout.packed.map((p) => [p.name, G.slice(p.offset, p.offset + p.length)])) };
     });
   }
 

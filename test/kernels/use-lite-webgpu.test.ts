@@ -146,6 +146,29 @@ function trainer(kind: ExecKind, init: UseLiteRM | TrainerCheckpoint<UseLiteRM>)
 
 describe('USE-lite trainer: webgpu plan vs the cpu trainer', () => {
   for (const { kind, skip } of KINDS) {
+    for (const tune of ['lora', 'top'] as TuneMode[]) {
+      it.skipIf(!!skip)(`${kind}: tune ${tune}, gradients of every trained tensor equal the cpu trainer's${skip ? ` [skip: ${skip}]` : ''}`, async () => {
+        const { items, init, batches } = setup(tune, 3);
+        // Adapters with non-zero B, so every LoRA gradient path carries signal.
+        const start = tune === 'lora' ? { ...init, lora: randomLora(TINY_CONFIG, 9) } : init;
+        const cpu = new UseLiteCpuTrainer(start, OPT, { sepId: SEP });
+        const gpuT = trainer(kind, start);
+        const batch = batches[6]; // 3 pairs
+        const [g, c] = [await gpuT.gradients(items, batch), cpu.gradients(items, batch)];
+        expect(Math.abs(g.loss - c.loss) / c.loss).toBeLessThan(1e-5);
+        expect(Object.keys(g.grads).sort()).toEqual(Object.keys(c.grads).sort());
+        let worst = 0;
+        for (const [k, a] of Object.entries(c.grads)) {
+          const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
+          const err = maxAbs(g.grads[k], a) / scale;
+          worst = Math.max(worst, err);
+          expect(err, k).toBeLessThan(1e-4);
+        }
+        console.log(`use-lite ${kind} gradients vs cpu, tune ${tune}: worst max|diff|/max|grad| = ${worst.toExponential(2)} over ${Object.keys(c.grads).length} tensors`);
+        gpuT.dispose();
+      }, 120_000);
+    }
+
     for (const [tune, steps] of [['lora', 50], ['top', 8], ['head', 8]] as [TuneMode, number][]) {
       it.skipIf(!!skip)(`${kind}: tune ${tune}, ${steps} steps: per-step loss within 1e-4 relative, same checkpoint${skip ? ` [skip: ${skip}]` : ''}`, async () => {
         const { items, init, batches } = setup(tune, tune === 'lora' ? 1 : 2);
