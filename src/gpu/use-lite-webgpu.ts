@@ -10,7 +10,8 @@
 // results agree to float32 rounding, not bit for bit. Checkpoints have the CPU trainer's layout (moments keyed by
 // the same gradient names), so a run moves between backends (FailoverTrainer: device lost -> cpu).
 import type { Backend, StepResult, Trainer, TrainerCheckpoint } from './backend.ts';
-import { acquireDevice, describeReport, navigatorGpu, type GpuContext } from './device.ts';
+import { acquireDevice, describeReport, navigatorGpu, type CapabilityReport, type GpuContext } from './device.ts';
+import { selectFrom, type BackendPreference, type BackendSelection } from './select.ts';
 import { DeviceCalls, neverLost, type LostState } from './device-calls.ts';
 import { validateHyper, type AdamHyperparams } from './kernels/adamwDense.ts';
 import type { TypedArray } from './kernels/kernel.ts';
@@ -18,7 +19,7 @@ import { TwinExecutor, type PlanExecutor } from './kernels/plan.ts';
 import { PipelineCache } from './kernels/runtime.ts';
 import { timingSignal } from './kernels/useEmbedding.ts';
 import { GpuPlanExecutor } from './webgpu.ts';
-import { useLiteForwardSteps, useLitePlanLayout, useLiteTrainSteps, type UseLitePlanLayout } from './use-lite-webgpu-plan.ts';
+import { useLiteForwardSteps, useLiteGradientSteps, useLitePlanLayout, useLiteTrainSteps, type UseLitePlanLayout } from './use-lite-webgpu-plan.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../pipeline/rm/types.ts';
 import { checkLoraConfig, gradPlan, initLora } from '../pipeline/rm/use-lite/lora.ts';
 import { checkParams, TUNE_MODES, type LoraParams, type UseLiteParams } from '../pipeline/rm/use-lite/spec.ts';
@@ -205,6 +206,11 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     return this.stepCount;
   }
 
+  /** Where the tensors live (for FLOP counts of this trainer's plans). */
+  get planLayout(): UseLitePlanLayout {
+    return this.layout;
+  }
+
   /** Joint sequences of items idx, padded (the CPU trainer's jointSequence, truncating the prompt first). */
   private joint(items: EncodedItems, idx: ArrayLike<number>): PaddedBatch {
     const c = this.layout.config;
@@ -240,6 +246,29 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
       const loss = await this.exec.execute(steps, { buffer: 'loss', elements: 1 });
       this.stepCount = t;
       return { loss: new Float32Array(loss!)[0] };
+    });
+  }
+
+  /**
+   * Loss and gradients of a batch at the current weights, without updating (the CPU trainer's `gradients`):
+   * gradients by the CPU trainer's names, for checks and parity.
+   */
+  gradients(items: EncodedItems, batch: PairBatch): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+    const B = batch.chosen.length;
+    const idx = new Int32Array(2 * B);
+    for (let i = 0; i < B; i++) {
+      idx[2 * i] = batch.chosen[i];
+      idx[2 * i + 1] = batch.rejected[i];
+    }
+    const weight = batch.weight.slice();
+    return this.calls.run(async () => {
+      const pb = this.joint(items, idx);
+      this.upload('ids', pb.ids);
+      this.upload('lens', pb.lens);
+      this.upload('w', weight);
+      const loss = new Float32Array((await this.exec.execute(useLiteGradientSteps(this.layout, { B, T: pb.T, slot: 0, slots: 1 }), { buffer: 'loss', elements: 1 }))!)[0];
+      const G = new Float32Array((await this.exec.execute([], { buffer: 'G', elements: this.layout.packedTotal }))!);
+      return { loss, grads: Object.fromEntries(this.layout.packed.map((p) => [p.name, G.slice(p.offset, p.offset + p.length)])) };
     });
   }
 
@@ -322,6 +351,10 @@ export class UseLiteWebGpuBackend implements Backend<UseLiteRM> {
     }
   }
 
+  get report(): CapabilityReport {
+    return this.ctx.report;
+  }
+
   /** An encoder on the same device (scoring / embeddings with the given weights and adapters). */
   encoder(params: UseLiteParams, lora: LoraParams | null = null): UseLiteWebGpuEncoder {
     return new UseLiteWebGpuEncoder(new GpuPlanExecutor(this.ctx.device, this.cache), params, lora, this.ctx);
@@ -336,6 +369,20 @@ export class UseLiteWebGpuBackend implements Backend<UseLiteRM> {
 export async function createUseLiteWebGpuBackend(gpu?: GPU | null, options: UseLiteWebGpuTrainerOptions = {}): Promise<UseLiteWebGpuBackend> {
   const ctx = await acquireDevice(gpu === undefined ? navigatorGpu() : gpu, { label: 'scpo-use-lite' });
   return new UseLiteWebGpuBackend(ctx, options);
+}
+
+/**
+ * The USE-lite RM's backend by preference, with selectBackend's fallback order and reasons (webgpu -> `cpu`, the
+ * caller's cpu backend, e.g. useLiteCpuBackend over the wasm MatOps). `gpu` defaults to navigator.gpu.
+ */
+export function selectUseLiteBackend(
+  pref: BackendPreference,
+  cpu: Backend<UseLiteRM>,
+  gpu?: GPU | null,
+  opts: UseLiteWebGpuTrainerOptions & { allowFallbackAdapter?: boolean } = {},
+): Promise<BackendSelection<UseLiteRM>> {
+  const { allowFallbackAdapter, ...options } = opts;
+  return selectFrom(pref, () => createUseLiteWebGpuBackend(gpu, options), cpu, { allowFallbackAdapter });
 }
 
 /** The same trainer with its plans run by the kernels' CPU twins (tests of the plan without a GPU; slow). */

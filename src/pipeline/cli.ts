@@ -11,7 +11,7 @@ import { getNodeGpu } from '../gpu/node-webgpu.node.ts';
 import { selectBackend } from '../gpu/select.ts';
 import type { BackendPreference } from '../gpu/select.ts';
 import { DEFAULT_CONFIG, resolveConfig } from './experiment.ts';
-import type { ExperimentConfig, ExperimentEvent } from './experiment.ts';
+import type { ExperimentConfig, ExperimentEvent, ExperimentResult } from './experiment.ts';
 import { formatTable, reportCsv, reportFiles, summarizeData, APP_VERSION } from './report.ts';
 import { loadBagRM } from './rm/files.ts';
 import { dirReader } from './rm/files.node.ts';
@@ -20,6 +20,7 @@ import { loadDataSpec, runSessionParallel } from './parallel.node.ts';
 import type { DataSpec } from './parallel.node.ts';
 import { runSession } from './session.ts';
 import { RM_KINDS, type RmKind } from './use-lite-session.ts';
+import { DEFAULT_LORA, TUNE_MODES, type LoraConfig, type TuneMode } from './rm/use-lite/spec.ts';
 import { exportJobToDir } from './job/export.node.ts';
 import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import { CancelledError } from './train/loop.ts';
@@ -36,7 +37,14 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --majority a,b             majority countries for the bias report (default: ${DEFAULT_CONFIG.majority.join(',')})
   --rm bag|use-lite          reward model: the GloVe bag RM (default) or USE-lite, a pretrained transformer encoder
                              (frozen, its head trained; global head trained on this data's pooled training users)
+  --tune lora|top|head       use-lite: how country RMs are fine-tuned (default lora): LoRA adapters on qkv/out/ff1/ff2
+                             of both layers + the head; top: layer 1, tanh layer and head; head: the frozen encoder
+                             with an MLP head (onnxruntime-web features)
+  --seq-len N                use-lite: joint sequence length, prompt [SEP] response (default 128; lora/top only)
+  --lora-rank 8 --lora-alpha 16   use-lite: LoRA rank and alpha (scale alpha / rank)
+  --threads N                use-lite lora/top: wasm matmul threads (default: the cores, at most 4)
   --feature-cache DIR|none   use-lite: keep encoder features between runs (default .cache/use-lite-features)
+  --encoder ort|wasm         use-lite encoder: onnxruntime-web (default, 1 thread) or our wasm-SIMD forward (all cores)
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
@@ -60,8 +68,15 @@ export interface CliOptions {
   globalRm: string;
   /** Reward model kind (--rm). */
   rm: RmKind;
+  /** use-lite encoder (--encoder). */
+  encoder: 'ort' | 'wasm';
   /** use-lite feature cache folder (null: off; undefined: the default folder). */
   featureCache?: string | null;
+  /** use-lite: how country RMs are fine-tuned (--tune; default lora), sequence length, LoRA rank/alpha, matmul threads. */
+  tune: TuneMode;
+  seqLen?: number;
+  lora: LoraConfig;
+  threads?: number;
   backend: BackendPreference;
   strict: boolean;
   out?: string;
@@ -88,6 +103,12 @@ export function parseCli(argv: string[]): CliOptions {
         'global-rm': { type: 'string', default: 'bundled' },
         rm: { type: 'string', default: 'bag' },
         'feature-cache': { type: 'string' },
+        encoder: { type: 'string', default: 'ort' },
+        tune: { type: 'string' },
+        'seq-len': { type: 'string' },
+        'lora-rank': { type: 'string' },
+        'lora-alpha': { type: 'string' },
+        threads: { type: 'string' },
         methods: { type: 'string', default: 'all' },
         tau: { type: 'string' },
         beta: { type: 'string' },
@@ -153,11 +174,31 @@ export function parseCli(argv: string[]): CliOptions {
     }
     if (workers > 1) throw new ConfigError('--workers > 1 is not supported with --rm use-lite (onnxruntime-web already uses the cores to encode)');
   }
+  if (v.encoder !== 'ort' && v.encoder !== 'wasm') throw new ConfigError(`--encoder must be ort or wasm, got "${v.encoder}"`);
+  if (v.tune !== undefined && !(TUNE_MODES as readonly string[]).includes(v.tune)) throw new ConfigError(`--tune must be ${TUNE_MODES.join(', ')}, got "${v.tune}"`);
+  const useOnly = (['tune', 'seq-len', 'lora-rank', 'lora-alpha', 'threads'] as const).filter((k) => v[k] !== undefined);
+  if (rm !== 'use-lite' && useOnly.length) throw new ConfigError(`--${useOnly[0]} needs --rm use-lite`);
+  const tune = (v.tune ?? 'lora') as TuneMode;
+  const seqLen = numberFlag('seq-len', v['seq-len']);
+  if (seqLen !== undefined && !(Number.isInteger(seqLen) && seqLen >= 2 && seqLen <= 128)) throw new ConfigError(`--seq-len must be an integer in [2, 128], got ${v['seq-len']}`);
+  const lora: LoraConfig = { rank: numberFlag('lora-rank', v['lora-rank']) ?? DEFAULT_LORA.rank, alpha: numberFlag('lora-alpha', v['lora-alpha']) ?? DEFAULT_LORA.alpha };
+  if (!(Number.isInteger(lora.rank) && lora.rank >= 1 && lora.rank <= 256)) throw new ConfigError(`--lora-rank must be an integer in [1, 256], got ${v['lora-rank']}`);
+  if (!(Number.isFinite(lora.alpha) && lora.alpha > 0)) throw new ConfigError(`--lora-alpha must be a positive number, got ${v['lora-alpha']}`);
+  const threads = numberFlag('threads', v.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new ConfigError(`--threads must be an integer in [1, 64], got ${v.threads}`);
+  if (tune === 'head' && (seqLen !== undefined || v['lora-rank'] !== undefined || v['lora-alpha'] !== undefined)) {
+    throw new ConfigError('--seq-len and --lora-rank/--lora-alpha apply to --tune lora or top, not head');
+  }
   const fc = v['feature-cache'];
   return {
+    tune,
+    seqLen,
+    lora,
+    threads,
     data: v.data,
     format: v.format as DataFormat | undefined,
     rm,
+    encoder: v.encoder,
     featureCache: fc === 'none' ? null : fc === undefined ? undefined : resolve(fc),
     globalRm: v['global-rm'] ?? 'bundled',
     backend: v.backend,
@@ -262,9 +303,6 @@ export async function main(argv: string[]): Promise<number> {
 /** `--rm use-lite`: the frozen USE-lite encoder (onnxruntime-web) + trained heads; same reports, plus an `rm` block in run.json. */
 async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string) => void, t0: number): Promise<number> {
   if (o.exportJob) throw new ConfigError('--export-job is not supported with --rm use-lite yet (the PyTorch job template holds the bag RM)');
-  // The trainer holds the MLP head over one 512-d feature row per item.
-  const headCfg: BagRMConfig = { vocabSize: data.items.length, dim: 512, hidden: 64, maxPromptTokens: 1, maxResponseTokens: 1 };
-  const backend = await selectCliBackend(o.backend, headCfg, log);
   const loadMs = Date.now() - t0;
   let lastPhase = '';
   let lastPct = -1;
@@ -280,8 +318,19 @@ async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string)
     }
   };
   // Loaded lazily: bag-RM runs need neither onnxruntime-web nor the USE-lite files.
-  const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
-  const { result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache });
+  let result: ExperimentResult;
+  let rmInfo: Record<string, unknown>;
+  if (o.tune === 'head') {
+    // The trainer holds the MLP head over one 512-d feature row per item.
+    const headCfg: BagRMConfig = { vocabSize: data.items.length, dim: 512, hidden: 64, maxPromptTokens: 1, maxResponseTokens: 1 };
+    const backend = await selectCliBackend(o.backend, headCfg, log);
+    const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
+    ({ result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache, encoder: o.encoder }));
+  } else {
+    // Fine-tuning (LoRA / top): the USE-lite cpu trainer on the wasm-SIMD matmul (src/pipeline/rm/use-lite/train*.ts).
+    const { runUseLiteTuneCli } = await import('./rm/use-lite/train-cli.node.ts');
+    ({ result, rmInfo } = await runUseLiteTuneCli({ data, config: o.config, tune: o.tune, lora: o.lora, seqLen: o.seqLen, threads: o.threads, onEvent, log }));
+  }
   result.timings.loadMs = loadMs;
   result.timings.wallMs = Date.now() - t0;
   process.stdout.write(escapeControls(formatTable(result), true) + '\n');

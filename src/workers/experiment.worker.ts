@@ -25,7 +25,8 @@ import { batcher, type Batcher } from './batcher.ts';
 import { RunSlot } from './run-slot.ts';
 import { exportUseLiteModel, runUseLiteInWorker, type UseLiteTrained } from './use-lite-run.ts';
 import type { RunControl } from '../pipeline/train/loop.ts';
-import type { BackendPref, BackendReport, DataSpec, FromWorker, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
+import type { BackendPref, BackendReport, DataSpec, FromWorker, JobSpec, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
+import { encodeItems } from '../pipeline/rm/tokenizer.ts';
 
 // The worker global, typed by what this file uses (the DOM lib has no DedicatedWorkerGlobalScope here).
 declare const self: {
@@ -436,13 +437,22 @@ function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
 /** The latest finished run's inputs, for 'export-job'. */
 let lastJob: Omit<JobInputs, 'info' | 'template'> & { globalRm: string } | null = null;
 
-async function exportJob(id: number): Promise<void> {
-  if (trainedUseLite) return post({ type: 'error', id, error: { kind: 'config', message: 'the PyTorch job export holds the bag RM; it is not available for USE-lite runs yet' } });
-  if (!lastJob) return post({ type: 'error', id, error: { kind: 'config', message: 'no finished run in this page to export as a job' } });
+async function exportJob(id: number, fresh?: JobSpec): Promise<void> {
+  const useLite = 'the PyTorch job export holds the bag RM; it is not available for USE-lite runs yet';
+  if (fresh ? fresh.model.kind === 'use-lite' : trainedUseLite) return post({ type: 'error', id, error: { kind: 'config', message: useLite } });
+  if (!lastJob && !fresh) return post({ type: 'error', id, error: { kind: 'config', message: 'no finished run in this page to export as a job' } });
   try {
     // Loaded on first use: the job's Python files stay out of the worker's main chunk.
     const [{ buildJob }, { loadJobTemplate }] = await Promise.all([import('../pipeline/job/build.ts'), import('../pipeline/job/template.browser.ts')]);
-    const { globalRm, ...inputs } = lastJob;
+    let job = lastJob;
+    if (fresh) {
+      // No run: the data and model as a run would load them; buildJob scores with the CPU forward pass.
+      const data = await loadData(fresh.data, fresh.strict, fresh.config.seed);
+      const { model } = await loadModel(fresh.model);
+      const encoded = encodeItems(model.tokenizer, data.items, model.params.config);
+      job = { data, encoded, globalParams: model.params, config: fresh.config, globalRm: describeModel(fresh.model) };
+    }
+    const { globalRm, ...inputs } = job!;
     const files = buildJob({ ...inputs, info: { data: summarizeData(inputs.data), globalRm, versions: { app: APP_VERSION } }, template: loadJobTemplate() });
     const list: ModelFile[] = Object.entries(files).map(([path, bytes]) => ({ path, bytes: ownBuffer(bytes) }));
     post({ type: 'job', id, files: list }, list.map((f) => f.bytes));
@@ -455,7 +465,7 @@ self.onmessage = (ev: MessageEvent<unknown>) => {
   const msg = parseToWorker(ev.data);
   if (!msg) return;
   if (msg.type === 'export-job') {
-    void exportJob(msg.id);
+    void exportJob(msg.id, msg.fresh);
     return;
   }
   if (msg.type === 'export-model') {

@@ -149,6 +149,13 @@ describe('wasm SIMD MatOps', () => {
         one.gemm(m, n, k, x, W.slice(), ref, { transB }); // a copy: not pinned
         expect(got).toEqual(ref);
       }
+      // m <= 4 with an unpinned B uses B row-major (no packing): same bits as the packed route.
+      const x3 = rand(r, 3 * k);
+      const packed = new Float32Array(3 * n);
+      const rowMajor = new Float32Array(3 * n);
+      ops.gemm(3, n, k, x3, W2, packed);
+      one.gemm(3, n, k, x3, W2.slice(), rowMajor);
+      expect(new Uint32Array(rowMajor.buffer)).toEqual(new Uint32Array(packed.buffer));
       // W1, W2, W2^T: three packs; the second use of W1 reused its pack.
       expect(ops.residentBytes().packs).toBe(3);
       expect(ops.residentBytes().bytes).toBeGreaterThanOrEqual(3 * k * n * 4);

@@ -247,12 +247,17 @@ function ModelExport() {
   );
 }
 
-/** The latest run as a PyTorch DDP job (zip): its scored data, plan and bag RM are in this page's worker. */
+/**
+ * A PyTorch DDP job (zip): of this page's latest run (its scores), or without a run of the form's settings, data
+ * and model (scored on the CPU in the worker, trained nowhere: for data too big to train here).
+ */
 function JobExport() {
   const result = useStudio((s) => s.result);
   const origin = useStudio((s) => s.resultOrigin);
+  const dataStatus = useStudio((s) => s.dataStatus);
   const [busy, setBusy] = useState(false);
-  const why = !result ? 'after a run' : origin !== 'run' ? 'run again in this page to export it as a job (the scored data lives in the run\u2019s worker)' : '';
+  const ofRun = !!result && origin === 'run';
+  const why = ofRun || dataStatus === 'ready' ? '' : 'after the data has loaded';
   return (
     <>
       <button
@@ -261,8 +266,11 @@ function JobExport() {
         tabIndex={-1}
         data-testid="export-job"
         disabled={!!why || busy}
-        aria-describedby={why ? 'export-job-why' : undefined}
-        title={why || 'Export as PyTorch job: data, plan, weights and a torch.distributed trainer (job/run.py) that writes the same reports'}
+        aria-describedby="export-job-why"
+        title={
+          why ||
+          `Export as PyTorch job: data, plan, weights and a torch.distributed trainer (job/run.py) that writes the same reports; ${ofRun ? 'of the latest run (its global scores)' : 'of the current settings, scored here, trained nowhere'}`
+        }
         onClick={() => {
           setBusy(true);
           void exportJob().finally(() => setBusy(false));
@@ -270,11 +278,9 @@ function JobExport() {
       >
         {busy ? 'exporting…' : 'Export as PyTorch job (zip)'}
       </button>
-      {why ? (
-        <span className="small muted menu-why" id="export-job-why" aria-hidden="true">
-          {why}
-        </span>
-      ) : null}
+      <span className="small muted menu-why" id="export-job-why" aria-hidden="true">
+        {why || (ofRun ? 'of the latest run' : 'of the current settings (no run needed)')}
+      </span>
     </>
   );
 }

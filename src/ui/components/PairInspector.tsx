@@ -189,9 +189,11 @@ export function PairInspector() {
   const own = useMemo(() => (pairs ? (all ? pairs.map((_, i) => i) : countryPairs(pairs, country)) : []), [pairs, country, all]);
   const rows = useMemo(() => {
     if (!pairs || !items) return [];
-    const f = filterPairs(own, pairs, items, table, { ...filter, search });
+    let f = filterPairs(own, pairs, items, table, { ...filter, search });
+    // Kept/filtered only applies to countries a country RM is trained for (all-countries view).
+    if (all && (filter.kept === 'kept' || filter.kept === 'filtered')) f = f.filter((i) => trainedSet.has(pairs[i].country));
     return sortPairs(f, pairs, table, sort.key, sort.dir);
-  }, [own, pairs, items, table, filter, search, sort]);
+  }, [own, pairs, items, table, filter, search, sort, all, trainedSet]);
 
   const virt = useVirtualizer({ count: rows.length, getScrollElement: () => scrollRef.current, estimateSize: () => rowH, overscan: 12 });
   useEffect(() => virt.measure(), [rowH, virt]);

@@ -78,7 +78,12 @@ export function ResultsTable() {
       ) : null}
       {collapsed.length ? (
         <p className="notice warn" data-testid="collapse-warning" role="status">
-          {collapsed.map((c) => `${c.method} collapsed: ${c.full.toFixed(1)}% macro on the full test set, ${c.drop.toFixed(1)} points vs start`).join('; ')}
+          {collapsed
+            .map(
+              (c) =>
+                `${c.method}${ABLATIONS.has(c.method) ? ' (ablation, as expected)' : ''} collapsed: ${c.full.toFixed(1)}% macro on the full test set, ${c.drop.toFixed(1)} points vs start`,
+            )
+            .join('; ')}
           {cfg.tau <= 0.5 ? ` (tau ${cfg.tau} keeps only pairs the global RM ranks wrong).` : '.'}
         </p>
       ) : null}

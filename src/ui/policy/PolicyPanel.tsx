@@ -396,13 +396,15 @@ function Summary() {
   const r = usePolicyStore((s) => s.report);
   if (!r) return null;
   const p = r.ppo;
+  const tripped = hackingSignals(r).filter((x) => x.warn).length;
   return (
     <section className="panel" data-testid="policy-summary" aria-label="PPO result">
       <header className="panel-head">
         <h3>After PPO against the {p.country} RM</h3>
       </header>
       <p data-testid="policy-summary-numbers">
-        {p.country} RM reward {fmt(p.evalBefore.reward)} → {fmt(p.evalAfter.reward)} (<strong>{p.rewardGain >= 0 ? '+' : ''}{fmt(p.rewardGain)}</strong>); global RM{' '}
+        {p.country} RM reward {fmt(p.evalBefore.reward)} → {fmt(p.evalAfter.reward)} (<strong>{p.rewardGain >= 0 ? '+' : ''}{fmt(p.rewardGain)}</strong>
+        {tripped ? <span className="policy-gain-caveat"> ⚠ see the {tripped} reward-hacking sign{tripped === 1 ? '' : 's'} below</span> : null}); global RM{' '}
         {fmt(p.evalBefore.rewardGlobal)} → {fmt(p.evalAfter.rewardGlobal)} ({p.globalChange >= 0 ? '+' : ''}
         {fmt(p.globalChange)}); KL to the reference {fmt(p.finalKl)} nats/response; sampling {r.sampling.cpuTokensPerSecond.toFixed(0)} tokens/s (cpu).
       </p>
