@@ -44,6 +44,7 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --lora-rank 8 --lora-alpha 16   use-lite: LoRA rank and alpha (scale alpha / rank)
   --threads N                use-lite lora/top: wasm matmul threads (default: the cores, at most 4)
   --feature-cache DIR|none   use-lite: keep encoder features between runs (default .cache/use-lite-features)
+  --encoder ort|wasm         use-lite encoder: onnxruntime-web (default, 1 thread) or our wasm-SIMD forward (all cores)
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
@@ -54,7 +55,7 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
                              adapter, software included, else cpu with the reason)
   --goqa-margin 0.05         GOQA: minimum share difference for a pair
   --strict                   stop at the first bad input row (exit 2)
-  --workers N                split the countries over N worker threads (default 1: in process; same reports)
+  --workers N                run the (country, method) runs on N worker threads (default 1: in process; same reports)
   --out <dir>                write the report files there
   --export-job <dir>         write the experiment as a PyTorch job there (scored pairs, plan, bag RM, job/run.py;
                              see its README) instead of training here
@@ -68,6 +69,8 @@ export interface CliOptions {
   globalRm: string;
   /** Reward model kind (--rm). */
   rm: RmKind;
+  /** use-lite encoder (--encoder). */
+  encoder: 'ort' | 'wasm';
   /** use-lite feature cache folder (null: off; undefined: the default folder). */
   featureCache?: string | null;
   /** use-lite: how country RMs are fine-tuned (--tune; default lora), sequence length, LoRA rank/alpha, matmul threads. */
@@ -101,6 +104,7 @@ export function parseCli(argv: string[]): CliOptions {
         'global-rm': { type: 'string', default: 'bundled' },
         rm: { type: 'string', default: 'bag' },
         'feature-cache': { type: 'string' },
+        encoder: { type: 'string', default: 'ort' },
         tune: { type: 'string' },
         'seq-len': { type: 'string' },
         'lora-rank': { type: 'string' },
@@ -173,6 +177,7 @@ export function parseCli(argv: string[]): CliOptions {
     }
     if (workers > 1) throw new ConfigError('--workers > 1 is not supported with --rm use-lite (onnxruntime-web already uses the cores to encode)');
   }
+  if (v.encoder !== 'ort' && v.encoder !== 'wasm') throw new ConfigError(`--encoder must be ort or wasm, got "${v.encoder}"`);
   if (v.tune !== undefined && !(TUNE_MODES as readonly string[]).includes(v.tune)) throw new ConfigError(`--tune must be ${TUNE_MODES.join(', ')}, got "${v.tune}"`);
   const useOnly = (['tune', 'seq-len', 'lora-rank', 'lora-alpha', 'threads'] as const).filter((k) => v[k] !== undefined);
   if (rm !== 'use-lite' && useOnly.length) throw new ConfigError(`--${useOnly[0]} needs --rm use-lite`);
@@ -196,6 +201,7 @@ export function parseCli(argv: string[]): CliOptions {
     data: v.data,
     format: v.format as DataFormat | undefined,
     rm,
+    encoder: v.encoder,
     featureCache: fc === 'none' ? null : fc === undefined ? undefined : resolve(fc),
     globalRm: v['global-rm'] ?? 'bundled',
     backend: v.backend,
@@ -322,7 +328,7 @@ async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string)
     const headCfg: BagRMConfig = { vocabSize: data.items.length, dim: 512, hidden: 64, maxPromptTokens: 1, maxResponseTokens: 1 };
     const backend = await selectCliBackend(o.backend, headCfg, log);
     const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
-    ({ result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache }));
+    ({ result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache, encoder: o.encoder }));
   } else {
     // Fine-tuning (LoRA / top): the USE-lite cpu trainer on the wasm-SIMD matmul (src/pipeline/rm/use-lite/train*.ts).
     const { runUseLiteTuneCli } = await import('./rm/use-lite/train-cli.node.ts');

@@ -81,7 +81,7 @@ describe('wasm SIMD MatOps', () => {
   beforeAll(async () => {
     one = await createWasmMatOps({ threads: 1 });
     // minSplitFlops 0: split even the tiny test shapes, so the threaded path is what runs.
-    two = await createWasmMatOps({ threads: 2, minSplitFlops: 0 });
+    two = await createWasmMatOps({ threads: 2, minSplitFlops: 0, adaptiveSplit: false });
   });
   afterAll(() => {
     one?.dispose();
@@ -130,6 +130,9 @@ describe('wasm SIMD MatOps', () => {
         }
       }
     }
+    // Every case with m >= 4 or >= 2 panels was split (m = n = 1 ones cannot be).
+    expect(two.threadStats()).toMatchObject({ pauses: 0 });
+    expect(two.threadStats().splits).toBeGreaterThan(100);
   });
 
   it('keeps pinned weights resident: packed once, same results, offsets into one pinned buffer', async () => {
@@ -149,6 +152,13 @@ describe('wasm SIMD MatOps', () => {
         one.gemm(m, n, k, x, W.slice(), ref, { transB }); // a copy: not pinned
         expect(got).toEqual(ref);
       }
+      // m <= 4 with an unpinned B uses B row-major (no packing): same bits as the packed route.
+      const x3 = rand(r, 3 * k);
+      const packed = new Float32Array(3 * n);
+      const rowMajor = new Float32Array(3 * n);
+      ops.gemm(3, n, k, x3, W2, packed);
+      one.gemm(3, n, k, x3, W2.slice(), rowMajor);
+      expect(new Uint32Array(rowMajor.buffer)).toEqual(new Uint32Array(packed.buffer));
       // W1, W2, W2^T: three packs; the second use of W1 reused its pack.
       expect(ops.residentBytes().packs).toBe(3);
       expect(ops.residentBytes().bytes).toBeGreaterThanOrEqual(3 * k * n * 4);

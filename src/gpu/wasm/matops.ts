@@ -18,7 +18,7 @@ import type { WasmSource } from './loader.ts';
 import { OP_GEMM, ThreadPool, threadSupport } from './threads.ts';
 
 interface KernelExports {
-  gemm(a: number, lda: number, transA: number, bp: number, k: number, c: number, ldc: number, i0: number, i1: number, j0: number, j1: number, init: number, bias: number): void;
+  gemm(a: number, lda: number, transA: number, bp: number, bps: number, brs: number, k: number, c: number, ldc: number, i0: number, i1: number, j0: number, j1: number, init: number, bias: number): void;
   packB(b: number, k: number, n: number, trans: number, dst: number): void;
   transpose(src: number, rows: number, cols: number, lds: number, dst: number, ldd: number): void;
 }
@@ -33,6 +33,15 @@ const PAGE = 65536;
 const ALIGN = 64;
 /** transA with at most this many output columns (one panel: the LoRA rank products) computes C^T = B^T @ A. */
 const NARROW_N = 16;
+/**
+ * An unpinned, untransposed B is used row-major (no packing) up to this many rows of A. The kernel on row-major B
+ * costs ~30% more per flop than on packed panels; measured per call (512x512 B): m=2 75 vs 86 us, m=8 equal,
+ * m=16 ~5% slower than packing, so only the thinnest products skip it.
+ */
+const ROWMAJOR_MAX_M = 4;
+/** Adaptive splitting: judge the speedup every this many split gemms; pause splitting for this many gemms. */
+const SPLIT_CHECK_EVERY = 8;
+const SPLIT_PAUSE_CALLS = 64;
 
 export interface WasmMatOpsOptions extends WasmSource {
   /**
@@ -49,6 +58,11 @@ export interface WasmMatOpsOptions extends WasmSource {
    * and re-made on their next use.
    */
   maxResidentBytes?: number;
+  /**
+   * Pause splitting while it measurably does not pay (helpers waiting for a core on a loaded machine). Default
+   * true; tests turn it off so every eligible gemm takes the threaded path.
+   */
+  adaptiveSplit?: boolean;
 }
 
 export interface WasmMatOps extends MatOps {
@@ -63,6 +77,11 @@ export interface WasmMatOps extends MatOps {
   pin(a: Float32Array): void;
   /** Stops the helper threads; the object is unusable afterwards. */
   dispose(): void;
+  /**
+   * Split gemms so far, times splitting was paused because it did not pay (helpers waiting for a core on a
+   * loaded machine), and the current estimate of the split speedup (EMA of T x own share time / wall time).
+   */
+  threadStats(): { splits: number; pauses: number; gain: number };
 }
 
 function cores(): number {
@@ -159,6 +178,9 @@ class WasmMatOpsImpl implements WasmMatOps {
   private pins = new WeakMap<ArrayBufferLike, PinEntry>();
   private disposed = false;
   private readonly minSplitFlops: number;
+  /** Adaptive splitting (see run()): EMA of the measured speedup of split gemms, and the pause state. */
+  private readonly split = { gain: 1.2, sinceCheck: 0, pausedLeft: 0, splits: 0, pauses: 0 };
+  private readonly adaptive: boolean;
   private readonly maxResidentBytes: number;
 
   constructor(
@@ -170,6 +192,7 @@ class WasmMatOpsImpl implements WasmMatOps {
   ) {
     this.minSplitFlops = opts.minSplitFlops ?? 2e6;
     this.maxResidentBytes = opts.maxResidentBytes ?? 2 ** 30;
+    this.adaptive = opts.adaptiveSplit ?? true;
     this.threads = 1 + (pool?.size ?? 0);
     this.name = this.threads > 1 ? `wasm-${this.threads}t` : 'wasm';
     this.f32 = new Float32Array(memory.buffer);
@@ -226,7 +249,15 @@ class WasmMatOpsImpl implements WasmMatOps {
     const np = panels * NR;
 
     // B first: a new resident pack must be allocated before any scratch of this call.
-    const bp = this.residentPack(B, k, n, transB) ?? this.packInto(this.scratch(panels * k * NR * 4), B, k, n, transB);
+    let bp = this.residentPack(B, k, n, transB);
+    let bps = k * NR * 4;
+    let brs = NR * 4;
+    if (bp === null && !transB && m <= ROWMAJOR_MAX_M) {
+      bp = this.scratch(k * n * 4);
+      this.view().set(B.subarray(0, k * n), bp >> 2);
+      bps = NR * 4;
+      brs = n * 4;
+    } else if (bp === null) bp = this.packInto(this.scratch(panels * k * NR * 4), B, k, n, transB);
     // A: with transA it is stored [k,m] and transposed here (~0.6 ns per element). Reading it in place instead (the
     // kernel's strided mode) measured ~25% slower per flop at large k, and far worse at power-of-two m, where the
     // k cache lines of a column all map to the same L1 sets.
@@ -252,7 +283,7 @@ class WasmMatOpsImpl implements WasmMatOps {
       v.set(bias.subarray(0, n), biasPtr >> 2);
       v.fill(0, (biasPtr >> 2) + n, (biasPtr >> 2) + np);
     }
-    this.run(a, k, 0, bp, k, c, np, m, panels, init, biasPtr, 2 * m * n * k);
+    this.run(a, k, 0, bp, bps, brs, k, c, np, m, panels, init, biasPtr, 2 * m * n * k);
     this.copyRows(this.view(), c >> 2, np, C, 0, n, m, n);
   }
 
@@ -284,34 +315,57 @@ class WasmMatOpsImpl implements WasmMatOps {
       init = 2;
     }
     // op(B)^T [n,k]: B stored [k,n] is read transposed in place (stride n); stored [n,k] (transB) it is rows.
-    this.run(b, transB ? k : n, transB ? 0 : 1, bp, k, ct, mp, n, panels, init, 0, 2 * m * n * k);
+    this.run(b, transB ? k : n, transB ? 0 : 1, bp, k * NR * 4, NR * 4, k, ct, mp, n, panels, init, 0, 2 * m * n * k);
     const out = this.scratch(m * n * 4);
     this.k.transpose(ct, n, m, mp, out, n);
     C.set(this.view().subarray(out >> 2, (out >> 2) + m * n));
   }
 
   /** Splits the rows (or, for small m, the panels) over the threads; each part is a plain kernel call. */
-  private run(a: number, lda: number, transA: number, bp: number, k: number, c: number, ldc: number, m: number, panels: number, init: number, bias: number, flops: number): void {
+  private run(a: number, lda: number, transA: number, bp: number, bps: number, brs: number, k: number, c: number, ldc: number, m: number, panels: number, init: number, bias: number, flops: number): void {
     const T = this.threads;
     const parts: number[][] = [];
-    if (this.pool && T > 1 && flops >= this.minSplitFlops) {
+    const st = this.split;
+    if (this.pool && T > 1 && flops >= this.minSplitFlops && !(st.pausedLeft > 0 && st.pausedLeft--)) {
       if (m >= MR * T) {
         const blocks = Math.ceil(m / MR);
         const cut = (t: number): number => Math.min(m, Math.round((blocks * t) / T) * MR);
-        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, k, c, ldc, cut(t), cut(t + 1), 0, panels, init, bias]);
+        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, bps, brs, k, c, ldc, cut(t), cut(t + 1), 0, panels, init, bias]);
       } else if (panels >= T) {
         const cut = (t: number): number => Math.round((panels * t) / T);
-        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, k, c, ldc, 0, m, cut(t), cut(t + 1), init, bias]);
+        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, bps, brs, k, c, ldc, 0, m, cut(t), cut(t + 1), init, bias]);
       }
     }
     if (parts.length === 0) {
-      this.k.gemm(a, lda, transA, bp, k, c, ldc, 0, m, 0, panels, init, bias);
+      this.k.gemm(a, lda, transA, bp, bps, brs, k, c, ldc, 0, m, 0, panels, init, bias);
       return;
     }
     const own = parts[0];
-    this.pool!.run(OP_GEMM, parts.slice(1), () =>
-      this.k.gemm(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8], own[9], own[10], own[11], own[12]),
-    );
+    const t0 = performance.now();
+    let tOwn = 0;
+    this.pool!.run(OP_GEMM, parts.slice(1), () => {
+      this.k.gemm(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8], own[9], own[10], own[11], own[12], own[13], own[14]);
+      tOwn = performance.now() - t0;
+    });
+    // Splitting only pays when the helpers run at the same time as this thread. On an oversubscribed machine they
+    // may wait for a core, and every split gemm then waits for them (measured here under a load of ~20 on 2 cores:
+    // 0.4-0.9x of one thread). Estimate of this job on one thread: T x our share's time. If the recent splits
+    // took longer than that, run unsplit for a while, then try again. Results are the same bits either way.
+    const tAll = performance.now() - t0;
+    st.splits++;
+    st.gain = 0.75 * st.gain + 0.25 * Math.min(4, (T * tOwn) / Math.max(tAll, 1e-3));
+    if (this.adaptive && ++st.sinceCheck >= SPLIT_CHECK_EVERY) {
+      st.sinceCheck = 0;
+      if (st.gain < 1) {
+        st.pausedLeft = SPLIT_PAUSE_CALLS;
+        st.pauses++;
+        st.gain = 1.2;
+      }
+    }
+  }
+
+  threadStats(): { splits: number; pauses: number; gain: number } {
+    return { splits: this.split.splits, pauses: this.split.pauses, gain: this.split.gain };
   }
 
   /** The resident pack of B if B lies inside a pinned range (packed on first use), else null. */
