@@ -162,6 +162,9 @@ export function parseCli(argv: string[]): CliOptions {
   set('seed', numberFlag('seed', v.seed));
   if (v['no-efficiency']) partial.efficiency = false;
   if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
+  if (v['export-job'] !== undefined && v.out !== undefined) {
+    throw new ConfigError('--export-job writes a job instead of training here, so --out has nothing to write: the job writes the reports (python3 DIR/run.py --out OUT)');
+  }
   const workers = numberFlag('workers', v.workers) ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new ConfigError(`--workers must be an integer in [1, 256], got ${String(v.workers)}`);
