@@ -188,7 +188,7 @@ describe.skipIf(!haveTorch)('PyTorch job run (python3-torch, 2 CPU processes)', 
     }
   });
 
-  it('tests the transformers path\u2019s data, collator and loss with a tiny torch model as the encoder', () => {
+  it('tests the transformers path\u2019s data, collator, loss and DDP split (2 processes = 1) with a tiny torch model as the encoder', () => {
     const r = py([join(__dirname, 'job/hf_logic_test.py'), jobDir]);
     expect(r.stderr).toMatch(/OK/);
   });

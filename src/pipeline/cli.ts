@@ -54,7 +54,7 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
                              adapter, software included, else cpu with the reason)
   --goqa-margin 0.05         GOQA: minimum share difference for a pair
   --strict                   stop at the first bad input row (exit 2)
-  --workers N                split the countries over N worker threads (default 1: in process; same reports)
+  --workers N                run the (country, method) runs on N worker threads (default 1: in process; same reports)
   --out <dir>                write the report files there
   --export-job <dir>         write the experiment as a PyTorch job there (scored pairs, plan, bag RM, job/run.py;
                              see its README) instead of training here
