@@ -48,6 +48,7 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
+  --eval-points N            live evaluations per run besides step 0 (default ${DEFAULT_CONFIG.evalPoints}; each scores the test set)
   --no-efficiency            skip the data-efficiency runs
   --freeze-embeddings        train only the MLP head
   --backend auto|cpu|webgpu  compute backend (default auto: a hardware WebGPU adapter, else cpu; webgpu: any
@@ -119,6 +120,7 @@ export function parseCli(argv: string[]): CliOptions {
         'weight-decay': { type: 'string' },
         seed: { type: 'string' },
         'no-efficiency': { type: 'boolean', default: false },
+        'eval-points': { type: 'string' },
         'freeze-embeddings': { type: 'boolean', default: false },
         backend: { type: 'string', default: 'auto' },
         'goqa-margin': { type: 'string' },
@@ -160,6 +162,7 @@ export function parseCli(argv: string[]): CliOptions {
   set('lr', numberFlag('lr', v.lr));
   set('weightDecay', numberFlag('weight-decay', v['weight-decay']));
   set('seed', numberFlag('seed', v.seed));
+  set('evalPoints', numberFlag('eval-points', v['eval-points']));
   if (v['no-efficiency']) partial.efficiency = false;
   if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
   if (v['export-job'] !== undefined && v.out !== undefined) {
