@@ -267,7 +267,7 @@ export async function main(argv: string[]): Promise<number> {
     const globalRmName = o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir;
     const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
     const r = await exportJobToDir(dir, { data, model, config: o.config, globalRm, globalRmName, backend: backend ?? cpuBackend, log });
-    log(`wrote a PyTorch job (${r.runs} runs, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
+    log(`wrote a PyTorch job (${r.runs} run${r.runs === 1 ? "" : "s"}, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
     return 0;
   }
   const loadMs = Date.now() - t0;
