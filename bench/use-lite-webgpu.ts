@@ -2,15 +2,15 @@
 // `bench/gpu.sh` runs it on a GPU machine). Same model, data and sequence length as bench/use-lite-train.ts (the
 // CPU trainers): LoRA rank 8, alpha 16, every joint sequence exactly --seq-len tokens, random weights of the real
 // shapes (speed does not depend on the values). Prints and saves bench/results/use-lite-webgpu-<adapter>.json:
-//   - pairs/s at each batch size, FLOPs per pair (counted from the plan: planFlops), achieved GFLOP/s;
+//   - pairs/s at each batch size (loss read back every step, and every 16: no per-step round trip), FLOPs per pair (counted from the plan: planFlops), achieved GFLOP/s;
 //   - the peak of our own tiled matmul kernel on this device (an N^3 product, the same run) and, when given
 //     (--peak-gflops, which bench/gpu.sh fills in from nvidia-smi's GPU name), the device's nominal fp32 peak:
 //     the trainer's fraction of both;
 //   - parity: per-step loss of the webgpu trainer vs the cpu trainer (wasm-SIMD MatOps, else plain JS) over
 //     --parity-steps steps from the same init and batches (max relative difference).
 // On SwiftShader (a CPU emulation) the numbers measure nothing about GPUs: use small settings there, e.g.
-//   tsx bench/use-lite-webgpu.ts --batches 2 --seq-len 8 --seconds 3 --peak-n 128 --parity-steps 5
-//   tsx bench/use-lite-webgpu.ts [--batches 8,32] [--seq-len 64] [--seconds 10] [--peak-n 2048] [--peak-gflops G]
+//   tsx bench/use-lite-webgpu.ts --batches 2 --read-every 1 --seq-len 8 --seconds 3 --peak-n 128 --parity-steps 5
+//   tsx bench/use-lite-webgpu.ts [--batches 8,32] [--read-every 1,16] [--seq-len 64] [--seconds 10] [--peak-n 2048] [--peak-gflops G]
 //                                [--parity-steps 50] [--parity-batch 4] [--parity-seq-len 32] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -22,7 +22,7 @@ import { PipelineCache } from '../src/gpu/kernels/runtime.ts';
 import { jsMatOps, type MatOps } from '../src/gpu/matops.ts';
 import { getNodeGpu } from '../src/gpu/node-webgpu.node.ts';
 import { planFlops, useLiteTrainSteps } from '../src/gpu/use-lite-webgpu-plan.ts';
-import { UseLiteWebGpuBackend, type UseLiteWebGpuTrainer } from '../src/gpu/use-lite-webgpu.ts';
+import { UseLiteWebGpuBackend } from '../src/gpu/use-lite-webgpu.ts';
 import { GpuPlanExecutor } from '../src/gpu/webgpu.ts';
 import { Rng } from '../src/pipeline/rng.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../src/pipeline/rm/types.ts';
@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     'seq-len': { type: 'string', default: '64' },
     seconds: { type: 'string', default: '10' },
     'peak-n': { type: 'string', default: '2048' },
+    'read-every': { type: 'string', default: '1,16' },
     'peak-gflops': { type: 'string', default: '' },
     'device-name': { type: 'string', default: '' },
     'parity-steps': { type: 'string', default: '50' },
@@ -48,6 +49,7 @@ const BATCHES = args.batches!.split(',').map(Number).filter((b) => Number.isInte
 const T = Number(args['seq-len']);
 const SECONDS = Number(args.seconds);
 const PEAK_N = Number(args['peak-n']);
+const READ_EVERY = args['read-every']!.split(',').map(Number).filter((r) => Number.isInteger(r) && r > 0);
 const NOMINAL = args['peak-gflops'] ? Number(args['peak-gflops']) : null;
 const SEP = 1;
 const OPT: OptimizerConfig = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, freezeEmbeddings: true };
@@ -111,26 +113,31 @@ async function main(): Promise<void> {
   const init = useLiteRM(params, 'lora', DEFAULT_LORA, 0);
   const rows: Record<string, number>[] = [];
   for (const B of BATCHES) {
-    const trainer = (await backend.createTrainer(init, OPT)) as UseLiteWebGpuTrainer;
-    const flopsPerPair = planFlops(useLiteTrainSteps(trainer.planLayout, { B, T, slot: 0, slots: 1, t: 1, hyper: OPT })) / B;
-    for (let s = 0; s < 3; s++) await trainer.step(items, batchAt(rng, items.count, B));
-    let steps = 0;
-    const t0 = performance.now();
-    while (steps < 3 || performance.now() - t0 < SECONDS * 1000) {
-      await trainer.step(items, batchAt(rng, items.count, B));
-      steps++;
+    for (const readEvery of READ_EVERY) {
+      const trainer = await backend.createTrainer(init, OPT, { readEvery });
+      const flopsPerPair = planFlops(useLiteTrainSteps(trainer.planLayout, { B, T, slot: 0, slots: 1, t: 1, hyper: OPT })) / B;
+      for (let s = 0; s < 3; s++) await trainer.step(items, batchAt(rng, items.count, B));
+      await trainer.flushLosses();
+      let steps = 0;
+      const t0 = performance.now();
+      // Whole rings, so the last readback is inside the timing.
+      while (steps < 3 || steps % readEvery !== 0 || performance.now() - t0 < SECONDS * 1000) {
+        await trainer.step(items, batchAt(rng, items.count, B));
+        steps++;
+      }
+      await trainer.flushLosses();
+      const sec = (performance.now() - t0) / 1000;
+      trainer.dispose();
+      const pps = (steps * B) / sec;
+      const gflops = (pps * flopsPerPair) / 1e9;
+      const row: Record<string, number> = { batch: B, readEvery, seqLen: T, steps, seconds: +sec.toFixed(2), pairsPerSec: +pps.toFixed(2), flopsPerPair, gflops: +gflops.toFixed(2), fractionOfKernelPeak: +(gflops / peak).toFixed(4) };
+      if (NOMINAL) row.fractionOfNominalPeak = +(gflops / NOMINAL).toFixed(4);
+      rows.push(row);
+      log(
+        `batch ${B}, seq len ${T}, loss read every ${readEvery}: ${pps.toFixed(2)} pairs/s, ${(flopsPerPair / 1e9).toFixed(2)} GFLOP/pair, ${gflops.toPrecision(3)} GFLOP/s = ` +
+          `${(100 * row.fractionOfKernelPeak).toFixed(1)}% of our matmul's peak${NOMINAL ? `, ${(100 * row.fractionOfNominalPeak).toFixed(2)}% of the device's nominal fp32 peak` : ''} (${steps} steps)`,
+      );
     }
-    const sec = (performance.now() - t0) / 1000;
-    trainer.dispose();
-    const pps = (steps * B) / sec;
-    const gflops = (pps * flopsPerPair) / 1e9;
-    const row: Record<string, number> = { batch: B, seqLen: T, steps, seconds: +sec.toFixed(2), pairsPerSec: +pps.toFixed(2), flopsPerPair, gflops: +gflops.toFixed(2), fractionOfKernelPeak: +(gflops / peak).toFixed(4) };
-    if (NOMINAL) row.fractionOfNominalPeak = +(gflops / NOMINAL).toFixed(4);
-    rows.push(row);
-    log(
-      `batch ${B}, seq len ${T}: ${pps.toFixed(2)} pairs/s, ${(flopsPerPair / 1e9).toFixed(2)} GFLOP/pair, ${gflops.toPrecision(3)} GFLOP/s = ` +
-        `${(100 * row.fractionOfKernelPeak).toFixed(1)}% of our matmul's peak${NOMINAL ? `, ${(100 * row.fractionOfNominalPeak).toFixed(2)}% of the device's nominal fp32 peak` : ''} (${steps} steps)`,
-    );
   }
 
   // Parity: same init and batches on webgpu and cpu.
