@@ -108,9 +108,26 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
   timings.globalTrainMs = Date.now() - t1;
   const globalRM: UseLiteRM = { ...headRM, tune: inp.tune, lora: null, loraConfig: { ...lora }, seed };
 
-  // Global scores through a head-mode trainer on the same frozen tensors: it reuses the cached embeddings.
+  // Global scores through a head-mode trainer on the same frozen tensors: it reuses the cached embeddings. Only the
+  // items a report uses are encoded: every pair of the selected countries, the TEST pairs of the majority countries
+  // (the bias view); the majority's training pairs (most of the data: US + UK) get NaN, as pairs outside the run do.
   const scorer = new UseLiteCpuTrainer({ ...globalRM, tune: 'head' }, gOpt, { ops: inp.ops });
-  const globalScorer = (items: EncodedItems, idx: Int32Array) => scorer.score(items, idx);
+  const needed = new Set<number>();
+  const selected = new Set(inp.config.countries);
+  const majority = new Set(inp.config.majority);
+  for (const p of data.pairs) {
+    if (selected.has(p.country) || (majority.has(p.country) && p.split === 'test')) {
+      needed.add(p.chosen);
+      needed.add(p.rejected);
+    }
+  }
+  const globalScorer = async (items: EncodedItems, idx: Int32Array): Promise<Float32Array> => {
+    const want = idx.filter((k) => needed.has(k));
+    const s = await scorer.score(items, want);
+    const byItem = new Map<number, number>();
+    want.forEach((k, i) => byItem.set(k, s[i]));
+    return Float32Array.from(idx, (k) => byItem.get(k) ?? Number.NaN);
+  };
   emit({ type: 'phase', phase: 'load', done: 1, total: 1, label: 'loaded' });
   try {
     const result = await runExperiment<UseLiteRM>({
