@@ -310,6 +310,8 @@ export interface UseLiteTrainShape {
   /** 1-based global AdamW step. */
   t: number;
   hyper: AdamHyperparams;
+  /** The loss ring's buffer (default 'loss'). */
+  lossBuffer?: string;
 }
 
 /** One training step: forward, loss into loss[slot], backward into G, AdamW on P/M/V. */
@@ -317,7 +319,7 @@ export function useLiteTrainSteps(L: UseLitePlanLayout, s: UseLiteTrainShape): P
   const B = new Builder(L, { seqs: 2 * s.B, T: s.T });
   forward(B);
   B.steps.push(
-    { kernel: btLossForward, dims: { B: s.B, slots: s.slots, slot: s.slot }, bind: { S: 'scores', w: 'w', loss: 'loss' } },
+    { kernel: btLossForward, dims: { B: s.B, slots: s.slots, slot: s.slot }, bind: { S: 'scores', w: 'w', loss: s.lossBuffer ?? 'loss' } },
     { kernel: btLossBackward, dims: { B: s.B }, bind: { S: 'scores', w: 'w', dS: 'dS' } },
   );
   backward(B);

@@ -121,6 +121,13 @@ export class UseLiteWebGpuEncoder {
 }
 
 export interface UseLiteWebGpuTrainerOptions {
+  /**
+   * Read the loss back every `readEvery` steps (default 1: every step). Steps in between resolve at once with
+   * loss NaN (no CPU-GPU round trip, so the host prepares the next step while the GPU runs); the losses of all
+   * steps still arrive, in order, through `onLosses` at each readback and flushLosses() (the bag trainer's option).
+   */
+  readEvery?: number;
+  onLosses?: (firstStep: number, losses: Float32Array) => void;
   /** Items per forward when scoring. Default 32. */
   scoreBatch?: number;
   /** Separator id of the joint sequence (the CPU trainer's default). */
@@ -141,7 +148,11 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
   private readonly scoreBatch: number;
   private readonly sepId: number;
   private readonly seqBuf: Int32Array;
+  private readonly readEvery: number;
+  private readonly onLosses?: (firstStep: number, losses: Float32Array) => void;
   private stepCount: number;
+  /** Steps whose loss sits in the ring unread. */
+  private unread = 0;
 
   constructor(
     private readonly exec: PlanExecutor,
@@ -154,6 +165,8 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     this.hyper = { lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay };
     this.scoreBatch = Math.max(1, Math.floor(o.scoreBatch ?? 32));
     this.sepId = o.sepId ?? JOINT_SEP_ID;
+    this.readEvery = Math.max(1, Math.floor(o.readEvery ?? 1));
+    this.onLosses = o.onLosses;
     const ck = isCheckpoint(init) ? init : null;
     const src = ck ? ck.params : (init as UseLiteRM);
     if (!isUseLiteRM(src)) throw new Error('use-lite webgpu trainer: init is not a USE-lite reward model');
@@ -197,7 +210,7 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     exec.upload('M', pack(moment('m')));
     exec.upload('V', pack(moment('v')));
     exec.upload('G', new Float32Array(this.layout.packedTotal));
-    exec.upload('loss', new Float32Array(1));
+    exec.upload('loss', new Float32Array(this.readEvery));
     this.seqBuf = new Int32Array(c.maxLen);
     this.calls = new DeviceCalls(lostState, 'use-lite webgpu trainer');
   }
@@ -242,10 +255,29 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
       this.upload('lens', pb.lens);
       this.upload('w', weight);
       const t = this.stepCount + 1;
-      const steps = useLiteTrainSteps(this.layout, { B, T: pb.T, slot: 0, slots: 1, t, hyper: this.hyper });
-      const loss = await this.exec.execute(steps, { buffer: 'loss', elements: 1 });
+      const slot = this.unread;
+      const steps = useLiteTrainSteps(this.layout, { B, T: pb.T, slot, slots: this.readEvery, t, hyper: this.hyper });
+      const read = slot + 1 === this.readEvery;
+      const losses = await this.exec.execute(steps, read ? { buffer: 'loss', elements: this.readEvery } : null);
       this.stepCount = t;
-      return { loss: new Float32Array(loss!)[0] };
+      this.unread++;
+      if (!losses) return { loss: Number.NaN };
+      this.unread = 0;
+      const ring = new Float32Array(losses);
+      this.onLosses?.(t - this.readEvery + 1, ring);
+      return { loss: ring[this.readEvery - 1] };
+    });
+  }
+
+  /** Reads the losses of steps not yet read back (readEvery > 1), oldest first; [] when none. */
+  flushLosses(): Promise<Float32Array> {
+    return this.calls.run(async () => {
+      if (this.unread === 0) return new Float32Array(0);
+      const n = this.unread;
+      const out = new Float32Array((await this.exec.execute([], { buffer: 'loss', elements: n }))!);
+      this.unread = 0;
+      this.onLosses?.(this.stepCount - n + 1, out);
+      return out;
     });
   }
 
@@ -266,7 +298,9 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
       this.upload('ids', pb.ids);
       this.upload('lens', pb.lens);
       this.upload('w', weight);
-      const loss = new Float32Array((await this.exec.execute(useLiteGradientSteps(this.layout, { B, T: pb.T, slot: 0, slots: 1 }), { buffer: 'loss', elements: 1 }))!)[0];
+      // Its own loss buffer: the training loss ring may hold unread steps.
+      const steps = useLiteGradientSteps(this.layout, { B, T: pb.T, slot: 0, slots: 1, lossBuffer: 'gradLoss' });
+      const loss = new Float32Array((await this.exec.execute(steps, { buffer: 'gradLoss', elements: 1 }))!)[0];
       const G = new Float32Array((await this.exec.execute([], { buffer: 'G', elements: this.layout.packedTotal }))!);
       return { loss, grads: Object.fromEntries(this.layout.packed.map((p) => [p.name, G.slice(p.offset, p.offset + p.length)])) };
     });
@@ -340,11 +374,11 @@ export class UseLiteWebGpuBackend implements Backend<UseLiteRM> {
     this.cache = new PipelineCache(ctx.device);
   }
 
-  async createTrainer(init: UseLiteRM | TrainerCheckpoint<UseLiteRM>, opt: OptimizerConfig): Promise<UseLiteWebGpuTrainer> {
+  async createTrainer(init: UseLiteRM | TrainerCheckpoint<UseLiteRM>, opt: OptimizerConfig, options?: UseLiteWebGpuTrainerOptions): Promise<UseLiteWebGpuTrainer> {
     if (this.ctx.lostError) throw this.ctx.lostError;
     const exec = new GpuPlanExecutor(this.ctx.device, this.cache);
     try {
-      return new UseLiteWebGpuTrainer(exec, this.ctx, init, opt, this.options);
+      return new UseLiteWebGpuTrainer(exec, this.ctx, init, opt, { ...this.options, ...options });
     } catch (e) {
       exec.dispose();
       throw e;
