@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One command for a machine with a real GPU: the trainer benchmark (bench/trainer.ts: pairs/s at batch 8 and 64,
-# webgpu vs cpu, bundled RM) with Node + the `webgpu` package (Dawn over Vulkan), then the default-experiment
-# parity check (bench/parity.ts). JSON goes to bench/results/ (and to $OUT when set, for the device tool).
+# webgpu vs cpu, bundled RM) with Node + the `webgpu` package (Dawn over Vulkan), the default-experiment
+# parity check (bench/parity.ts), and the transformer RM's LoRA trainer on WebGPU (bench/use-lite-webgpu-train.ts:
+# pairs/s at batch 8 and 32, GFLOP/s, fraction of our matmul kernel's peak and of the GPU's nominal fp32 peak,
+# 50-step loss parity with the cpu trainer). JSON goes to bench/results/ (and to $OUT when set, for the device tool).
 #
-#   bench/gpu.sh [--no-parity] [trainer args...]   run (in a full checkout: node_modules/.bin/tsx; else the kit)
+#   bench/gpu.sh [--no-parity] [--no-use-lite] [trainer args...]   run (full checkout: node_modules/.bin/tsx; else the kit)
 #   bench/gpu.sh --prepare                         build the self-contained kit in .cache/gpu-bench/ (here, with
 #                                                  node_modules): bundled scripts, Dawn for linux-x64, a Vulkan
 #                                                  loader and node itself (xz), for a GPU machine with no Node.
@@ -21,7 +23,7 @@ if [[ "${1:-}" == "--prepare" ]]; then
   [[ -x node_modules/esbuild/bin/esbuild ]] || { echo "--prepare needs node_modules (npm ci)"; exit 2; }
   [[ -f public/models/scpo-glove-rm/onnx/model.onnx ]] || npm run build:models
   rm -rf "$KIT" && mkdir -p "$KIT/node_modules/webgpu/dist/linux-x64" "$KIT/lib"
-  for s in trainer parity; do
+  for s in trainer parity use-lite-webgpu-train; do
     # The web build of transformers.js (only its tokenizer is used): the node build pulls in sharp and onnxruntime-node.
     node_modules/esbuild/bin/esbuild "bench/$s.ts" --bundle --platform=node --format=esm --target=node20 \
       --external:webgpu --alias:@huggingface/transformers=./node_modules/@huggingface/transformers/dist/transformers.web.js \
@@ -40,7 +42,12 @@ if [[ "${1:-}" == "--prepare" ]]; then
 fi
 
 PARITY=1
-if [[ "${1:-}" == "--no-parity" ]]; then PARITY=0; shift; fi
+USE_LITE=1
+while [[ "${1:-}" == "--no-parity" || "${1:-}" == "--no-use-lite" ]]; do
+  [[ "$1" == "--no-parity" ]] && PARITY=0
+  [[ "$1" == "--no-use-lite" ]] && USE_LITE=0
+  shift
+done
 
 # --- Vulkan: hardware ICDs, a loader ------------------------------------------------------------------------
 if [[ -z "${VK_ICD_FILENAMES:-}" ]]; then
@@ -77,6 +84,24 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 '; then
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
+# Nominal dense fp32 (non-tensor-core) peak of common GPUs in GFLOP/s, from the vendors' data sheets, so the
+# transformer benchmark can print its fraction of the device's peak (our kernels use plain f32 FMA, no tensor cores).
+GPU_NAME=$(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+PEAK_GFLOPS=
+case "$GPU_NAME" in
+  *H200* | *"H100 80GB HBM3"* | *"H100 SXM"*) PEAK_GFLOPS=66900 ;;
+  *H100*) PEAK_GFLOPS=51200 ;;
+  *A100*) PEAK_GFLOPS=19500 ;;
+  *L40S*) PEAK_GFLOPS=91600 ;;
+  *L4*) PEAK_GFLOPS=30300 ;;
+  *A10G*) PEAK_GFLOPS=31200 ;;
+  *A10*) PEAK_GFLOPS=31200 ;;
+  *T4*) PEAK_GFLOPS=8100 ;;
+  *V100*) PEAK_GFLOPS=15700 ;;
+  *"RTX 4090"*) PEAK_GFLOPS=82600 ;;
+esac
+[[ -n $GPU_NAME ]] && echo "GPU: $GPU_NAME; nominal fp32 peak: ${PEAK_GFLOPS:-unknown (pass it: bench/use-lite-webgpu-train.ts --peak-gflops G)} GFLOP/s"
+
 # --- runner: tsx in a full checkout, else the kit -----------------------------------------------------------
 if [[ -x node_modules/.bin/tsx && -d node_modules/webgpu ]]; then
   run() { node_modules/.bin/tsx "bench/$1.ts" "${@:2}"; }
@@ -98,5 +123,8 @@ fi
 status=0
 run trainer "$@" || status=$?
 if [[ $PARITY == 1 ]]; then run parity || status=$?; fi
-if [[ -n "${OUT:-}" ]]; then cp bench/results/trainer-*.json bench/results/parity*.json "$OUT"/ 2>/dev/null || true; fi
+if [[ $USE_LITE == 1 ]]; then
+  run use-lite-webgpu-train ${GPU_NAME:+--device-name "$GPU_NAME"} ${PEAK_GFLOPS:+--peak-gflops $PEAK_GFLOPS} || status=$?
+fi
+if [[ -n "${OUT:-}" ]]; then cp bench/results/trainer-*.json bench/results/parity*.json bench/results/use-lite-webgpu-train-*.json "$OUT"/ 2>/dev/null || true; fi
 exit $status

@@ -3,7 +3,7 @@
 // plain-TS reference, the wasm-SIMD kernels on 1 thread and on 2+ threads. All in one process and interleaved in
 // time slices, so the ratios hold even while other jobs load the machine (the absolute numbers do not: the load
 // average is saved alongside). Prints a table; saves bench/results/matmul.{json,md}.
-//   tsx bench/matmul.ts [--seconds 0.4] [--slices 5] [--threads 2] [--no-js] [--out bench/results]
+//   tsx bench/matmul.ts [--seconds 0.4] [--slices 5] [--threads 2] [--no-js] [--no-adaptive] [--out bench/results]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ const { values: args } = parseArgs({
     slices: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
     'no-js': { type: 'boolean', default: false },
+    // Always split (as in tests): shows the raw threaded speed instead of the adaptive default's.
+    'no-adaptive': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
   },
 });
@@ -63,7 +65,7 @@ const impls: { name: string; ops: MatOps }[] = [];
 if (!args['no-js']) impls.push({ name: 'js', ops: jsMatOps });
 const w1 = await createWasmMatOps({ threads: 1 });
 impls.push({ name: 'wasm 1t', ops: w1 });
-const wN = await createWasmMatOps({ threads: THREADS });
+const wN = await createWasmMatOps({ threads: THREADS, adaptiveSplit: !args['no-adaptive'] });
 if (wN.fallback) console.log(wN.fallback);
 impls.push({ name: `wasm ${wN.threads}t`, ops: wN });
 const w1u = await createWasmMatOps({ threads: 1 });
@@ -74,7 +76,10 @@ interface Row {
   m: number;
   n: number;
   k: number;
+  /** Wall-clock GFLOP/s. */
   gflops: Record<string, number>;
+  /** GFLOP per CPU-second of the process (all threads). */
+  cpuGflops: Record<string, number>;
 }
 const rows: Row[] = [];
 const load0 = loadavg()[0];
@@ -90,9 +95,11 @@ for (const [si, sh] of SHAPES.entries()) {
   }
   const flop = 2 * sh.m * sh.n * sh.k;
   const samples: Record<string, number[]> = {};
+  const cpuSamples: Record<string, number[]> = {};
   // Warm-up: V8 first runs wasm in its baseline tier; hot functions tier up to optimised code within ~100 ms.
   for (const { name, ops } of impls) {
     samples[name] = [];
+    cpuSamples[name] = [];
     const tw = performance.now();
     do ops.gemm(sh.m, sh.n, sh.k, A, B, C, sh.opts);
     while (name !== 'js' && performance.now() - tw < 150);
@@ -101,38 +108,53 @@ for (const [si, sh] of SHAPES.entries()) {
     for (const { name, ops } of impls) {
       let reps = 0;
       const ts = performance.now();
+      const u0 = process.cpuUsage();
       let dt = 0;
       do {
         ops.gemm(sh.m, sh.n, sh.k, A, B, C, sh.opts);
         reps++;
         dt = performance.now() - ts;
       } while (dt < SLICE_S * 1000 * (name === 'js' ? 0.5 : 1));
+      const u = process.cpuUsage(u0);
       samples[name].push((flop * reps) / (dt / 1000) / 1e9);
+      // Per CPU-second of this process (all its threads): what a core delivers, even while others load the machine.
+      cpuSamples[name].push((flop * reps) / ((u.user + u.system) / 1e6) / 1e9);
     }
   }
   const median = (a: number[]): number => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const gflops = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
-  rows.push({ shape: sh.label, m: sh.m, n: sh.n, k: sh.k, gflops });
-  process.stdout.write(`${sh.label.padEnd(48)} ${Object.entries(gflops).map(([k, v]) => `${k} ${v.toFixed(1)}`).join('  ')}\n`);
+  const cpuGflops = Object.fromEntries(Object.entries(cpuSamples).map(([k, v]) => [k, median(v)]));
+  rows.push({ shape: sh.label, m: sh.m, n: sh.n, k: sh.k, gflops, cpuGflops });
+  process.stdout.write(
+    `${sh.label.padEnd(48)} ${Object.entries(gflops).map(([k, v]) => `${k} ${v.toFixed(1)} (${cpuGflops[k].toFixed(1)}/cpu-s)`).join('  ')}\n`,
+  );
 }
+const ts = wN.threadStats();
+console.log(`${wN.name}: ${ts.splits} split gemms, splitting paused ${ts.pauses} times for not paying (load), last speedup estimate ${ts.gain.toFixed(2)}`);
 w1.dispose();
 wN.dispose();
 w1u.dispose();
 
 const names = impls.map((i) => i.name);
 const nT = `wasm ${wN.threads}t`;
-const header = ['shape (m x k @ k x n)', ...names.map((n) => `${n} GFLOP/s`), 'wasm1t / js', `${nT} / 1t`];
+const header = ['shape (m x k @ k x n)', ...names.map((n) => `${n}`), 'wasm 1t / js', `${nT} / 1t (wall)`];
 const table = rows.map((r) => [
   r.shape,
-  ...names.map((n) => r.gflops[n].toFixed(1)),
-  r.gflops.js ? `${(r.gflops['wasm 1t'] / r.gflops.js).toFixed(1)}x` : '-',
+  ...names.map((n) => `${r.gflops[n].toFixed(1)} (${r.cpuGflops[n].toFixed(1)})`),
+  r.gflops.js ? `${(r.cpuGflops['wasm 1t'] / r.cpuGflops.js).toFixed(0)}x` : '-',
   `${(r.gflops[nT] / r.gflops['wasm 1t']).toFixed(2)}x`,
 ]);
 const md = [
   `# MatOps gemm throughput (bench/matmul.ts)`,
   '',
   `${new Date().toISOString()}, ${cpus()[0]?.model ?? 'cpu'} x ${cpus().length}, Node ${process.version}, load average ${load0.toFixed(1)} -> ${loadavg()[0].toFixed(1)} ` +
-    `(shared machine: absolute numbers are noisy, ratios are measured in the same interleaved slices). Median of ${SLICES} slices of ${SLICE_S} s.`,
+    `(shared machine: wall-clock numbers are noisy; ratios come from the same interleaved slices). Median of ${SLICES} slices of ${SLICE_S} s.`,
+  '',
+  'Cells: wall-clock GFLOP/s (GFLOP per CPU-second of the process, all threads: what one core delivers while others load the machine). ' +
+    'wasm 1t / js compares per CPU-second; the thread speedup is wall-clock, so it only shows when the machine has idle cores.',
+  '',
+  `${nT}: ${args['no-adaptive'] ? 'always splits (--no-adaptive)' : 'adaptive splitting, the default (pauses splitting while it measurably does not pay)'}; ` +
+    `${ts.splits} split gemms, splitting paused ${ts.pauses} times.`,
   '',
   `| ${header.join(' | ')} |`,
   `| ${header.map(() => '---').join(' | ')} |`,
@@ -143,7 +165,7 @@ console.log('\n' + md);
 mkdirSync(args.out!, { recursive: true });
 writeFileSync(
   join(args.out!, 'matmul.json'),
-  JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, loadavg: [load0, loadavg()[0]], sliceSeconds: SLICE_S, slices: SLICES, threads: wN.threads, rows, seconds: (performance.now() - t0) / 1000 }, null, 1) + '\n',
+  JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, loadavg: [load0, loadavg()[0]], sliceSeconds: SLICE_S, slices: SLICES, threads: wN.threads, adaptiveSplit: !args['no-adaptive'], threadStats: wN.threadStats(), rows, seconds: (performance.now() - t0) / 1000 }, null, 1) + '\n',
 );
 writeFileSync(join(args.out!, 'matmul.md'), md);
 console.log(`saved ${join(args.out!, 'matmul.json')} and matmul.md`);

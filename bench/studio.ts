@@ -1,26 +1,50 @@
 // Benchmark (not a test): the studio's default run in headless Chromium, from the click on Run to the filled
-// results table, with peak memory (sum of Chromium's process RSS, sampled every 250 ms, and the page's JS heap).
-// Needs a production build (`npx vite build`); saves bench/results/studio.json.
+// results table. Measures the page's responsiveness (PerformanceObserver 'longtask': count, total, worst, between
+// the click and the table), the time, and memory: the PSS of the whole Chromium process tree (browser, renderer,
+// GPU, utility processes; PSS shares pages fairly between them), sampled every 200 ms, peak and idle.
+// Needs a production build (`npx vite build`); prints the figures and saves bench/results/studio.json (and appends
+// the run to bench/results/studio-history.json, so before/after runs on the same machine sit side by side).
+// Usage: npm run bench:studio [-- --label <text>]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { startServer } from './server.ts';
 
-/** RSS (MiB) of all processes whose command line contains the profile dir, i.e. this benchmark's Chromium. */
-function chromiumRssMiB(marker: string): number {
-  let total = 0;
-  const out = execFileSync('ps', ['-eo', 'rss=,args='], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  for (const line of out.split('\n')) {
-    if (!line.includes(marker)) continue;
-    const kb = Number(line.trim().split(/\s+/, 1)[0]);
-    if (Number.isFinite(kb)) total += kb;
+/** PIDs of the process whose command line contains `marker` and of all its descendants. */
+function processTree(marker: string): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const rows = out
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] }));
+  const tree = new Set(rows.filter((r) => r.args.includes(marker)).map((r) => r.pid));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of rows) if (!tree.has(r.pid) && tree.has(r.ppid)) (tree.add(r.pid), (grew = true));
   }
-  return total / 1024;
+  return [...tree];
+}
+
+/** Sum of PSS (MiB) over the processes (from /proc/<pid>/smaps_rollup; processes that just ended count 0). */
+function pssMiB(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
 }
 
 async function main(): Promise<void> {
+  const label = process.argv.includes('--label') ? process.argv[process.argv.indexOf('--label') + 1] : '';
   const dist = join(process.cwd(), 'dist');
   if (!existsSync(join(dist, 'index.html'))) throw new Error('no production build: run `npx vite build` first');
   const { server, url } = await startServer([{ prefix: '/', dir: dist }]);
@@ -31,12 +55,23 @@ async function main(): Promise<void> {
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // Long tasks of the page's main thread, recorded from the start; the window is cut to click..table below.
+    await page.addInitScript(() => {
+      const w = window as unknown as { __longTasks: { start: number; duration: number }[] };
+      w.__longTasks = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration });
+      }).observe({ type: 'longtask', buffered: true });
+    });
     await page.goto(url + '/');
     await page.waitForFunction(() => window.__studio?.getState().dataStatus === 'ready', null, { timeout: 120_000 });
-    let peakRss = chromiumRssMiB(marker);
+    await page.waitForTimeout(1000);
+    const idlePss = pssMiB(processTree(marker));
+    let peakPss = idlePss;
     const sampler = setInterval(() => {
-      peakRss = Math.max(peakRss, chromiumRssMiB(marker));
-    }, 250);
+      peakPss = Math.max(peakPss, pssMiB(processTree(marker)));
+    }, 200);
+    const clickAt = await page.evaluate(() => performance.now());
     const t0 = performance.now();
     await page.getByTestId('run-button').click();
     await page.waitForFunction(
@@ -50,26 +85,48 @@ async function main(): Promise<void> {
     await page.getByTestId('tab-results').click();
     await page.getByTestId('results-table').locator('tbody tr').first().waitFor();
     const clickToTableMs = performance.now() - t0;
+    const tableAt = await page.evaluate(() => performance.now());
     clearInterval(sampler);
+    peakPss = Math.max(peakPss, pssMiB(processTree(marker)));
+    const tasks = (await page.evaluate(() => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks)).filter(
+      (t) => t.start >= clickAt && t.start <= tableAt,
+    );
     const heap = await page.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? null);
     const state = await page.evaluate(() => window.__studio?.getState());
     const figures = {
       date: new Date().toISOString(),
+      label,
       chromium: browser.version(),
+      machine: { cpus: cpus().length, loadavg1: Math.round(loadavg()[0] * 10) / 10 },
+      hardwareConcurrency: await page.evaluate(() => navigator.hardwareConcurrency),
       status: state?.status,
-      backend: state?.backend,
+      backend: state?.backend?.name,
+      workers: state?.result?.timings?.workers ?? 1,
       clickToTableMs: Math.round(clickToTableMs),
-      peakChromiumRssMiB: Math.round(peakRss),
+      longTasks: {
+        count: tasks.length,
+        totalMs: Math.round(tasks.reduce((s, t) => s + t.duration, 0)),
+        worstMs: Math.round(Math.max(0, ...tasks.map((t) => t.duration))),
+        over100ms: tasks.filter((t) => t.duration > 100).length,
+      },
+      peakChromiumPssMiB: Math.round(peakPss),
+      idleChromiumPssMiB: Math.round(idlePss),
       pageJsHeapMiB: heap === null ? null : Math.round(heap / 2 ** 20),
     };
-    console.log('Studio default run in headless Chromium (7 countries x 6 methods + efficiency)');
-    console.log(`  click -> final table  ${(clickToTableMs / 1000).toFixed(1)} s   (status ${figures.status})`);
-    console.log(`  peak Chromium RSS     ${figures.peakChromiumRssMiB} MiB (all processes)`);
+    const lt = figures.longTasks;
+    console.log(`Studio default run in headless Chromium (7 countries x 6 methods + efficiency)${label ? ` [${label}]` : ''}`);
+    console.log(`  machine               ${figures.machine.cpus} cores, load average ${figures.machine.loadavg1} (shared: timings are noisy)`);
+    console.log(`  click -> final table  ${(clickToTableMs / 1000).toFixed(1)} s   (status ${figures.status}, ${figures.workers} worker(s), ${figures.backend})`);
+    console.log(`  long tasks            ${lt.count}, total ${lt.totalMs} ms, worst ${lt.worstMs} ms, ${lt.over100ms} over 100 ms`);
+    console.log(`  Chromium PSS          peak ${figures.peakChromiumPssMiB} MiB, idle ${figures.idleChromiumPssMiB} MiB (whole process tree)`);
     console.log(`  page JS heap at end   ${figures.pageJsHeapMiB ?? '-'} MiB`);
     const dir = join(process.cwd(), 'bench/results');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'studio.json'), JSON.stringify(figures, null, 2) + '\n');
-    console.log('  saved bench/results/studio.json');
+    const histFile = join(dir, 'studio-history.json');
+    const hist: unknown[] = existsSync(histFile) ? (JSON.parse(readFileSync(histFile, 'utf8')) as unknown[]) : [];
+    writeFileSync(histFile, JSON.stringify([...hist, figures], null, 2) + '\n');
+    console.log('  saved bench/results/studio.json (+ studio-history.json)');
   } finally {
     await browser.close();
     server.close();

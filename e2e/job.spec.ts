@@ -22,21 +22,35 @@ test('a studio run exported as a PyTorch job, trained by torch on 2 processes, i
   try {
     await open(page, QUICK);
     await waitForData(page);
+    const exportJob = async () => {
+      await page.getByTestId('export-button').click();
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-job').click()]);
+      expect(dl.suggestedFilename()).toBe('scpo-job-0.zip');
+      const path = join(ARTIFACTS, 'downloads', dl.suggestedFilename());
+      await dl.saveAs(path);
+      await page.keyboard.press('Escape');
+      return path;
+    };
+    // Without a run: the form's settings, scored in the worker, trained nowhere.
+    const before = unzip(readFileSync(await exportJob()));
+    const cfg0 = JSON.parse((before.get('scpo-job-0/config.json') as Buffer).toString('utf8'));
+    expect(cfg0.config.countries).toEqual(['Chile', 'Mexico']);
+    expect(cfg0.scoredWith).toMatch(/CPU forward pass/);
+    expect(before.has('scpo-job-0/job/run.py')).toBe(true);
+
     await page.getByTestId('run-button').click();
     const ran = await waitForRunEnd(page);
     expect(ran.status).toBe('done');
     const browserFull = ran.result!.reports.full as Record<string, Record<string, number | null>>;
 
-    await page.getByTestId('export-button').click();
-    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-job').click()]);
-    expect(dl.suggestedFilename()).toBe('scpo-job-0.zip');
-    const zipPath = join(ARTIFACTS, 'downloads', dl.suggestedFilename());
-    await dl.saveAs(zipPath);
+    // After the run: that run, with its own global scores.
+    const zipPath = await exportJob();
     for (const [name, bytes] of unzip(readFileSync(zipPath))) {
       mkdirSync(dirname(join(tmp, name)), { recursive: true });
       writeFileSync(join(tmp, name), bytes);
     }
     const job = join(tmp, 'scpo-job-0');
+    expect(JSON.parse(readFileSync(join(job, 'config.json'), 'utf8')).scoredWith).toMatch(/browser run/);
     for (const f of ['run.py', 'job/run.py', 'job/hf.py', 'README.md', 'config.json', 'plan.json', 'data/pairs.jsonl', 'bag/manifest.json']) {
       expect(existsSync(join(job, f)), f).toBe(true);
     }

@@ -16,6 +16,19 @@ test('policy tab: best-of-N and a short PPO run finish with before/after samples
   await expect(page.getByTestId('policy-summary-numbers')).toContainText('KL to the reference');
   await expect(page.getByTestId('policy-before-after').locator('tbody tr').first()).toBeVisible();
   await expect(page.getByTestId('policy-bon-table')).toBeVisible();
+  // Reward-hacking checks sit next to the gain, each with a before/after and a reading; best-of-N is judged on the
+  // base policy unless asked otherwise.
+  const signals = page.getByTestId('policy-signals');
+  await expect(signals).toBeVisible();
+  for (const id of ['distinct', 'repetition', 'sameness', 'length', 'global', 'kl']) await expect(page.getByTestId(`policy-signal-${id}`)).toBeVisible();
+  await expect(page.getByTestId('policy-signal-kl')).toContainText(/base policy/);
+  const warnings = Number(await signals.getAttribute('data-warnings'));
+  if (warnings > 0) await expect(page.getByTestId('policy-hacking-warning')).toContainText('reward hacking');
+  else await expect(page.getByTestId('policy-hacking-ok')).toBeVisible();
+  await expect(page.getByTestId('policy-bon-judged')).toHaveValue('before');
+  await page.getByTestId('policy-bon-judged').selectOption('after');
+  await expect(page.getByTestId('policy-bon-before-after')).toContainText('table: after PPO');
+  await page.getByTestId('policy-bon-judged').selectOption('before');
   await expect(page.getByTestId('policy-backend')).not.toBeEmpty();
   // A second country's run lands beside the first in the side-by-side table.
   await expect(page.getByTestId('policy-compare-row')).toHaveCount(1);

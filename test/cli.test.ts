@@ -60,7 +60,7 @@ describe('scpo CLI', () => {
     expect(run.config.beta).toBe(1.1);
     expect(run.counts.Chile.train).toBeGreaterThan(0);
     expect(full.avg.scpo - full.avg.start).toBeGreaterThanOrEqual(3);
-  });
+  }, 300_000); // a full 7-country run: ~20 s idle, minutes on a loaded 2-core machine
 
   it('exits 2 with one line for a missing data path', () => {
     const r = cli(['--data', '/nonexistent/prism', '--quiet']);

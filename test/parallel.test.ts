@@ -1,5 +1,5 @@
-// Per-country parallelism: mergeResults on partial results equals one runExperiment on all the countries, and the
-// CLI's --workers 2 (worker threads, src/pipeline/parallel.node.ts) writes the same reports as --workers 1.
+// Parallelism: mergeResults on per-country parts and mergeShards on (country, method) shards equal one runExperiment
+// on all the countries, and the CLI's --workers 2 (worker threads, src/pipeline/parallel.node.ts) writes the same reports as --workers 1.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../src/gpu/cpu/trainer.ts';
 import { loadSynthetic } from '../src/pipeline/data/index.ts';
-import { mergeResults, resolveConfig } from '../src/pipeline/experiment.ts';
+import { mergeResults, mergeShards, resolveConfig } from '../src/pipeline/experiment.ts';
 import type { ExperimentConfig } from '../src/pipeline/experiment.ts';
-import { splitCountries } from '../src/pipeline/parallel.node.ts';
 import { runSession } from '../src/pipeline/session.ts';
 import { tinyModel } from './helpers/tiny-model.ts';
 
@@ -57,12 +56,33 @@ describe('mergeResults', () => {
   });
 });
 
-describe('splitCountries', () => {
-  it('balances by weight and keeps the input order inside a group', () => {
-    const w: Record<string, number> = { A: 5, B: 1, C: 4, D: 2, E: 3 };
-    expect(splitCountries(['A', 'B', 'C', 'D', 'E'], 2, (c) => w[c])).toEqual([['A', 'B', 'D'], ['C', 'E']]);
-    expect(splitCountries(['A', 'B'], 4, (c) => w[c])).toEqual([['A'], ['B']]);
-    expect(splitCountries(['A', 'B'], 1, (c) => w[c])).toEqual([['A', 'B']]);
+describe('mergeShards', () => {
+  it('3 shards balanced by (country, method) give exactly the single-run result', async () => {
+    const data = await loadSynthetic(0, { scale: 0.3 });
+    const model = tinyModel(data);
+    const config = resolveConfig({ countries: ['Mexico', 'Chile'], steps: 12, evalPoints: 2, seed: 3, efficiencyFractions: [0.25, 0.5] });
+    const run = (shard?: { index: number; of: number }) =>
+      runSession({ data, model, backend: cpuBackend, config, globalRm: 'as-loaded', shard }).then((o) => o.result);
+    const whole = await run();
+    const parts = [await run({ index: 0, of: 3 }), await run({ index: 1, of: 3 }), await run({ index: 2, of: 3 })];
+    // Every shard trained something, and no (country, method) run twice.
+    for (const p of parts) expect(p.runs.length + (p.efficiencyRuns?.length ?? 0)).toBeGreaterThan(0);
+    const keys = parts.flatMap((p) => p.runs.map((r) => `${r.country}/${r.method}`));
+    expect(new Set(keys).size).toBe(keys.length);
+    // A country's methods are spread over shards (balanced by run, not by country).
+    const owners = new Set(parts.map((p, i) => (p.runs.some((r) => r.country === 'Chile' && r.method !== 'start') ? i : -1)).filter((i) => i >= 0));
+    expect(owners.size).toBeGreaterThan(1);
+    const merged = mergeShards(parts, config);
+    expect(JSON.stringify(merged.reports)).toBe(JSON.stringify(whole.reports));
+    expect(merged.runs.map((r) => `${r.country}/${r.method}`)).toEqual(whole.runs.map((r) => `${r.country}/${r.method}`));
+    expect(merged.runs.map((r) => [r.accFull, r.accEdited, r.accMajority, r.trainPairs, r.steps, r.losses, r.points])).toEqual(
+      whole.runs.map((r) => [r.accFull, r.accEdited, r.accMajority, r.trainPairs, r.steps, r.losses, r.points]),
+    );
+    for (const c of config.countries) {
+      for (const m of config.methods) expect(Array.from(merged.margins[c][m]!)).toEqual(Array.from(whole.margins[c][m]!));
+    }
+    expect(merged.sets).toEqual(whole.sets);
+    expect(() => mergeShards(parts.slice(1), config)).toThrow(/no shard ran/);
   });
 });
 

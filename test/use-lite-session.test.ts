@@ -17,7 +17,7 @@ import { FeatureCache, frozenHead, matOpsEncoder, type UseLiteEncoder } from '..
 import { encodeUseItems } from '../src/pipeline/rm/use-lite/tokenizer.ts';
 import type { PreferenceData } from '../src/pipeline/types.ts';
 import { ortEncoder, USE_LITE_MODEL_DIR } from '../src/pipeline/use-lite-cli.node.ts';
-import { cacheKeyOf, globalSample, neededItems, runUseLiteSession } from '../src/pipeline/use-lite-session.ts';
+import { cacheKeyOf, estimateUseLite, globalSample, neededItems, runUseLiteSession } from '../src/pipeline/use-lite-session.ts';
 import { OrtScorer } from '../src/workers/ort-scorer.ts';
 import { parseCli } from '../src/pipeline/cli.ts';
 
@@ -135,5 +135,27 @@ describe('USE-lite session (frozen encoder + trained heads)', () => {
     expect(() => parseCli(['--data', 'synthetic', '--rm', 'bert'])).toThrow(/--rm must be bag or use-lite, got "bert"/);
     expect(() => parseCli(['--data', 'synthetic', '--rm', 'use-lite', '--workers', '2'])).toThrow(/--workers > 1 is not supported with --rm use-lite/);
     expect(() => parseCli(['--data', 'synthetic', '--rm', 'use-lite', '--global-rm', '/tmp/x'])).toThrow(/global head is always trained/);
+  });
+
+  it('estimates the encoder work before a run from characters: the needed distinct texts, FLOPs and time', () => {
+    const sample = globalSample(data.pairs, 4000, 0);
+    const need = neededItems(data.pairs, ['Chile'], ['Mexico'], sample);
+    const e1 = estimateUseLite(data.items, data.pairs, ['Chile'], ['Mexico'], { threads: 1 });
+    const distinct = new Set(Array.from(need, (k) => `${data.items[k].prompt}\u0000${data.items[k].response}`)).size;
+    expect(e1.items).toBe(distinct);
+    // Within 25% of the real token count of those texts (the estimate reads characters, not the tokenizer).
+    const enc = encodeUseItems(model.tokenizer, data.items, 128);
+    let real = 0;
+    const seen = new Set<string>();
+    for (const k of need) {
+      const key = `${data.items[k].prompt}\u0000${data.items[k].response}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      real += Math.min(128, 1 + enc.promptOffsets[k + 1] - enc.promptOffsets[k] + enc.responseOffsets[k + 1] - enc.responseOffsets[k]);
+    }
+    expect(Math.abs(e1.tokens - real) / real).toBeLessThan(0.25);
+    expect(e1.gflop).toBeGreaterThan((real * 9.3e6) / 1e9 * 0.7);
+    const e2 = estimateUseLite(data.items, data.pairs, ['Chile'], ['Mexico'], { threads: 2 });
+    expect(e2.seconds).toBeCloseTo(e1.seconds / 2, 6);
   });
 });

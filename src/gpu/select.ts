@@ -1,5 +1,6 @@
 // Backend choice with a fallback order (webgpu -> cpu), decided by probing: requestAdapter() and the adapter's
 // limits, not merely the presence of navigator.gpu. The reason string is meant for the UI.
+import type { BagRMParams } from '../pipeline/rm/types.ts';
 import type { Backend } from './backend.ts';
 import { cpuBackend } from './cpu/trainer.ts';
 import { GpuUnavailableError, navigatorGpu, type CapabilityReport } from './device.ts';
@@ -7,8 +8,8 @@ import { createWebGpuBackend, type WebGpuBackendOptions } from './webgpu.ts';
 
 export type BackendPreference = 'auto' | 'cpu' | 'webgpu';
 
-export interface BackendSelection {
-  backend: Backend;
+export interface BackendSelection<P = BagRMParams> {
+  backend: Backend<P>;
   /** Why this backend: the adapter in use, or why WebGPU was not used. */
   reason: string;
   /** The WebGPU adapter's capabilities whenever one was found (also when it was passed over). */
@@ -35,18 +36,37 @@ export const FALLBACK_ORDER: Record<BackendPreference, readonly ('webgpu' | 'cpu
  * Never throws for an unavailable GPU: it falls back to cpu and says why.
  */
 export async function selectBackend(pref: BackendPreference, gpu?: GPU | null, opts: SelectOptions = {}): Promise<BackendSelection> {
+  const { allowFallbackAdapter, ...backendOpts } = opts;
+  return selectFrom(pref, () => createWebGpuBackend(gpu === undefined ? navigatorGpu() : gpu, backendOpts), cpuBackend, { allowFallbackAdapter });
+}
+
+/** A webgpu backend of any model, as selectFrom needs it. */
+export interface ProbedWebGpuBackend<P> extends Backend<P> {
+  readonly report: CapabilityReport;
+  dispose(): void;
+}
+
+/**
+ * The fallback logic of selectBackend for any model's pair of backends (the bag RM's, the USE-lite RM's):
+ * `makeWebGpu` creates the webgpu backend (throwing GpuUnavailableError with the reason), `cpu` is the fallback.
+ */
+export async function selectFrom<P>(
+  pref: BackendPreference,
+  makeWebGpu: () => Promise<ProbedWebGpuBackend<P>>,
+  cpu: Backend<P>,
+  opts: { allowFallbackAdapter?: boolean } = {},
+): Promise<BackendSelection<P>> {
   const reasons: string[] = [];
   let adapter: CapabilityReport | undefined;
   for (const name of FALLBACK_ORDER[pref] ?? FALLBACK_ORDER.auto) {
     if (name === 'cpu') {
       const why = pref === 'cpu' ? 'cpu backend requested' : `using the cpu backend: ${reasons.join('; ')}`;
-      return { backend: cpuBackend, reason: why, adapter };
+      return { backend: cpu, reason: why, adapter };
     }
     try {
-      const { allowFallbackAdapter, ...backendOpts } = opts;
-      const web = await createWebGpuBackend(gpu === undefined ? navigatorGpu() : gpu, backendOpts);
+      const web = await makeWebGpu();
       adapter = web.report;
-      if (pref === 'auto' && web.report.isFallbackAdapter && !allowFallbackAdapter) {
+      if (pref === 'auto' && web.report.isFallbackAdapter && !opts.allowFallbackAdapter) {
         web.dispose();
         reasons.push(`the only WebGPU adapter is a software fallback (${web.report.vendor || '?'}/${web.report.architecture || '?'}), slower than the cpu backend`);
         continue;
@@ -62,5 +82,5 @@ export async function selectBackend(pref: BackendPreference, gpu?: GPU | null, o
     }
   }
   // Unreachable: every order ends with cpu.
-  return { backend: cpuBackend, reason: reasons.join('; '), adapter };
+  return { backend: cpu, reason: reasons.join('; '), adapter };
 }

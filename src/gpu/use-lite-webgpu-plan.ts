@@ -310,6 +310,8 @@ export interface UseLiteTrainShape {
   /** 1-based global AdamW step. */
   t: number;
   hyper: AdamHyperparams;
+  /** The loss ring's buffer (default 'loss'). */
+  lossBuffer?: string;
 }
 
 /** One training step: forward, loss into loss[slot], backward into G, AdamW on P/M/V. */
@@ -317,7 +319,7 @@ export function useLiteTrainSteps(L: UseLitePlanLayout, s: UseLiteTrainShape): P
   const B = new Builder(L, { seqs: 2 * s.B, T: s.T });
   forward(B);
   B.steps.push(
-    { kernel: btLossForward, dims: { B: s.B, slots: s.slots, slot: s.slot }, bind: { S: 'scores', w: 'w', loss: 'loss' } },
+    { kernel: btLossForward, dims: { B: s.B, slots: s.slots, slot: s.slot }, bind: { S: 'scores', w: 'w', loss: s.lossBuffer ?? 'loss' } },
     { kernel: btLossBackward, dims: { B: s.B }, bind: { S: 'scores', w: 'w', dS: 'dS' } },
   );
   backward(B);
@@ -329,4 +331,20 @@ export function useLiteTrainSteps(L: UseLitePlanLayout, s: UseLiteTrainShape): P
 export function useLiteGradientSteps(L: UseLitePlanLayout, s: Omit<UseLiteTrainShape, 't' | 'hyper'>): PlanStep[] {
   const steps = useLiteTrainSteps(L, { ...s, t: 1, hyper: { lr: 0, beta1: 0, beta2: 0, eps: 1, weightDecay: 0 } });
   return steps.slice(0, -1);
+}
+
+/**
+ * Floating-point operations of a plan, counted like bench/use-lite-train.ts counts the CPU trainer's (2mnk per
+ * matrix product, elementwise work not counted): matmul 2MNK; attention as its four (forward: scores, P V) or
+ * eight (backward: dV, dP, dq, dk) products of 2 T^2 headDim per sequence and head. Padded rows count (they run).
+ */
+export function planFlops(steps: readonly PlanStep[]): number {
+  let f = 0;
+  for (const s of steps) {
+    const d = s.dims as Record<string, number>;
+    if (s.kernel === matmul) f += 2 * d.M * d.N * d.K;
+    else if (s.kernel === attentionForward) f += 4 * d.seqs * d.heads * d.T * d.T * d.headDim;
+    else if (s.kernel === attentionBackward) f += 8 * d.seqs * d.heads * d.T * d.T * d.headDim;
+  }
+  return f;
 }

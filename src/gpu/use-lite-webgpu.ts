@@ -10,7 +10,8 @@
 // results agree to float32 rounding, not bit for bit. Checkpoints have the CPU trainer's layout (moments keyed by
 // the same gradient names), so a run moves between backends (FailoverTrainer: device lost -> cpu).
 import type { Backend, StepResult, Trainer, TrainerCheckpoint } from './backend.ts';
-import { acquireDevice, describeReport, navigatorGpu, type GpuContext } from './device.ts';
+import { acquireDevice, describeReport, navigatorGpu, type CapabilityReport, type GpuContext } from './device.ts';
+import { selectFrom, type BackendPreference, type BackendSelection } from './select.ts';
 import { DeviceCalls, neverLost, type LostState } from './device-calls.ts';
 import { validateHyper, type AdamHyperparams } from './kernels/adamwDense.ts';
 import type { TypedArray } from './kernels/kernel.ts';
@@ -18,7 +19,7 @@ import { TwinExecutor, type PlanExecutor } from './kernels/plan.ts';
 import { PipelineCache } from './kernels/runtime.ts';
 import { timingSignal } from './kernels/useEmbedding.ts';
 import { GpuPlanExecutor } from './webgpu.ts';
-import { useLiteForwardSteps, useLitePlanLayout, useLiteTrainSteps, type UseLitePlanLayout } from './use-lite-webgpu-plan.ts';
+import { useLiteForwardSteps, useLiteGradientSteps, useLitePlanLayout, useLiteTrainSteps, type UseLitePlanLayout } from './use-lite-webgpu-plan.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../pipeline/rm/types.ts';
 import { checkLoraConfig, gradPlan, initLora } from '../pipeline/rm/use-lite/lora.ts';
 import { checkParams, TUNE_MODES, type LoraParams, type UseLiteParams } from '../pipeline/rm/use-lite/spec.ts';
@@ -120,6 +121,13 @@ export class UseLiteWebGpuEncoder {
 }
 
 export interface UseLiteWebGpuTrainerOptions {
+  /**
+   * Read the loss back every `readEvery` steps (default 1: every step). Steps in between resolve at once with
+   * loss NaN (no CPU-GPU round trip, so the host prepares the next step while the GPU runs); the losses of all
+   * steps still arrive, in order, through `onLosses` at each readback and flushLosses() (the bag trainer's option).
+   */
+  readEvery?: number;
+  onLosses?: (firstStep: number, losses: Float32Array) => void;
   /** Items per forward when scoring. Default 32. */
   scoreBatch?: number;
   /** Separator id of the joint sequence (the CPU trainer's default). */
@@ -140,7 +148,11 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
   private readonly scoreBatch: number;
   private readonly sepId: number;
   private readonly seqBuf: Int32Array;
+  private readonly readEvery: number;
+  private readonly onLosses?: (firstStep: number, losses: Float32Array) => void;
   private stepCount: number;
+  /** Steps whose loss sits in the ring unread. */
+  private unread = 0;
 
   constructor(
     private readonly exec: PlanExecutor,
@@ -153,6 +165,8 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     this.hyper = { lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay };
     this.scoreBatch = Math.max(1, Math.floor(o.scoreBatch ?? 32));
     this.sepId = o.sepId ?? JOINT_SEP_ID;
+    this.readEvery = Math.max(1, Math.floor(o.readEvery ?? 1));
+    this.onLosses = o.onLosses;
     const ck = isCheckpoint(init) ? init : null;
     const src = ck ? ck.params : (init as UseLiteRM);
     if (!isUseLiteRM(src)) throw new Error('use-lite webgpu trainer: init is not a USE-lite reward model');
@@ -196,13 +210,18 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     exec.upload('M', pack(moment('m')));
     exec.upload('V', pack(moment('v')));
     exec.upload('G', new Float32Array(this.layout.packedTotal));
-    exec.upload('loss', new Float32Array(1));
+    exec.upload('loss', new Float32Array(this.readEvery));
     this.seqBuf = new Int32Array(c.maxLen);
     this.calls = new DeviceCalls(lostState, 'use-lite webgpu trainer');
   }
 
   get steps(): number {
     return this.stepCount;
+  }
+
+  /** Where the tensors live (for FLOP counts of this trainer's plans). */
+  get planLayout(): UseLitePlanLayout {
+    return this.layout;
   }
 
   /** Joint sequences of items idx, padded (the CPU trainer's jointSequence, truncating the prompt first). */
@@ -236,10 +255,54 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
       this.upload('lens', pb.lens);
       this.upload('w', weight);
       const t = this.stepCount + 1;
-      const steps = useLiteTrainSteps(this.layout, { B, T: pb.T, slot: 0, slots: 1, t, hyper: this.hyper });
-      const loss = await this.exec.execute(steps, { buffer: 'loss', elements: 1 });
+      const slot = this.unread;
+      const steps = useLiteTrainSteps(this.layout, { B, T: pb.T, slot, slots: this.readEvery, t, hyper: this.hyper });
+      const read = slot + 1 === this.readEvery;
+      const losses = await this.exec.execute(steps, read ? { buffer: 'loss', elements: this.readEvery } : null);
       this.stepCount = t;
-      return { loss: new Float32Array(loss!)[0] };
+      this.unread++;
+      if (!losses) return { loss: Number.NaN };
+      this.unread = 0;
+      const ring = new Float32Array(losses);
+      this.onLosses?.(t - this.readEvery + 1, ring);
+      return { loss: ring[this.readEvery - 1] };
+    });
+  }
+
+  /** Reads the losses of steps not yet read back (readEvery > 1), oldest first; [] when none. */
+  flushLosses(): Promise<Float32Array> {
+    return this.calls.run(async () => {
+      if (this.unread === 0) return new Float32Array(0);
+      const n = this.unread;
+      const out = new Float32Array((await this.exec.execute([], { buffer: 'loss', elements: n }))!);
+      this.unread = 0;
+      this.onLosses?.(this.stepCount - n + 1, out);
+      return out;
+    });
+  }
+
+  /**
+   * Loss and gradients of a batch at the current weights, without updating (the CPU trainer's `gradients`):
+   * gradients by the CPU trainer's names, for checks and parity.
+   */
+  gradients(items: EncodedItems, batch: PairBatch): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+    const B = batch.chosen.length;
+    const idx = new Int32Array(2 * B);
+    for (let i = 0; i < B; i++) {
+      idx[2 * i] = batch.chosen[i];
+      idx[2 * i + 1] = batch.rejected[i];
+    }
+    const weight = batch.weight.slice();
+    return this.calls.run(async () => {
+      const pb = this.joint(items, idx);
+      this.upload('ids', pb.ids);
+      this.upload('lens', pb.lens);
+      this.upload('w', weight);
+      // Its own loss buffer: the training loss ring may hold unread steps.
+      const steps = useLiteGradientSteps(this.layout, { B, T: pb.T, slot: 0, slots: 1, lossBuffer: 'gradLoss' });
+      const loss = new Float32Array((await this.exec.execute(steps, { buffer: 'gradLoss', elements: 1 }))!)[0];
+      const G = new Float32Array((await this.exec.execute([], { buffer: 'G', elements: this.layout.packedTotal }))!);
+      return { loss, grads: Object.fromEntries(this.layout.packed.map((p) => [p.name, G.slice(p.offset, p.offset + p.length)])) };
     });
   }
 
@@ -311,15 +374,19 @@ export class UseLiteWebGpuBackend implements Backend<UseLiteRM> {
     this.cache = new PipelineCache(ctx.device);
   }
 
-  async createTrainer(init: UseLiteRM | TrainerCheckpoint<UseLiteRM>, opt: OptimizerConfig): Promise<UseLiteWebGpuTrainer> {
+  async createTrainer(init: UseLiteRM | TrainerCheckpoint<UseLiteRM>, opt: OptimizerConfig, options?: UseLiteWebGpuTrainerOptions): Promise<UseLiteWebGpuTrainer> {
     if (this.ctx.lostError) throw this.ctx.lostError;
     const exec = new GpuPlanExecutor(this.ctx.device, this.cache);
     try {
-      return new UseLiteWebGpuTrainer(exec, this.ctx, init, opt, this.options);
+      return new UseLiteWebGpuTrainer(exec, this.ctx, init, opt, { ...this.options, ...options });
     } catch (e) {
       exec.dispose();
       throw e;
     }
+  }
+
+  get report(): CapabilityReport {
+    return this.ctx.report;
   }
 
   /** An encoder on the same device (scoring / embeddings with the given weights and adapters). */
@@ -336,6 +403,20 @@ export class UseLiteWebGpuBackend implements Backend<UseLiteRM> {
 export async function createUseLiteWebGpuBackend(gpu?: GPU | null, options: UseLiteWebGpuTrainerOptions = {}): Promise<UseLiteWebGpuBackend> {
   const ctx = await acquireDevice(gpu === undefined ? navigatorGpu() : gpu, { label: 'scpo-use-lite' });
   return new UseLiteWebGpuBackend(ctx, options);
+}
+
+/**
+ * The USE-lite RM's backend by preference, with selectBackend's fallback order and reasons (webgpu -> `cpu`, the
+ * caller's cpu backend, e.g. useLiteCpuBackend over the wasm MatOps). `gpu` defaults to navigator.gpu.
+ */
+export function selectUseLiteBackend(
+  pref: BackendPreference,
+  cpu: Backend<UseLiteRM>,
+  gpu?: GPU | null,
+  opts: UseLiteWebGpuTrainerOptions & { allowFallbackAdapter?: boolean } = {},
+): Promise<BackendSelection<UseLiteRM>> {
+  const { allowFallbackAdapter, ...options } = opts;
+  return selectFrom(pref, () => createUseLiteWebGpuBackend(gpu, options), cpu, { allowFallbackAdapter });
 }
 
 /** The same trainer with its plans run by the kernels' CPU twins (tests of the plan without a GPU; slow). */

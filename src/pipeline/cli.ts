@@ -20,6 +20,7 @@ import type { DataSpec } from './parallel.node.ts';
 import { formatSeedsTable, seedsReport } from './seeds.ts';
 import { preflight, runSession } from './session.ts';
 import { RM_KINDS, type RmKind } from './use-lite-session.ts';
+import { DEFAULT_LORA, TUNE_MODES, type LoraConfig, type TuneMode } from './rm/use-lite/spec.ts';
 import { exportJobToDir } from './job/export.node.ts';
 import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import { CancelledError } from './train/loop.ts';
@@ -38,7 +39,14 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [option
   --majority a,b             majority countries for the bias report (default: ${DEFAULT_CONFIG.majority.join(',')})
   --rm bag|use-lite          reward model: the GloVe bag RM (default) or USE-lite, a pretrained transformer encoder
                              (frozen, its head trained; global head trained on this data's pooled training users)
+  --tune lora|top|head       use-lite: how country RMs are fine-tuned (default lora): LoRA adapters on qkv/out/ff1/ff2
+                             of both layers + the head; top: layer 1, tanh layer and head; head: the frozen encoder
+                             with an MLP head (onnxruntime-web features)
+  --seq-len N                use-lite: joint sequence length, prompt [SEP] response (default 128; lora/top only)
+  --lora-rank 8 --lora-alpha 16   use-lite: LoRA rank and alpha (scale alpha / rank)
+  --threads N                use-lite lora/top: wasm matmul threads (default: the cores, at most 4)
   --feature-cache DIR|none   use-lite: keep encoder features between runs (default .cache/use-lite-features)
+  --encoder ort|wasm         use-lite encoder: onnxruntime-web (default, 1 thread) or our wasm-SIMD forward (all cores)
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1       SCPO filter threshold and weight temperature
@@ -50,13 +58,14 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [option
   --split stratified|reference   test users drawn within each country (default) or from all users pooled (the
                              reference code's train_test_split)
   --val-fraction ${DEFAULT_CONFIG.valFraction}         share of each country's train users held out for validation (0: none)
+  --eval-points N            live evaluations per run besides step 0 (default ${DEFAULT_CONFIG.evalPoints}; each scores the test set)
   --no-efficiency            skip the data-efficiency runs
   --freeze-embeddings        train only the MLP head
   --backend auto|cpu|webgpu  compute backend (default auto: a hardware WebGPU adapter, else cpu; webgpu: any
                              adapter, software included, else cpu with the reason)
   --goqa-margin 0.05         GOQA: minimum share difference for a pair
   --strict                   stop at the first bad input row (exit 2)
-  --workers N                split the countries over N worker threads (default 1: in process; same reports)
+  --workers N                run the (country, method) runs on N worker threads (default 1: in process; same reports)
   --out <dir>                write the report files there
   --export-job <dir>         write the experiment as a PyTorch job there (scored pairs, plan, bag RM, job/run.py;
                              see its README) instead of training here
@@ -69,8 +78,15 @@ export interface CliOptions {
   globalRm: string;
   /** Reward model kind (--rm). */
   rm: RmKind;
+  /** use-lite encoder (--encoder). */
+  encoder: 'ort' | 'wasm';
   /** use-lite feature cache folder (null: off; undefined: the default folder). */
   featureCache?: string | null;
+  /** use-lite: how country RMs are fine-tuned (--tune; default lora), sequence length, LoRA rank/alpha, matmul threads. */
+  tune: TuneMode;
+  seqLen?: number;
+  lora: LoraConfig;
+  threads?: number;
   backend: BackendPreference;
   strict: boolean;
   out?: string;
@@ -90,7 +106,8 @@ const S = { type: 'string' } as const;
 const B = { type: 'boolean', default: false } as const;
 const FLAGS = {
   data: S, format: S, countries: S, majority: S, 'global-rm': { type: 'string', default: 'bundled' }, rm: { type: 'string', default: 'bag' },
-  'feature-cache': S, methods: { type: 'string', default: 'all' },
+  'feature-cache': S, encoder: { type: 'string', default: 'ort' }, tune: S, 'seq-len': S, 'lora-rank': S, 'lora-alpha': S, threads: S,
+  methods: { type: 'string', default: 'all' }, 'eval-points': S,
   tau: S, beta: S, steps: S, epochs: S, batch: S, lr: S, 'weight-decay': S, seed: S, seeds: S, split: S, 'val-fraction': S,
   'no-efficiency': B, 'freeze-embeddings': B, backend: { type: 'string', default: 'auto' }, 'goqa-margin': S, strict: B,
   out: S, 'export-job': S, quiet: B, workers: S,
@@ -127,6 +144,7 @@ export function parseCli(argv: string[]): CliOptions {
   set('weightDecay', numberFlag('weight-decay', v['weight-decay']));
   set('seed', numberFlag('seed', v.seed));
   set('valFraction', numberFlag('val-fraction', v['val-fraction']));
+  set('evalPoints', numberFlag('eval-points', v['eval-points']));
   let seeds: number[] | undefined;
   if (v.seeds !== undefined) {
     if (v.seed !== undefined) throw new ConfigError('give --seed or --seeds, not both');
@@ -134,6 +152,9 @@ export function parseCli(argv: string[]): CliOptions {
     if (seeds.length === 0 || new Set(seeds).size !== seeds.length) throw new ConfigError(`--seeds: give distinct seeds, got "${v.seeds}"`);
     for (const sd of seeds) resolveConfig({ seed: sd });
     partial.seed = seeds[0];
+  }
+  if (v['export-job'] !== undefined && v.out !== undefined) {
+    throw new ConfigError('--export-job writes a job instead of training here, so --out has nothing to write: the job writes the reports (python3 DIR/run.py --out OUT)');
   }
   if (v['no-efficiency']) partial.efficiency = false;
   if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
@@ -150,11 +171,31 @@ export function parseCli(argv: string[]): CliOptions {
     if (workers > 1) throw new ConfigError('--workers > 1 is not supported with --rm use-lite (onnxruntime-web already uses the cores to encode)');
     if (seeds) throw new ConfigError('--seeds is not supported with --rm use-lite yet; run one --seed at a time');
   }
+  if (v.encoder !== 'ort' && v.encoder !== 'wasm') throw new ConfigError(`--encoder must be ort or wasm, got "${v.encoder}"`);
+  if (v.tune !== undefined && !(TUNE_MODES as readonly string[]).includes(v.tune)) throw new ConfigError(`--tune must be ${TUNE_MODES.join(', ')}, got "${v.tune}"`);
+  const useOnly = (['tune', 'seq-len', 'lora-rank', 'lora-alpha', 'threads'] as const).filter((k) => v[k] !== undefined);
+  if (rm !== 'use-lite' && useOnly.length) throw new ConfigError(`--${useOnly[0]} needs --rm use-lite`);
+  const tune = (v.tune ?? 'lora') as TuneMode;
+  const seqLen = numberFlag('seq-len', v['seq-len']);
+  if (seqLen !== undefined && !(Number.isInteger(seqLen) && seqLen >= 2 && seqLen <= 128)) throw new ConfigError(`--seq-len must be an integer in [2, 128], got ${v['seq-len']}`);
+  const lora: LoraConfig = { rank: numberFlag('lora-rank', v['lora-rank']) ?? DEFAULT_LORA.rank, alpha: numberFlag('lora-alpha', v['lora-alpha']) ?? DEFAULT_LORA.alpha };
+  if (!(Number.isInteger(lora.rank) && lora.rank >= 1 && lora.rank <= 256)) throw new ConfigError(`--lora-rank must be an integer in [1, 256], got ${v['lora-rank']}`);
+  if (!(Number.isFinite(lora.alpha) && lora.alpha > 0)) throw new ConfigError(`--lora-alpha must be a positive number, got ${v['lora-alpha']}`);
+  const threads = numberFlag('threads', v.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64)) throw new ConfigError(`--threads must be an integer in [1, 64], got ${v.threads}`);
+  if (tune === 'head' && (seqLen !== undefined || v['lora-rank'] !== undefined || v['lora-alpha'] !== undefined)) {
+    throw new ConfigError('--seq-len and --lora-rank/--lora-alpha apply to --tune lora or top, not head');
+  }
   const fc = v['feature-cache'];
   return {
     data: v.data,
     format: v.format as DataFormat | undefined,
     rm,
+    tune,
+    seqLen,
+    lora,
+    threads,
+    encoder: v.encoder,
     featureCache: fc === 'none' ? null : fc === undefined ? undefined : resolve(fc),
     globalRm: v['global-rm'] ?? 'bundled',
     backend: v.backend,
@@ -239,7 +280,7 @@ export async function main(argv: string[]): Promise<number> {
     const globalRmName = o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir;
     const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
     const r = await exportJobToDir(dir, { data: datas[0], model, config: o.config, globalRm, globalRmName, backend: backend ?? cpuBackend, log });
-    log(`wrote a PyTorch job (${r.runs} runs, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
+    log(`wrote a PyTorch job (${r.runs} run${r.runs === 1 ? "" : "s"}, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
     return 0;
   }
   const loadMs = Date.now() - t0;
@@ -299,9 +340,6 @@ export async function main(argv: string[]): Promise<number> {
 /** `--rm use-lite`: the frozen USE-lite encoder (onnxruntime-web) + trained heads; same reports, plus an `rm` block in run.json. */
 async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string) => void, t0: number): Promise<number> {
   if (o.exportJob) throw new ConfigError('--export-job is not supported with --rm use-lite yet (the PyTorch job template holds the bag RM)');
-  // The trainer holds the MLP head over one 512-d feature row per item.
-  const headCfg: BagRMConfig = { vocabSize: data.items.length, dim: 512, hidden: 64, maxPromptTokens: 1, maxResponseTokens: 1 };
-  const backend = await selectCliBackend(o.backend, headCfg, log);
   const loadMs = Date.now() - t0;
   let lastPhase = '';
   let lastPct = -1;
@@ -317,8 +355,19 @@ async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string)
     }
   };
   // Loaded lazily: bag-RM runs need neither onnxruntime-web nor the USE-lite files.
-  const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
-  const { result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache });
+  let result: ExperimentResult;
+  let rmInfo: Record<string, unknown>;
+  if (o.tune === 'head') {
+    // The trainer holds the MLP head over one 512-d feature row per item.
+    const headCfg: BagRMConfig = { vocabSize: data.items.length, dim: 512, hidden: 64, maxPromptTokens: 1, maxResponseTokens: 1 };
+    const backend = await selectCliBackend(o.backend, headCfg, log);
+    const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
+    ({ result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache, encoder: o.encoder }));
+  } else {
+    // Fine-tuning (LoRA / top): the USE-lite cpu trainer on the wasm-SIMD matmul (src/pipeline/rm/use-lite/train*.ts).
+    const { runUseLiteTuneCli } = await import('./rm/use-lite/train-cli.node.ts');
+    ({ result, rmInfo } = await runUseLiteTuneCli({ data, config: o.config, tune: o.tune, lora: o.lora, seqLen: o.seqLen, threads: o.threads, onEvent, log }));
+  }
   result.timings.loadMs = loadMs;
   result.timings.wallMs = Date.now() - t0;
   process.stdout.write(escapeControls(formatTable(result), true) + '\n');

@@ -1,6 +1,7 @@
 // Evaluation: pair accuracy (ties count as wrong), macro averages, report tables in the reference code's
 // JSON shapes, the bias split and the data-efficiency comparison. Fractions inside, percentages at the edge.
 import type { Method } from './types.ts';
+import { dict } from './dict.ts';
 
 /** Fraction of pairs whose chosen item scores strictly above the rejected one (ties are wrong). NaN if none. */
 export function pairAccuracy(
@@ -44,7 +45,7 @@ export function accuracyTable(
   methods: readonly Method[],
   acc: (country: string, method: Method) => number,
 ): AccuracyTable {
-  const table: AccuracyTable = {};
+  const table: AccuracyTable = dict();
   for (const c of countries) {
     table[c] = {};
     for (const m of methods) table[c][m] = pct(acc(c, m));

@@ -6,6 +6,7 @@ export type { ExperimentConfig } from './experiment/config.ts';
 export type {
   CompletedRuns,
   CountrySets,
+  EfficiencyRun,
   ExperimentEvent,
   ExperimentInputs,
   ExperimentResult,
@@ -14,7 +15,9 @@ export type {
   Phase,
   Reports,
   RunResult,
+  Shard,
 } from './experiment/types.ts';
 export { buildReports } from './experiment/reports.ts';
 export { mergeResults } from './experiment/merge.ts';
+export { mergeShards, shardPlan, taskKey } from './experiment/shards.ts';
 export { runExperiment } from './experiment/run.ts';

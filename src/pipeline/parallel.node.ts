@@ -1,8 +1,8 @@
-// Node only: one experiment session split over worker_threads by country. Each worker re-loads the data and the
-// model from a serialisable description, runs the same runSession on its group of countries (the global scoring
-// and the majority countries' evaluation happen in every worker), forwards its progress events, and the parent
-// merges the parts with mergeResults. Every run's randomness comes from hashSeed(seed, country, method, tag), so
-// the reports are the same as one in-process runSession on all the countries.
+// Node only: one experiment session split over worker_threads by (country, method) run. Each worker re-loads the
+// data and the model from a serialisable description, runs the same runSession as one shard (experiment/shards.ts:
+// every shard scores and builds the sets, then trains the runs the shared plan gives it), forwards its progress
+// events, and the parent merges the shards with mergeShards. Every run's randomness comes from
+// hashSeed(seed, country, method, tag), so the reports are the same as one in-process runSession.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -14,7 +14,7 @@ import { selectBackend } from '../gpu/select.ts';
 import type { BackendPreference } from '../gpu/select.ts';
 import { loadSynthetic } from './data/index.ts';
 import { loadDataPath } from './data/node.ts';
-import { checkCountries, mergeResults, resolveConfig } from './experiment.ts';
+import { checkCountries, mergeShards, resolveConfig } from './experiment.ts';
 import type { ExperimentConfig, ExperimentEvent, ExperimentResult } from './experiment.ts';
 import { loadBagRM } from './rm/files.ts';
 import { dirReader } from './rm/files.node.ts';
@@ -57,32 +57,13 @@ interface WorkerTask {
   config: ExperimentConfig;
   globalRm: SessionInputs['globalRm'];
   globalTrain?: SessionInputs['globalTrain'];
+  shard: { index: number; of: number };
 }
 
 type WorkerMessage =
   | { type: 'event'; event: ExperimentEvent }
   | { type: 'result'; result: ExperimentResult }
   | { type: 'error'; name: string; message: string; stack?: string };
-
-/**
- * Splits `countries` into at most `groups` groups balanced by `weight` (greedy: heaviest country first onto the
- * lightest group; ties by group index); each group keeps the input order. Empty groups are dropped.
- */
-export function splitCountries(countries: readonly string[], groups: number, weight: (c: string) => number): string[][] {
-  const k = Math.max(1, Math.min(Math.floor(groups), countries.length));
-  const load = new Array<number>(k).fill(0);
-  const member = new Map<string, number>();
-  const byWeight = countries.map((c, i) => ({ c, i, w: weight(c) })).sort((a, b) => b.w - a.w || a.i - b.i);
-  for (const { c, w } of byWeight) {
-    let g = 0;
-    for (let j = 1; j < k; j++) if (load[j] < load[g]) g = j;
-    load[g] += w;
-    member.set(c, g);
-  }
-  const out: string[][] = Array.from({ length: k }, () => []);
-  for (const c of countries) out[member.get(c)!].push(c);
-  return out.filter((g) => g.length > 0);
-}
 
 async function backendFor(pref: BackendPreference, model: Awaited<ReturnType<typeof loadBagRM>>): Promise<Backend> {
   if (pref === 'cpu') return cpuBackend;
@@ -125,17 +106,17 @@ export async function runSessionParallel(
   const config = resolveConfig(inp.config);
   const data = inp.data ?? (await loadDataSpec(inp.source.data));
   checkCountries(config, data);
-  const trainPairs = (c: string) => data.countries[c]?.trainPairs ?? 0;
-  const groups = splitCountries(config.countries, workers, trainPairs);
+  // Same run count as runExperiment's progress on the whole config.
+  const trainMethods = config.methods.filter((m) => METHOD_SPECS[m].trains).length;
+  const doEfficiency = config.efficiency && config.methods.includes('full_ft') && config.methods.includes('scpo');
+  const total = config.countries.length * (trainMethods + (doEfficiency ? config.efficiencyFractions.length : 0));
+  const shards = Math.max(1, Math.min(Math.floor(workers), total));
+  const groups = Array.from({ length: shards }, (_, i) => i);
   const source: SessionSource = {
     ...inp.source,
     data: inp.source.data.kind === 'path' ? { ...inp.source.data, path: resolve(inp.source.data.path) } : inp.source.data,
     modelDir: resolve(inp.source.modelDir),
   };
-  // Same run count as runExperiment's progress on the whole config.
-  const trainMethods = config.methods.filter((m) => METHOD_SPECS[m].trains).length;
-  const doEfficiency = config.efficiency && config.methods.includes('full_ft') && config.methods.includes('scpo');
-  const total = config.countries.length * (trainMethods + (doEfficiency ? config.efficiencyFractions.length : 0));
   const done = groups.map(() => 0);
   const pool: Worker[] = [];
   // The workers' Dawn needs the real environment and the preloaded Vulkan loader of this (main) thread.
@@ -148,17 +129,18 @@ export async function runSessionParallel(
       } else if (g === 0 && e.phase !== 'evaluate' && e.phase !== 'done') emit(e);
       return;
     }
-    if (e.type === 'scored') return; // each worker scores only its countries' pairs; the merged scores come with the result
+    if (e.type === 'scored') return; // the same in every shard; the merged scores come with the result
     emit(e);
   };
-  const runGroup = (countries: string[], g: number) =>
+  const runGroup = (g: number) =>
     new Promise<ExperimentResult>((res, rej) => {
       const task: WorkerTask = {
         kind: 'scpo-session-worker',
         source,
-        config: { ...config, countries },
+        config,
         globalRm: inp.globalRm,
         globalTrain: inp.globalTrain,
+        shard: { index: g, of: shards },
       };
       const w = startWorker(task);
       pool.push(w);
@@ -178,13 +160,13 @@ export async function runSessionParallel(
         rej(e);
       });
       w.on('exit', (code) => {
-        if (!settled) rej(new Error(`worker for ${countries.join(', ')} exited with code ${code} before its result`));
+        if (!settled) rej(new Error(`worker for shard ${g + 1}/${shards} exited with code ${code} before its result`));
       });
     });
   try {
-    const parts = await Promise.all(groups.map(runGroup));
+    const parts = await Promise.all(groups.map((g) => runGroup(g)));
     emit({ type: 'phase', phase: 'evaluate', done: 0, total: 1, label: 'writing reports' });
-    const result = mergeResults(parts, config);
+    const result = mergeShards(parts, config);
     result.timings.workers = groups.length;
     emit({ type: 'scored', rPlus: result.rPlus, rMinus: result.rMinus });
     emit({ type: 'phase', phase: 'done', done: 1, total: 1, label: 'done' });
@@ -208,6 +190,7 @@ async function workerMain(task: WorkerTask): Promise<void> {
       config: task.config,
       globalRm: task.globalRm,
       globalTrain: task.globalTrain,
+      shard: task.shard,
       onEvent: (event) => post({ type: 'event', event }),
     });
     post({ type: 'result', result });

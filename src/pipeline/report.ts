@@ -1,6 +1,7 @@
 // The report files of a run (the CLI's --out folder and the studio's export share them) and the text table.
 import type { ExperimentResult } from './experiment.ts';
 import type { Method, PreferenceData } from './types.ts';
+import { dict, own } from './dict.ts';
 
 export const APP_VERSION = '0.1.0';
 
@@ -32,7 +33,7 @@ export function summarizeData(data: PreferenceData): RunInfo['data'] {
 /** file name -> JSON text: full_report, partial_report, validation_report, edited_ratios, bias_report, efficiency, run. */
 export function reportFiles(result: ExperimentResult, info: RunInfo): Record<string, string> {
   const j = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
-  const counts: Record<string, { train: number; val: number; kept: number; test: number; edited: number }> = {};
+  const counts: Record<string, { train: number; val: number; kept: number; test: number; edited: number }> = dict();
   for (const [c, s] of Object.entries(result.sets)) {
     counts[c] = { train: s.train.length, val: s.val.length, kept: s.kept, test: s.test.length, edited: s.edited };
   }
@@ -110,8 +111,8 @@ export function formatTable(result: ExperimentResult): string {
   const lines: string[] = [];
   lines.push(`${'country'.padEnd(w0)}  ${methods.map((m) => m.padStart(15)).join(' ')}`);
   for (const c of rows) {
-    const full = result.reports.full[c] ?? {};
-    const part = result.reports.partial[c] ?? {};
+    const full = own(result.reports.full, c) ?? {};
+    const part = own(result.reports.partial, c) ?? {};
     lines.push(
       `${c.padEnd(w0)}  ${methods.map((m) => `${cell(full[m], 6)} (${cell(part[m], 5)})`.padStart(15)).join(' ')}`,
     );

@@ -31,6 +31,8 @@ export interface SessionInputs {
   onModel?: ExperimentInputs['onModel'];
   /** Passed to the experiment: main runs of this config that already finished (not trained again). */
   completed?: ExperimentInputs['completed'];
+  /** Passed to the experiment: this shard's part of the training work (parallel workers). */
+  shard?: ExperimentInputs['shard'];
 }
 
 export interface SessionOutput {
@@ -99,6 +101,7 @@ export async function runSession(inp: SessionInputs): Promise<SessionOutput> {
     control: inp.control,
     onModel: inp.onModel,
     completed: inp.completed,
+    shard: inp.shard,
   });
   Object.assign(result.timings, timings);
   result.globalRm = leak;

@@ -3,7 +3,6 @@
 // use-lite session. Kept apart from cli.ts so the CLI stays a thin flag parser.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../gpu/backend.ts';
@@ -11,7 +10,8 @@ import { OrtScorer } from '../workers/ort-scorer.ts';
 import type { ExperimentConfig, ExperimentEvent } from './experiment.ts';
 import { dirReader } from './rm/files.node.ts';
 import { loadUseLite, type LoadedUseLite } from './rm/use-lite/files.ts';
-import { FeatureCache, type UseLiteEncoder } from './rm/use-lite/frozen.ts';
+import { FeatureCache, matOpsEncoder, type UseLiteEncoder } from './rm/use-lite/frozen.ts';
+import { createWasmMatOps } from '../gpu/wasm/matops.ts';
 import { USE_LITE_MODEL_ID } from './rm/use-lite/spec.ts';
 import { ConfigError, type PreferenceData } from './types.ts';
 import { cacheKeyOf, runUseLiteSession, type UseLiteSessionOutput } from './use-lite-session.ts';
@@ -20,20 +20,35 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const USE_LITE_MODEL_DIR = join(ROOT, 'public/models', USE_LITE_MODEL_ID);
 export const DEFAULT_FEATURE_CACHE_DIR = join(ROOT, '.cache/use-lite-features');
 
-export async function loadUseLiteModel(dir = USE_LITE_MODEL_DIR): Promise<LoadedUseLite> {
+export async function loadUseLiteModel(dir = USE_LITE_MODEL_DIR, opts: { weights?: boolean } = {}): Promise<LoadedUseLite> {
   try {
-    return await loadUseLite(dirReader(dir));
+    return await loadUseLite(dirReader(dir), opts);
   } catch (e) {
     throw new ConfigError(`USE-lite model at ${dir}: ${(e as Error).message}` + (dir === USE_LITE_MODEL_DIR ? ' (build it with `npm run build:models`)' : ''));
   }
 }
 
-/** onnxruntime-web (wasm EP) embedding items through the model's `embedding` output. */
-export async function ortEncoder(model: LoadedUseLite, maxLen: number, numThreads = Math.min(4, availableParallelism())): Promise<{ encoder: UseLiteEncoder; release(): Promise<void> }> {
+/**
+ * onnxruntime-web (wasm EP) embedding items through the model's `embedding` output. One thread by default: in Node,
+ * ORT's wasm threads doubled the CPU time per text without a faster wall time (bench/results/use-lite-score.md).
+ */
+export async function ortEncoder(model: LoadedUseLite, maxLen: number, numThreads = 1): Promise<{ encoder: UseLiteEncoder; release(): Promise<void> }> {
   const s = await OrtScorer.create(model.onnx, { prefer: 'wasm', numThreads, model: { kind: 'use-lite', maxLen } });
   return {
-    encoder: { name: `onnxruntime-web ${s.info.ep} (${numThreads} threads)`, embed: (items, idx, onProgress) => s.embed(items, idx, onProgress) },
+    encoder: { name: `onnxruntime-web ${s.info.ep} (${numThreads} thread${numThreads > 1 ? 's' : ''})`, embed: (items, idx, onProgress) => s.embed(items, idx, onProgress) },
     release: () => s.release(),
+  };
+}
+
+/** Our forward (grad.ts) on the wasm-SIMD MatOps with `threads` (default: the cores, up to 4); reads model.safetensors. */
+export async function wasmEncoder(dir: string, maxLen: number, threads: number | 'auto' = 'auto'): Promise<{ encoder: UseLiteEncoder; release(): Promise<void> }> {
+  const full = await loadUseLite(dirReader(dir), { weights: true });
+  const ops = await createWasmMatOps({ threads });
+  for (const [name, t] of Object.entries(full.params!.tensors)) if (name.endsWith('.W')) ops.pin?.(t);
+  const enc = matOpsEncoder(full.params!, ops, maxLen);
+  return {
+    encoder: { name: `use-lite forward on wasm-SIMD MatOps (${ops.threads} thread${ops.threads > 1 ? 's' : ''})`, embed: enc.embed },
+    release: async () => ops.dispose?.(),
   };
 }
 
@@ -89,6 +104,8 @@ export interface UseLiteCliRun {
   config: ExperimentConfig;
   onEvent: (e: ExperimentEvent) => void;
   log: (s: string) => void;
+  /** 'ort' (default): onnxruntime-web; 'wasm': our forward on the wasm-SIMD MatOps (uses all cores). */
+  encoder?: 'ort' | 'wasm';
   /** Folder of the feature cache; null disables it; undefined: DEFAULT_FEATURE_CACHE_DIR. */
   cacheDir?: string | null;
   modelDir?: string;
@@ -97,7 +114,7 @@ export interface UseLiteCliRun {
 export async function runUseLiteCli(o: UseLiteCliRun): Promise<UseLiteSessionOutput> {
   const model = await loadUseLiteModel(o.modelDir);
   const maxLen = model.config.maxLen;
-  const { encoder, release } = await ortEncoder(model, maxLen);
+  const { encoder, release } = o.encoder === 'wasm' ? await wasmEncoder(o.modelDir ?? USE_LITE_MODEL_DIR, maxLen) : await ortEncoder(model, maxLen);
   o.log(`rm: USE-lite (${model.configJson.scpo.source ? 'Apache-2.0, ' : ''}frozen encoder, MLP head), encoder ${encoder.name}, maxLen ${maxLen}`);
   const key = cacheKeyOf(model, maxLen);
   const cacheDir = o.cacheDir === undefined ? DEFAULT_FEATURE_CACHE_DIR : o.cacheDir;

@@ -162,3 +162,55 @@ export async function runUseLiteSession(inp: UseLiteSessionInputs): Promise<UseL
   result.globalRm = checkLeak(provenance, data, [...config.countries, ...config.majority], seed, config.valFraction);
   return { result, encoded: frozen.items, globalParams, provenance, timings: result.timings, rmInfo, features: stats };
 }
+
+/** Multiply-adds of the linear layers per token (USE-LITE.md), times 2 for FLOPs. */
+export const USE_LITE_FLOP_PER_TOKEN = 2 * 4.65e6;
+/** Characters per USE-lite token, measured on the default synthetic set (6.59M characters, 1.43M tokens). */
+export const USE_LITE_CHARS_PER_TOKEN = 4.6;
+/**
+ * Encoder throughput per thread assumed by the estimate: onnxruntime-web's wasm EP measured ~20 GFLOP/s per core
+ * on the 2-core dev VM (30 ms of CPU per 67-token sequence, bench/use-lite-score.ts).
+ */
+export const USE_LITE_GFLOPS_PER_THREAD = 20;
+
+export interface UseLiteEstimate {
+  /** Texts the run encodes (after deduplication of identical prompt+response rows). */
+  items: number;
+  tokens: number;
+  gflop: number;
+  threads: number;
+  seconds: number;
+}
+
+/**
+ * Before a run: how much encoder work `--rm use-lite` needs for this data and these countries (the items
+ * neededItems picks), and roughly how long it takes at USE_LITE_GFLOPS_PER_THREAD per thread. Tokens are estimated
+ * from characters (no tokenizer needed); attention adds ~4 * T^2 * (256 + 512) FLOPs per sequence.
+ */
+export function estimateUseLite(
+  items: readonly { prompt: string; response: string }[],
+  pairs: readonly Pair[],
+  countries: readonly string[],
+  majority: readonly string[],
+  opts: { maxLen?: number; maxPairs?: number; seed?: number; threads?: number; gflopsPerThread?: number } = {},
+): UseLiteEstimate {
+  const maxLen = opts.maxLen ?? 128;
+  const sample = globalSample(pairs, opts.maxPairs ?? DEFAULT_USE_LITE_GLOBAL.maxPairs, opts.seed ?? 0);
+  const need = neededItems(pairs, countries, majority, sample);
+  const seen = new Set<string>();
+  let tokens = 0;
+  let flop = 0;
+  for (const k of need) {
+    const it = items[k];
+    if (!it) continue;
+    const key = `${it.prompt}\u0000${it.response}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const T = Math.min(maxLen, 1 + Math.ceil((it.prompt.length + it.response.length) / USE_LITE_CHARS_PER_TOKEN));
+    tokens += T;
+    flop += T * USE_LITE_FLOP_PER_TOKEN + 4 * T * T * (256 + 512);
+  }
+  const threads = Math.max(1, opts.threads ?? 1);
+  const gflop = flop / 1e9;
+  return { items: seen.size, tokens, gflop, threads, seconds: gflop / ((opts.gflopsPerThread ?? USE_LITE_GFLOPS_PER_THREAD) * threads) };
+}

@@ -1,6 +1,6 @@
 // The studio's layout: header, a sidebar (data, experiment settings, run controls) and the main views
 // (live charts, results, pair inspector, policy steering) behind keyboard-reachable tabs; notices and the guided tour on top.
-import { lazy, Suspense, useEffect } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import type { KeyboardEvent } from 'react';
 import type { Tab } from './actions.ts';
 import * as A from './actions.ts';
@@ -13,14 +13,17 @@ import { Header, setTheme } from './components/Header.tsx';
 import { PairInspector } from './components/PairInspector.tsx';
 import { ResultsTable } from './components/ResultsTable.tsx';
 import { RunControls } from './components/RunControls.tsx';
-import { THEME_KEY } from './boot.ts';
+import { NARROW_QUERY, useMedia } from './components/common.tsx';
+import { PRESENT_KEY, THEME_KEY } from './boot.ts';
 import { update, useStudio } from './store.ts';
+import { partialLabel } from './story.ts';
 
-const TABS: { id: Tab; label: string }[] = [
-  { id: 'charts', label: 'Live charts' },
-  { id: 'results', label: 'Results' },
-  { id: 'pairs', label: 'Pair inspector' },
-  { id: 'policy', label: 'Policy steering' },
+// `short`: the label on narrow screens, so all four tabs fit a phone's width.
+const TABS: { id: Tab; label: string; short: string }[] = [
+  { id: 'charts', label: 'Live charts', short: 'Charts' },
+  { id: 'results', label: 'Results', short: 'Results' },
+  { id: 'pairs', label: 'Pair inspector', short: 'Pairs' },
+  { id: 'policy', label: 'Policy steering', short: 'Policy' },
 ];
 
 // The policy panel (best-of-N, PPO) brings its own worker and charts: loaded only when its tab opens.
@@ -79,19 +82,43 @@ function Tabs() {
           tabIndex={tab === t.id ? 0 : -1}
           onClick={() => select(t.id)}
         >
-          {t.label}
+          <span className="tab-long">{t.label}</span>
+          <span className="tab-short">{t.short}</span>
         </button>
       ))}
     </div>
   );
 }
 
+/** First load, nothing run yet: what to press and what to expect. */
+function Intro() {
+  const show = useStudio((s) => s.run.status === 'idle' && !s.result && s.live.runs.length === 0 && !s.interrupted);
+  if (!show) return null;
+  return (
+    <p className="intro" data-testid="intro">
+      Press <strong>Run</strong> to train one reward model per selected country and method (default: bundled synthetic data, 7 countries × 6 methods). The
+      default run takes about 15–30 s on a laptop; the charts fill in while it trains. Then open <strong>Results</strong>, or take the <strong>Guided tour</strong>.
+    </p>
+  );
+}
+
 function ResultOrigin() {
+  const status = useStudio((s) => s.run.status);
+  const cancelledRuns = useStudio((s) => (s.run.status === 'cancelled' ? s.live.runs.filter((r) => r.method !== 'start').length : 0));
+  const cancelledTotal = useStudio((s) => (s.run.status === 'cancelled' && s.run.config ? s.run.config.countries.length * s.run.config.methods.filter((m) => m !== 'start').length : 0));
   const origin = useStudio((s) => s.resultOrigin);
   const savedAt = useStudio((s) => s.resultSavedAt);
   const source = useStudio((s) => s.result?.source);
   const partialRuns = useStudio((s) => (s.resultOrigin === 'partial' ? s.live.runs.filter((r) => r.method !== 'start').length : 0));
   const partialTotal = useStudio((s) => (s.resultOrigin === 'partial' && s.run.config ? s.run.config.countries.length * s.run.config.methods.filter((m) => m !== 'start').length : 0));
+  const cancelled = partialLabel(status, cancelledRuns, cancelledTotal);
+  if (cancelled) {
+    return (
+      <span className="small warn" data-testid="result-origin" data-partial="true">
+        {cancelled}
+      </span>
+    );
+  }
   if (!origin) return null;
   if (origin === 'partial') {
     return (
@@ -110,14 +137,20 @@ function ResultOrigin() {
 
 export function App() {
   const tab = useStudio((s) => s.ui.tab);
+  const present = useStudio((s) => s.ui.present);
+  const narrow = useMedia(NARROW_QUERY);
+  // Narrow screens: data and settings fold into a drawer under the run controls, so the views get the screen.
+  const [drawer, setDrawer] = useState(false);
   useEffect(() => {
     try {
       const t = localStorage.getItem(THEME_KEY);
       if (t === 'light' || t === 'dark') setTheme(t);
+      if (localStorage.getItem(PRESENT_KEY) === '1') update((s) => ({ ui: { ...s.ui, present: true } }));
     } catch {
-      // ignore: system theme
+      // ignore: system theme, normal layout
     }
   }, []);
+  const settingsHidden = present || (narrow && !drawer);
   return (
     <div className="app">
       <a className="skip" href="#main">
@@ -127,11 +160,19 @@ export function App() {
       <div className="layout">
         <aside className="sidebar" aria-label="Run, data and settings">
           <RunControls />
-          <DatasetPicker />
-          <ConfigPanel />
+          {narrow && !present ? (
+            <button type="button" className="drawer-toggle" data-testid="settings-drawer" aria-expanded={drawer} aria-controls="settings" onClick={() => setDrawer((d) => !d)}>
+              {drawer ? 'Hide data & settings ▴' : 'Data & settings ▾'}
+            </button>
+          ) : null}
+          <div id="settings" className="settings" hidden={settingsHidden}>
+            <DatasetPicker />
+            <ConfigPanel />
+          </div>
         </aside>
         <main id="main" className="main" tabIndex={-1}>
           <Notices />
+          <Intro />
           <div className="main-head">
             <Tabs />
             <ResultOrigin />

@@ -9,6 +9,7 @@ import type { PhaseProgress } from './derive.ts';
 import { runKey } from './derive.ts';
 import type { RunBundle } from './export.ts';
 import type { PendingRun } from './persist.ts';
+import { own } from '../pipeline/dict.ts';
 
 export type RunStatus = 'idle' | 'running' | 'paused' | 'done' | 'error' | 'cancelled';
 
@@ -18,7 +19,11 @@ export type DataChoice =
   | { kind: 'goqa'; file: File | null }
   | { kind: 'hub'; id: string };
 
-export type ModelChoice = { kind: 'bundled' } | { kind: 'files'; files: File[]; paths: string[]; name: string } | { kind: 'hub'; id: string };
+export type ModelChoice =
+  | { kind: 'bundled' }
+  /** tune: head (frozen encoder, default) or fine-tuning (lora, top); seqLen: joint sequence length (fine-tuning). */
+  | { kind: 'use-lite'; tune?: 'lora' | 'top' | 'head'; seqLen?: number }
+  | { kind: 'files'; files: File[]; paths: string[]; name: string } | { kind: 'hub'; id: string };
 
 export type Tab = 'charts' | 'results' | 'pairs' | 'policy';
 export type Theme = 'system' | 'light' | 'dark';
@@ -65,6 +70,8 @@ export interface UiState {
   metric: 'full' | 'edited' | 'both';
   marginMethod: Method;
   educator: number | null;
+  /** Presentation mode (projector): large type, the bias story first, fewer controls; remembered per browser. */
+  present: boolean;
 }
 
 export interface StudioState {
@@ -138,7 +145,7 @@ export function initialState(): StudioState {
     resultOrigin: null,
     resultSavedAt: null,
     interrupted: null,
-    ui: { theme: 'system', tab: 'charts', country: DEFAULT_CONFIG.countries[0], metric: 'both', marginMethod: 'scpo', educator: null },
+    ui: { theme: 'system', tab: 'charts', country: DEFAULT_CONFIG.countries[0], metric: 'both', marginMethod: 'scpo', educator: null, present: false },
     notices: [],
   };
 }
@@ -173,7 +180,7 @@ export function toggleIn<T>(list: readonly T[], v: T, on: boolean): T[] {
 
 /** When new data arrives, drop selected countries it lacks (with a notice) so a run does not fail on them. */
 function fitConfigToData(s: StudioState, summary: DataSummary): P {
-  const has = (c: string) => (summary.countries[c]?.pairs ?? 0) > 0;
+  const has = (c: string) => (own(summary.countries, c)?.pairs ?? 0) > 0;
   const dropped = [...s.config.countries, ...s.config.majority].filter((c) => !has(c));
   if (dropped.length === 0) return {};
   let countries = s.config.countries.filter(has);

@@ -4,6 +4,7 @@
 import { cspFor, readNetworkFlag } from './csp.ts';
 
 export const THEME_KEY = 'scpo-studio.theme';
+export const PRESENT_KEY = 'scpo-studio.present';
 
 if (import.meta.env.PROD) {
   const meta = document.createElement('meta');
@@ -17,4 +18,11 @@ try {
   if (t === 'light' || t === 'dark') document.documentElement.dataset.theme = t;
 } catch {
   // Storage can be blocked (private modes); the system theme then applies.
+}
+
+try {
+  // Presentation mode before the first paint too, so a projector never flashes the small layout.
+  if (localStorage.getItem(PRESENT_KEY) === '1') document.documentElement.dataset.present = 'on';
+} catch {
+  // Not remembered: the normal layout applies.
 }

@@ -4,8 +4,9 @@ import { resolveConfig } from '../pipeline/experiment.ts';
 import type { ExperimentResult, RunResult } from '../pipeline/experiment.ts';
 import { APP_VERSION, reportCsv, reportFiles as cliReportFiles, toCsv } from '../pipeline/report.ts';
 import type { RunInfo } from '../pipeline/report.ts';
-import type { Item, Method, Pair } from '../pipeline/types.ts';
-import { METHODS } from '../pipeline/types.ts';
+import type { Item, Pair } from '../pipeline/types.ts';
+import { z } from 'zod';
+import { describeIssues, itemsSchema, pairsSchema, resultSchema, summarySchema } from './bundle-schema.ts';
 import type { DataSummary } from '../workers/protocol.ts';
 
 export interface ExportFile {
@@ -96,41 +97,17 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function f32(v: unknown, what: string): Float32Array {
-  if (v instanceof Float32Array) return v;
-  if (!Array.isArray(v)) throw new Error(`${what} is not an array`);
-  return Float32Array.from(v, (x) => (typeof x === 'number' ? x : NaN));
-}
-
-function num(v: unknown): number {
-  return typeof v === 'number' ? v : NaN;
-}
-
-function reviveRun(v: unknown, k: number): RunResult {
-  if (!isRecord(v) || typeof v.country !== 'string' || !(METHODS as readonly string[]).includes(String(v.method))) {
-    throw new Error(`runs[${k}] is not a run (country, method)`);
-  }
-  return {
-    country: v.country,
-    method: v.method as Method,
-    trainPairs: num(v.trainPairs),
-    steps: num(v.steps),
-    accFull: num(v.accFull),
-    accEdited: num(v.accEdited),
-    accMajority: num(v.accMajority),
-    // Runs saved before the validation split have none.
-    accVal: num(v.accVal),
-    losses: Array.isArray(v.losses) ? v.losses.map(num) : [],
-    points: Array.isArray(v.points)
-      ? v.points.filter(isRecord).map((p) => ({ step: num(p.step), loss: typeof p.loss === 'number' ? p.loss : null, accFull: num(p.accFull), accEdited: num(p.accEdited) }))
-      : [],
-    ms: num(v.ms),
-  };
+/** `schema` applied to `v`, or an Error naming the first problems by path (bundle-schema.ts). */
+function checked<S extends z.ZodType>(schema: S, v: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(v);
+  if (!r.success) throw new Error(`not a valid run: ${describeIssues(what, r.error)}`);
+  return r.data;
 }
 
 /**
- * Reads a run bundle (or a CLI run.json plus reports) back into typed values. Throws Error with a short reason;
- * never evaluates anything from the file.
+ * Reads a run bundle back into typed values, validated against bundle-schema.ts: a file with a wrong shape is
+ * rejected with the path of its first problems (never shown half-read). Throws Error with a short reason; never
+ * evaluates anything from the file.
  */
 export function parseBundle(text: string): RunBundle {
   let v: unknown;
@@ -146,66 +123,25 @@ export function parseBundle(text: string): RunBundle {
   if (!isRecord(r) || !isRecord(r.reports) || !isRecord(r.config) || !Array.isArray(r.runs)) {
     throw new Error('the run has no result (config, runs, reports)');
   }
+  // The config through the form's own validation (its messages name the setting).
   const config = resolveConfig(r.config as Parameters<typeof resolveConfig>[0]);
-  const margins: ExperimentResult['margins'] = {};
-  if (isRecord(r.margins)) {
-    for (const [c, ms] of Object.entries(r.margins)) {
-      if (!isRecord(ms)) continue;
-      margins[c] = {};
-      for (const [m, arr] of Object.entries(ms)) {
-        if ((METHODS as readonly string[]).includes(m)) margins[c][m as Method] = f32(arr, `margins.${c}.${m}`);
-      }
-    }
-  }
-  const sets: ExperimentResult['sets'] = {};
-  if (isRecord(r.sets)) {
-    for (const [c, s] of Object.entries(r.sets)) {
-      if (!isRecord(s) || !Array.isArray(s.train) || !Array.isArray(s.test)) continue;
-      const val = Array.isArray(s.val) ? s.val.map(num) : [];
-      sets[c] = { train: s.train.map(num), val, test: s.test.map(num), kept: num(s.kept), edited: num(s.edited) };
-    }
-  }
-  const result: ExperimentResult = {
-    config,
-    source: typeof r.source === 'string' ? r.source : 'imported',
-    backend: typeof r.backend === 'string' ? r.backend : 'unknown',
-    rPlus: Array.isArray(r.rPlus) ? f32(r.rPlus, 'rPlus') : new Float32Array(0),
-    rMinus: Array.isArray(r.rMinus) ? f32(r.rMinus, 'rMinus') : new Float32Array(0),
-    sets,
-    runs: r.runs.map(reviveRun),
-    margins,
-    reports: r.reports as unknown as ExperimentResult['reports'],
-    timings: isRecord(r.timings) ? (r.timings as Record<string, number>) : {},
-  };
+  const rest = checked(resultSchema, r, 'result');
+  const result: ExperimentResult = { config, ...rest };
+  const summary: DataSummary | null = v.summary === null || v.summary === undefined ? null : checked(summarySchema, v.summary, 'summary');
   let items: Item[] | null = null;
   let pairs: Pair[] | null = null;
   if (Array.isArray(v.items) && Array.isArray(v.pairs)) {
-    const its = v.items;
-    const ok =
-      its.every((it) => isRecord(it) && typeof it.prompt === 'string' && typeof it.response === 'string') &&
-      v.pairs.every(
-        (p) =>
-          isRecord(p) &&
-          typeof p.country === 'string' &&
-          typeof p.chosen === 'number' &&
-          typeof p.rejected === 'number' &&
-          p.chosen >= 0 &&
-          p.chosen < its.length &&
-          p.rejected >= 0 &&
-          p.rejected < its.length,
-      );
-    if (ok) {
-      items = its as Item[];
-      pairs = v.pairs as Pair[];
-    }
+    items = checked(itemsSchema, v.items, 'items');
+    const ps = checked(pairsSchema, v.pairs, 'pairs');
+    const n = items.length;
+    const bad = ps.findIndex((p) => p.chosen >= n || p.rejected >= n);
+    if (bad >= 0) throw new Error(`not a valid run: pairs.${bad}: chosen/rejected must index items (${n} items)`);
+    pairs = ps;
   }
-  return {
-    result,
-    summary: isRecord(v.summary) ? (v.summary as unknown as DataSummary) : null,
-    items,
-    pairs,
-    savedAt: typeof v.savedAt === 'string' ? v.savedAt : '',
-  };
+  // Every run's country must be one of the config's (the views index runs by the config's countries).
+  const stray = result.runs.find((x) => !config.countries.includes(x.country));
+  if (stray) throw new Error(`not a valid run: result.runs has country ${JSON.stringify(stray.country)}, which is not in its config`);
+  return { result, summary, items, pairs, savedAt: typeof v.savedAt === 'string' ? v.savedAt : '' };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

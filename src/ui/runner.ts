@@ -6,7 +6,7 @@ import { ConfigError } from '../pipeline/types.ts';
 import type { Method } from '../pipeline/types.ts';
 import { ExperimentClient } from '../workers/client.ts';
 import { modelStem } from '../pipeline/rm/export.ts';
-import type { DataSpec, FromWorker, ModelSpec } from '../workers/protocol.ts';
+import type { DataSpec, FromWorker, JobSpec, ModelSpec } from '../workers/protocol.ts';
 import * as A from './actions.ts';
 import type { DataChoice, ModelChoice, StudioState } from './actions.ts';
 import { NETWORK_FLAG_KEY, readNetworkFlag } from './csp.ts';
@@ -20,6 +20,7 @@ import type { RunBundle } from './export.ts';
 import { clearPending, loadLast, loadPending, saveLast, savePending } from './persist.ts';
 import type { PendingRun } from './persist.ts';
 import { update, useStudio } from './store.ts';
+import { dict, dictFrom, own } from '../pipeline/dict.ts';
 
 let client: ExperimentClient | null = null;
 let pending: PendingRun | null = null;
@@ -50,15 +51,15 @@ function onMessage(msg: FromWorker): void {
     const finished = msg.events.filter((e) => e.type === 'run');
     if (finished.length === 0 && Date.now() - lastPendingSave <= 2000) return;
     let runs = pending.runs ?? [];
-    let margins = pending.margins ?? {};
+    let margins = pending.margins ?? dict();
     if (finished.length) {
       runs = [...runs];
-      margins = { ...margins };
+      margins = dictFrom(Object.entries(margins));
       for (const e of finished) {
         if (e.type !== 'run') continue;
         const { country, method } = e.run;
         runs = [...runs.filter((r) => r.country !== country || r.method !== method), e.run];
-        if (e.margins) margins[country] = { ...margins[country], [method]: e.margins };
+        if (e.margins) margins[country] = { ...own(margins, country), [method]: e.margins };
       }
     }
     lastPendingSave = Date.now();
@@ -99,6 +100,8 @@ export function modelSpecOf(m: ModelChoice, allowNetwork: boolean): ModelSpec | 
   switch (m.kind) {
     case 'bundled':
       return { kind: 'bundled' };
+    case 'use-lite':
+      return { kind: 'use-lite', ...(m.tune ? { tune: m.tune } : {}), ...(m.seqLen ? { seqLen: m.seqLen } : {}) };
     case 'files':
       if (m.files.length === 0) return 'The chosen model folder is empty.';
       return { kind: 'files', files: m.files, paths: m.paths };
@@ -212,12 +215,30 @@ export async function importRunFiles(files: File[]): Promise<void> {
   }
 }
 
-/** Downloads the latest run of this page as a PyTorch job (one zip: data, plan, bag RM, job/run.py, README). */
+/**
+ * Downloads a PyTorch job (one zip: data, plan, bag RM, job/run.py, README): of the latest run of this page when
+ * there is one (its own global scores), else of the form's settings, data and model, scored and trained nowhere here.
+ */
 export async function exportJob(): Promise<void> {
+  const s = useStudio.getState();
+  let fresh: JobSpec | undefined;
+  if (!(s.result && s.resultOrigin === 'run')) {
+    let config;
+    try {
+      config = resolveConfig(s.config);
+    } catch (e) {
+      return notice('error', e instanceof ConfigError ? `Config problem: ${e.message}` : String(e));
+    }
+    const data = dataSpecOf(s.data, s.allowNetwork);
+    const model = modelSpecOf(s.model, s.allowNetwork);
+    if (typeof data === 'string') return notice('error', data);
+    if (typeof model === 'string') return notice('error', model);
+    fresh = { config, data, model, strict: s.strict };
+  }
   try {
-    const files = await getClient().exportJob();
-    const s = useStudio.getState();
-    const stem = `scpo-job-${s.result?.config.seed ?? 0}`;
+    const files = await getClient().exportJob(fresh);
+    const seed = fresh ? fresh.config.seed : (s.result?.config.seed ?? 0);
+    const stem = `scpo-job-${seed}`;
     download(`${stem}.zip`, zip(files.map((f) => ({ path: `${stem}/${f.path}`, bytes: new Uint8Array(f.bytes) }))));
     notice('info', `Saved the run as a PyTorch job, ${stem}.zip: unzip it and run python3 ${stem}/run.py --out OUT (see its README.md).`);
   } catch (e) {

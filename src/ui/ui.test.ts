@@ -185,6 +185,39 @@ describe('export', () => {
     expect(() => parseBundle('{"format":"scpo-studio-run","version":1,"result":{}}')).toThrow(/no result/);
     expect(() => parseBundle('{"format":"scpo-studio-run","version":1,"result":{"config":{"tau":9},"runs":[],"reports":{}}}')).toThrow(/tau/);
   });
+
+  it('validates the whole bundle against its schema and names what is wrong', () => {
+    const reports = { full: {}, partial: {}, editedRatios: { train: {}, test: {} }, bias: { majority: [], countries: {}, avg: {} }, efficiency: { fractions: [], countries: {}, avgRatio: null, neverReached: [] } };
+    const base = { format: 'scpo-studio-run', version: 1, savedAt: 'now', summary: null, items: null, pairs: null };
+    const result = { config: { countries: ['Chile'] }, source: 's', backend: 'cpu', rPlus: [], rMinus: [], sets: {}, runs: [], margins: {}, reports, timings: {} };
+    const parse = (b: unknown) => () => parseBundle(JSON.stringify(b));
+    expect(parse({ ...base, result })).not.toThrow();
+    expect(parse({ ...base, summary: {}, result })).toThrow(/^not a valid run: summary\.format: /);
+    expect(parse({ ...base, result: { ...result, reports: {} } })).toThrow(/result\.reports\.full: /);
+    expect(parse({ ...base, result: { ...result, runs: [{ country: 'Chile', method: 'scpo', trainPairs: 1, steps: 1, accFull: 'high', accEdited: 0, accMajority: 0 }] } })).toThrow(
+      /result\.runs\.0\.accFull: /,
+    );
+    expect(parse({ ...base, result: { ...result, reports: { ...reports, full: { Chile: { magic: 1 } } } } })).toThrow(/result\.reports\.full\.Chile/);
+    expect(parse({ ...base, result: { ...result, margins: { Chile: { scpo: 'x' } } } })).toThrow(/result\.margins\.Chile\.scpo/);
+    expect(parse({ ...base, result: { ...result, runs: [{ country: 'Peru', method: 'start', trainPairs: 0, steps: 0, accFull: 0.5, accEdited: 0.5, accMajority: 0.5 }] } })).toThrow(/"Peru"/);
+    expect(parse({ ...base, items: [{ prompt: 'p', response: 'r' }], pairs: [{ chosen: 0, rejected: 5, country: 'Chile', split: 'train' }], result })).toThrow(/pairs\.0/);
+  });
+
+  it('keeps a country named __proto__ through an import, as plain data', () => {
+    const text =
+      '{"format":"scpo-studio-run","version":1,"savedAt":"now","summary":null,"items":null,"pairs":null,"result":{"config":{"countries":["__proto__"]},' +
+      '"source":"s","backend":"cpu","rPlus":[],"rMinus":[],"sets":{"__proto__":{"train":[0],"test":[1],"kept":1,"edited":0}},' +
+      '"runs":[{"country":"__proto__","method":"start","trainPairs":0,"steps":0,"accFull":0.5,"accEdited":0.25,"accMajority":0.5,"losses":[],"points":[],"ms":0}],' +
+      '"margins":{"__proto__":{"start":[1,2]}},"timings":{},"reports":{"full":{"__proto__":{"start":50},"avg":{"start":50}},"partial":{"__proto__":{"start":25},"avg":{"start":25}},' +
+      '"editedRatios":{"train":{"__proto__":1},"test":{"__proto__":0}},"bias":{"majority":[],"countries":{"__proto__":{"start":{"own":50,"majority":50}}},"avg":{}},' +
+      '"efficiency":{"fractions":[],"countries":{},"avgRatio":null,"neverReached":[]}}}}';
+    const b = parseBundle(text);
+    expect(Object.keys(b.result.reports.full)).toEqual(['__proto__', 'avg']);
+    expect(b.result.reports.full.__proto__.start).toBe(50);
+    expect(Array.from(b.result.margins.__proto__.start ?? [])).toEqual([1, 2]);
+    expect(Object.keys(b.result.sets)).toEqual(['__proto__']);
+    expect(Object.keys(Object.prototype)).toEqual([]);
+  });
 });
 
 describe('zip', () => {

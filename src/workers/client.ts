@@ -2,7 +2,7 @@
 // message coming back and hands typed messages to one listener.
 import type { CompletedRuns, ExperimentConfig } from '../pipeline/experiment.ts';
 import { parseFromWorker } from './protocol.ts';
-import type { BackendPref, DataSpec, FromWorker, ModelFile, ModelSpec, ToWorker } from './protocol.ts';
+import type { BackendPref, DataSpec, FromWorker, JobSpec, ModelFile, ModelSpec, ToWorker } from './protocol.ts';
 import type { Method } from '../pipeline/types.ts';
 
 export type Listener = (msg: FromWorker) => void;
@@ -81,12 +81,15 @@ export class ExperimentClient {
     });
   }
 
-  /** The latest run as a PyTorch job folder (paths inside the job, e.g. "job/run.py"). Does not touch the current run. */
-  exportJob(): Promise<ModelFile[]> {
+  /**
+   * A PyTorch job folder (paths inside the job, e.g. "job/run.py"): of the latest run, or with `fresh` of that
+   * config/data/model without training. Does not touch the current run.
+   */
+  exportJob(fresh?: JobSpec): Promise<ModelFile[]> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.exports.set(id, { resolve, reject });
-      this.post({ type: 'export-job', id });
+      this.post(fresh ? { type: 'export-job', id, fresh } : { type: 'export-job', id });
     });
   }
 

@@ -23,7 +23,11 @@ import type { PreferenceData } from '../pipeline/types.ts';
 import { parseToWorker } from './protocol.ts';
 import { batcher, type Batcher } from './batcher.ts';
 import { RunSlot } from './run-slot.ts';
-import type { BackendPref, BackendReport, DataSpec, FromWorker, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
+import { exportUseLiteModel, runUseLiteInWorker, type UseLiteTrained } from './use-lite-run.ts';
+import { exportUseLiteTuned, runUseLiteTuneInWorker, type UseLiteTuned } from './use-lite-tune-run.ts';
+import type { RunControl } from '../pipeline/train/loop.ts';
+import type { BackendPref, BackendReport, DataSpec, FromWorker, JobSpec, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
+import { encodeItems } from '../pipeline/rm/tokenizer.ts';
 
 // The worker global, typed by what this file uses (the DOM lib has no DedicatedWorkerGlobalScope here).
 declare const self: {
@@ -94,6 +98,8 @@ function modelReader(spec: ModelSpec): Promise<ReadFile> | ReadFile {
   switch (spec.kind) {
     case 'bundled':
       return fetchReader(BUNDLED_MODEL_URL);
+    case 'use-lite':
+      throw new ConfigError('the USE-lite model is loaded by its own run path (use-lite-run.ts)');
     case 'files':
       return filesReader(spec.files, spec.paths);
     case 'hub':
@@ -150,9 +156,19 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
   const sink = eventSink(msg.id);
   let disposeScoring: (() => void) | null = null;
   try {
+    // A run cancelled while loading stops at the next step instead of finishing its loads for nothing.
+    const live = () => {
+      if (control.signal?.aborted) throw new CancelledError();
+    };
     const data = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed);
+    live();
+    if (msg.model.kind === 'use-lite') {
+      await runUseLite(msg, data, sink, control);
+      return;
+    }
     post({ type: 'status', id: msg.id, message: 'loading the reward model' });
     const { model, onnx } = await loadModel(msg.model);
+    live();
     const { backend, report } = await selectBackend(msg.backend);
     post({ type: 'backend', id: msg.id, report });
     const fallback: ItemScorer = async (encoded, indices) => {
@@ -167,6 +183,7 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     disposeScoring = scoring.dispose;
     const store = new ModelStore(model.params);
     const resumed = new Set((msg.completed?.runs ?? []).map((r) => `${r.country}\u0000${r.method}`));
+    trainedUseLite = null;
     trained = { model, store, config: msg.config, modelName: describeModel(msg.model), resumed };
     const session = await runSession({
       data,
@@ -206,10 +223,79 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
   }
 }
 
+/** A `use-lite` run (use-lite-run.ts): same events and result messages as the bag RM's. */
+async function runUseLite(
+  msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' }>,
+  data: PreferenceData,
+  sink: Batcher<ExperimentEvent>,
+  control: RunControl,
+): Promise<void> {
+  post({ type: 'status', id: msg.id, message: 'loading the USE-lite reward model' });
+  const spec = msg.model as Extract<ModelSpec, { kind: 'use-lite' }>;
+  const tune = spec.tune ?? 'head';
+  if (tune !== 'head') {
+    if (tune !== 'lora' && tune !== 'top') throw new ConfigError(`USE-lite: unknown tune mode "${String(tune)}" (lora, top or head)`);
+    if (spec.seqLen !== undefined && !(Number.isInteger(spec.seqLen) && spec.seqLen >= 2 && spec.seqLen <= 128)) {
+      throw new ConfigError(`USE-lite: sequence length must be an integer in [2, 128], got ${String(spec.seqLen)}`);
+    }
+    trained = null;
+    lastJob = null;
+    trainedUseLite = null;
+    // Fine-tuning runs on this worker's wasm matmul (the cpu trainer), whatever the backend preference.
+    post({ type: 'backend', id: msg.id, report: { name: 'cpu', info: 'CPU (wasm SIMD matmul; USE-lite trainer)', reason: 'USE-lite fine-tuning runs on the cpu trainer' } });
+    const { session, trained: tt } = await runUseLiteTuneInWorker({
+      data,
+      config: msg.config,
+      tune,
+      seqLen: spec.seqLen,
+      baseUrl: BASE,
+      say: (message) => post({ type: 'status', id: msg.id, message }),
+      onEvent: sink.push,
+      control,
+    });
+    trainedUseLite = tt;
+    const { result } = session;
+    sink.flush();
+    const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
+    for (const byMethod of Object.values(result.margins)) {
+      for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
+    }
+    post({ type: 'result', id: msg.id, result }, transfer);
+    return;
+  }
+  const { backend, report } = await selectBackend(msg.backend);
+  post({ type: 'backend', id: msg.id, report });
+  trained = null;
+  lastJob = null;
+  trainedUseLite = null;
+  const { session, trained: t } = await runUseLiteInWorker({
+    data,
+    config: msg.config,
+    backend,
+    prefer: msg.backend === 'cpu' ? 'wasm' : 'auto',
+    baseUrl: BASE,
+    wasmPaths: ORT_WASM_URL,
+    say: (message) => post({ type: 'status', id: msg.id, message }),
+    onEvent: sink.push,
+    control,
+    completed: msg.completed,
+  });
+  trainedUseLite = t;
+  const { result } = session;
+  sink.flush();
+  const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
+  for (const byMethod of Object.values(result.margins)) {
+    for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
+  }
+  post({ type: 'result', id: msg.id, result }, transfer);
+}
+
+let trainedUseLite: UseLiteTrained | UseLiteTuned | null = null;
+
 /** Loads the RM and keeps the bytes of its ONNX file (for the onnxruntime-web scorer). */
-async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
+async function loadModelFiles(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
   try {
-    const read = await modelReader(spec);
+    const read = retrying(await modelReader(spec));
     let onnx: Uint8Array | null = null;
     const model = await loadBagRM(async (path) => {
       const b = await read(path);
@@ -220,6 +306,40 @@ async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: U
   } catch (e) {
     throw new ConfigError(`reward model: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/**
+ * A fetch that fails at the network level (not an HTTP error) is tried again: Chromium can fail a big response
+ * while another request for the same URL writes its cache entry (net::ERR_CACHE_WRITE_FAILURE).
+ */
+function retrying(read: ReadFile, attempts = 3): ReadFile {
+  return async (path) => {
+    for (let k = 1; ; k++) {
+      try {
+        return await read(path);
+      } catch (e) {
+        if (k >= attempts || !(e instanceof TypeError)) throw e;
+        await new Promise((r) => setTimeout(r, 150 * k));
+      }
+    }
+  };
+}
+
+/**
+ * The bundled model, loaded once per worker and shared by every run: Run / Cancel / Run in a hurry then starts no
+ * second fetch of the 12 MB ONNX file racing the first. A failed load is forgotten, so the next run tries again.
+ */
+let bundledModel: Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> | null = null;
+
+async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
+  if (spec.kind !== 'bundled') return loadModelFiles(spec);
+  const p = (bundledModel ??= loadModelFiles(spec).catch((e: unknown) => {
+    bundledModel = null;
+    throw e;
+  }));
+  const { model, onnx } = await p;
+  // Each run transfers its ONNX bytes to its scoring worker: hand out a copy, keep the original.
+  return { model, onnx: onnx ? onnx.slice() : null };
 }
 
 const SCORING_INIT_TIMEOUT_MS = 60_000;
@@ -308,6 +428,17 @@ function ownBuffer(b: Uint8Array): ArrayBuffer {
 
 function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
   const fail = (message: string) => post({ type: 'error', id: msg.id, error: { kind: 'config', message } });
+  if (trainedUseLite) {
+    const t = trainedUseLite;
+    (t.kind === 'use-lite-tuned' ? Promise.resolve().then(() => exportUseLiteTuned(t, msg.country, msg.method)) : exportUseLiteModel(t, BASE, msg.country, msg.method)).then(
+      (files) => {
+        const list: ModelFile[] = Object.entries(files).map(([path, bytes]) => ({ path, bytes: ownBuffer(bytes) }));
+        post({ type: 'model', id: msg.id, country: msg.country, method: msg.method, files: list }, list.map((f) => f.bytes));
+      },
+      (e: unknown) => post({ type: 'error', id: msg.id, error: toWorkerError(e) }),
+    );
+    return;
+  }
   if (!trained) return fail('no run has trained a model yet');
   const { store, model, config, modelName } = trained;
   const params = msg.method === 'start' ? store.baseCopy() : store.get(msg.country, msg.method);
@@ -340,12 +471,22 @@ function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
 /** The latest finished run's inputs, for 'export-job'. */
 let lastJob: Omit<JobInputs, 'info' | 'template'> & { globalRm: string } | null = null;
 
-async function exportJob(id: number): Promise<void> {
-  if (!lastJob) return post({ type: 'error', id, error: { kind: 'config', message: 'no finished run in this page to export as a job' } });
+async function exportJob(id: number, fresh?: JobSpec): Promise<void> {
+  const useLite = 'the PyTorch job export holds the bag RM; it is not available for USE-lite runs yet';
+  if (fresh ? fresh.model.kind === 'use-lite' : trainedUseLite) return post({ type: 'error', id, error: { kind: 'config', message: useLite } });
+  if (!lastJob && !fresh) return post({ type: 'error', id, error: { kind: 'config', message: 'no finished run in this page to export as a job' } });
   try {
     // Loaded on first use: the job's Python files stay out of the worker's main chunk.
     const [{ buildJob }, { loadJobTemplate }] = await Promise.all([import('../pipeline/job/build.ts'), import('../pipeline/job/template.browser.ts')]);
-    const { globalRm, ...inputs } = lastJob;
+    let job = lastJob;
+    if (fresh) {
+      // No run: the data and model as a run would load them; buildJob scores with the CPU forward pass.
+      const data = await loadData(fresh.data, fresh.strict, fresh.config.seed);
+      const { model } = await loadModel(fresh.model);
+      const encoded = encodeItems(model.tokenizer, data.items, model.params.config);
+      job = { data, encoded, globalParams: model.params, config: fresh.config, globalRm: describeModel(fresh.model) };
+    }
+    const { globalRm, ...inputs } = job!;
     const files = buildJob({ ...inputs, info: { data: summarizeData(inputs.data), globalRm, versions: { app: APP_VERSION } }, template: loadJobTemplate() });
     const list: ModelFile[] = Object.entries(files).map(([path, bytes]) => ({ path, bytes: ownBuffer(bytes) }));
     post({ type: 'job', id, files: list }, list.map((f) => f.bytes));
@@ -358,7 +499,7 @@ self.onmessage = (ev: MessageEvent<unknown>) => {
   const msg = parseToWorker(ev.data);
   if (!msg) return;
   if (msg.type === 'export-job') {
-    void exportJob(msg.id);
+    void exportJob(msg.id, msg.fresh);
     return;
   }
   if (msg.type === 'export-model') {

@@ -17,6 +17,12 @@ export type DataSpec =
 export type ModelSpec =
   | { kind: 'bundled' }
   /**
+   * The bundled USE-lite transformer RM (public/models/scpo-use-lite-rm). tune 'head' (default): frozen encoder,
+   * heads trained per run; 'lora' / 'top': country RMs fine-tuned by the USE-lite cpu trainer (wasm SIMD), joint
+   * sequences of seqLen tokens (default 128). Checked by the worker (ConfigError naming the field).
+   */
+  | { kind: 'use-lite'; tune?: 'lora' | 'top' | 'head'; seqLen?: number }
+  /**
    * A local folder in HF layout picked by the user (turned into blob URLs in the worker). `paths[i]` is files[i]'s
    * path inside that folder (e.g. "onnx/model.onnx"): File.webkitRelativePath is not part of a File's structured clone.
    */
@@ -37,8 +43,19 @@ export type ToWorker =
    * answered by 'model' (files as transferred ArrayBuffers) or 'error'. Its id is the request's own, not a run id.
    */
   | { type: 'export-model'; id: number; country: string; method: Method }
-  /** The latest run as a PyTorch job folder (src/pipeline/job/): answered by 'job' (files transferred) or 'error'. */
-  | { type: 'export-job'; id: number };
+  /**
+   * A PyTorch job folder (src/pipeline/job/): of the latest finished run (its own global scores), or with `fresh`,
+   * of that config, data and model, scored here on the CPU and trained nowhere. Answered by 'job' or 'error'.
+   */
+  | { type: 'export-job'; id: number; fresh?: JobSpec };
+
+/** What a job exported without a run needs: the run request's config, data and model. */
+export interface JobSpec {
+  config: ExperimentConfig;
+  data: DataSpec;
+  model: ModelSpec;
+  strict: boolean;
+}
 
 /** One file of an exported model: its path in the HF layout (e.g. "onnx/model.onnx") and its bytes. */
 export interface ModelFile {
@@ -214,6 +231,11 @@ export function parseToWorker(v: unknown): ToWorker | null {
   if (v.type === 'export-model') {
     return typeof v.country === 'string' && isMethod(v.method) ? { type: 'export-model', id: v.id, country: v.country, method: v.method } : null;
   }
-  if (v.type === 'export-job') return { type: 'export-job', id: v.id };
+  if (v.type === 'export-job') {
+    if (v.fresh === undefined) return { type: 'export-job', id: v.id };
+    const f = v.fresh;
+    if (!isRecord(f) || !isRecord(f.config) || !isRecord(f.data) || typeof f.data.kind !== 'string' || !isRecord(f.model) || typeof f.model.kind !== 'string') return null;
+    return { type: 'export-job', id: v.id, fresh: { config: f.config as unknown as ExperimentConfig, data: f.data as unknown as DataSpec, model: f.model as unknown as ModelSpec, strict: f.strict === true } };
+  }
   return { type: v.type as 'pause' | 'resume' | 'cancel', id: v.id };
 }

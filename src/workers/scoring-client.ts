@@ -3,7 +3,7 @@
 import type { ItemScorer } from '../pipeline/experiment.ts';
 import { selectEncoded } from '../pipeline/rm/tokenizer.ts';
 import type { EncodedItems } from '../pipeline/rm/types.ts';
-import type { OrtEp, OrtPreference } from './ort-scorer.ts';
+import type { OrtEp, OrtModelKind, OrtPreference } from './ort-scorer.ts';
 import { encodedBuffers, parseFromScoring } from './scoring-protocol.ts';
 import type { FromScoring, ToScoring } from './scoring-protocol.ts';
 
@@ -28,6 +28,8 @@ export interface ScoringInitOptions {
   wasmPaths: string;
   numThreads?: number;
   batchItems?: number;
+  /** The model's input layout (default: the bag RM). */
+  modelKind?: OrtModelKind;
 }
 
 type Pending = { resolve: (m: FromScoring) => void; reject: (e: Error) => void };
@@ -104,7 +106,7 @@ export class ScoringClient {
   async init(model: Uint8Array, opts: ScoringInitOptions): Promise<ScoringReady> {
     const buf = ownBuffer(model);
     const r = await this.request((id) => ({
-      msg: { type: 'init', id, model: buf, prefer: opts.prefer ?? 'auto', wasmPaths: opts.wasmPaths, numThreads: opts.numThreads, batchItems: opts.batchItems },
+      msg: { type: 'init', id, model: buf, prefer: opts.prefer ?? 'auto', wasmPaths: opts.wasmPaths, numThreads: opts.numThreads, batchItems: opts.batchItems, ...(opts.modelKind ? { modelKind: opts.modelKind } : {}) },
       transfer: [buf],
     }));
     if (r.type !== 'ready') throw new Error(`scoring worker answered ${r.type} to init`);
@@ -122,6 +124,15 @@ export class ScoringClient {
     if (r.type !== 'scores') throw new Error(`scoring worker answered ${r.type} to score`);
     if (r.scores.length !== sub.count) throw new Error(`scoring worker returned ${r.scores.length} scores for ${sub.count} items`);
     return r.scores;
+  }
+
+  /** USE-lite: [n, 512] embeddings of `indices` of `items`, in order (same copying/transfer as score). */
+  async embed(items: EncodedItems, indices?: Int32Array): Promise<Float32Array> {
+    const sub = selectEncoded(items, indices ?? Int32Array.from({ length: items.count }, (_, i) => i));
+    const r = await this.request((id) => ({ msg: { type: 'embed', id, items: sub }, transfer: encodedBuffers(sub) }));
+    if (r.type !== 'embeddings') throw new Error(`scoring worker answered ${r.type} to embed`);
+    if (r.embeddings.length % Math.max(sub.count, 1) !== 0) throw new Error(`scoring worker returned ${r.embeddings.length} values for ${sub.count} items`);
+    return r.embeddings;
   }
 
   /** The experiment's global-RM scorer. */

@@ -1,7 +1,7 @@
 // Messages between a scoring client (experiment worker or page) and the scoring worker (onnxruntime-web):
 // discriminated unions on `type`, errors as values, validators instead of casts. Buffers travel as transfers.
 import type { EncodedItems } from '../pipeline/rm/types.ts';
-import type { OrtEp, OrtPreference } from './ort-scorer.ts';
+import type { OrtEp, OrtModelKind, OrtPreference } from './ort-scorer.ts';
 
 export type ToScoring =
   /** Creates the session; `model` is the ONNX file (transferred). Answered by 'ready' or 'error'. */
@@ -14,14 +14,19 @@ export type ToScoring =
       wasmPaths: string;
       numThreads?: number;
       batchItems?: number;
+      /** The model's input layout (default: the bag RM). */
+      modelKind?: OrtModelKind;
     }
   /** Scores every item of `items` in order (its typed arrays' buffers are transferred). Answered by 'scores' or 'error'. */
   | { type: 'score'; id: number; items: EncodedItems }
+  /** USE-lite: the 512-d embeddings of every item of `items` (buffers transferred). Answered by 'embeddings' or 'error'. */
+  | { type: 'embed'; id: number; items: EncodedItems }
   | { type: 'release'; id: number };
 
 export type FromScoring =
   | { type: 'ready'; id: number; ep: OrtEp; reason: string; initMs: number; adapter?: string }
   | { type: 'scores'; id: number; scores: Float32Array; ms: number }
+  | { type: 'embeddings'; id: number; embeddings: Float32Array; ms: number }
   | { type: 'released'; id: number }
   | { type: 'error'; id: number; message: string };
 
@@ -50,6 +55,13 @@ export function parseToScoring(v: unknown): ToScoring | null {
     case 'init': {
       if (!(v.model instanceof ArrayBuffer) || typeof v.prefer !== 'string' || !PREFS.has(v.prefer) || typeof v.wasmPaths !== 'string') return null;
       const opt = (x: unknown): number | undefined => (typeof x === 'number' && Number.isInteger(x) && x > 0 ? x : undefined);
+      const mk = v.modelKind as Record<string, unknown> | undefined;
+      let modelKind: OrtModelKind | undefined;
+      if (mk !== undefined) {
+        if (isRecord(mk) && mk.kind === 'bag') modelKind = { kind: 'bag' };
+        else if (isRecord(mk) && mk.kind === 'use-lite' && opt(mk.maxLen) !== undefined) modelKind = { kind: 'use-lite', maxLen: mk.maxLen as number };
+        else return null;
+      }
       return {
         type: 'init',
         id: v.id,
@@ -58,10 +70,13 @@ export function parseToScoring(v: unknown): ToScoring | null {
         wasmPaths: v.wasmPaths,
         numThreads: opt(v.numThreads),
         batchItems: opt(v.batchItems),
+        ...(modelKind ? { modelKind } : {}),
       };
     }
     case 'score':
       return isEncodedItems(v.items) ? { type: 'score', id: v.id, items: v.items } : null;
+    case 'embed':
+      return isEncodedItems(v.items) ? { type: 'embed', id: v.id, items: v.items } : null;
     case 'release':
       return { type: 'release', id: v.id };
   }
@@ -83,6 +98,8 @@ export function parseFromScoring(v: unknown): FromScoring | null {
       };
     case 'scores':
       return v.scores instanceof Float32Array && typeof v.ms === 'number' ? { type: 'scores', id: v.id, scores: v.scores, ms: v.ms } : null;
+    case 'embeddings':
+      return v.embeddings instanceof Float32Array && typeof v.ms === 'number' ? { type: 'embeddings', id: v.id, embeddings: v.embeddings, ms: v.ms } : null;
     case 'released':
       return { type: 'released', id: v.id };
     case 'error':

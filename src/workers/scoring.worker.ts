@@ -27,6 +27,7 @@ async function handle(msg: ToScoring): Promise<void> {
           wasmPaths: msg.wasmPaths,
           numThreads: msg.numThreads,
           batchItems: msg.batchItems,
+          model: msg.modelKind,
         });
         scorer = s;
         post({ type: 'ready', id: msg.id, ...s.info });
@@ -37,6 +38,13 @@ async function handle(msg: ToScoring): Promise<void> {
         const t0 = performance.now();
         const scores = await scorer.score(msg.items);
         post({ type: 'scores', id: msg.id, scores, ms: Math.round(performance.now() - t0) }, [scores.buffer]);
+        return;
+      }
+      case 'embed': {
+        if (!scorer) throw new Error('no model: send init first');
+        const t0 = performance.now();
+        const embeddings = await scorer.embed(msg.items);
+        post({ type: 'embeddings', id: msg.id, embeddings, ms: Math.round(performance.now() - t0) }, [embeddings.buffer]);
         return;
       }
       case 'release':

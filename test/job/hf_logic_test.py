@@ -10,7 +10,9 @@ import unittest
 import torch
 import torch.nn as nn
 
-JOB_DIR = sys.argv.pop(1)
+# Spawned processes re-import this file without the argument: they find the folder in the environment.
+JOB_DIR = os.environ.get('SCPO_TEST_JOB_DIR') or sys.argv.pop(1)
+os.environ['SCPO_TEST_JOB_DIR'] = JOB_DIR
 sys.path.insert(0, os.path.join(JOB_DIR, 'job'))
 import hf  # noqa: E402
 import run as core  # noqa: E402
@@ -92,6 +94,42 @@ class HfLogic(unittest.TestCase):
         self.assertEqual(len(r['margins']), len(self.job.sets[c]['train']) + len(self.job.sets[c].get('val', [])) + len(self.job.sets[c]['test']))
         self.assertTrue(0 <= r['accFull'] <= 1 and 0 <= r['accMajority'] <= 1)
         self.assertFalse(torch.equal(model.head.weight, init.head.weight))
+
+
+def _ddp_worker(rank, world, port, run, out):
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        job = core.Job(JOB_DIR)
+        ctx = core.Ctx(rank, world, torch.device('cpu'), 'ddp')
+        r = hf.train_one(job, run, TinyEncoder(), hf.PairCollator(HashTokenizer(), 32), ctx, lr=1e-2, weight_decay=0.01)
+        if rank == 0:
+            torch.save({'losses': r['losses'], 'accFull': r['accFull'], 'margins': r['margins']}, out)
+    finally:
+        dist.destroy_process_group()
+
+
+class HfDdp(unittest.TestCase):
+    def test_two_processes_train_like_one(self):
+        """Each global batch split over 2 ranks under DDP gives the single-process run's losses and scores."""
+        import socket
+        import tempfile
+        job = core.Job(JOB_DIR)
+        run = next(r for r in job.runs if r['method'] == 'full_ft' and r['role'] == 'main')
+        run = {**run, 'steps': 6, 'evalEvery': 3}
+        one = hf.train_one(job, run, TinyEncoder(), hf.PairCollator(HashTokenizer(), 32), core.Ctx(0, 1, torch.device('cpu'), 'ddp'), lr=1e-2, weight_decay=0.01)
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, 'r.pt')
+            torch.multiprocessing.spawn(_ddp_worker, args=(2, port, run, out), nprocs=2, join=True)
+            two = torch.load(out)
+        for a, b in zip(one['losses'], two['losses']):
+            self.assertAlmostEqual(a, b, places=5)
+        self.assertEqual(one['accFull'], two['accFull'])
+        self.assertLess(max(abs(a - b) for a, b in zip(one['margins'], two['margins'])), 1e-4)
 
 
 if __name__ == '__main__':

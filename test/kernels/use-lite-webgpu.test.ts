@@ -14,7 +14,7 @@ import { TwinExecutor, type PlanExecutor } from '../../src/gpu/kernels/plan.ts';
 import { getNodeGpu } from '../../src/gpu/node-webgpu.node.ts';
 import { jsMatOps } from '../../src/gpu/matops.ts';
 import { GpuPlanExecutor } from '../../src/gpu/webgpu.ts';
-import { createUseLiteTwinTrainer, UseLiteWebGpuBackend, UseLiteWebGpuEncoder, UseLiteWebGpuTrainer } from '../../src/gpu/use-lite-webgpu.ts';
+import { createUseLiteTwinTrainer, selectUseLiteBackend, UseLiteWebGpuBackend, UseLiteWebGpuEncoder, UseLiteWebGpuTrainer } from '../../src/gpu/use-lite-webgpu.ts';
 import { neverLost } from '../../src/gpu/device-calls.ts';
 import { Rng } from '../../src/pipeline/rng.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../../src/pipeline/rm/types.ts';
@@ -98,7 +98,7 @@ describe('USE-lite encoder forward: webgpu plan vs the cpu forward', () => {
       expect(err).toBeLessThan(1e-4);
       expect(maxAbs(got.scores, want.scores)).toBeLessThan(1e-4 * (1 + Math.max(...Array.from(want.scores, Math.abs))));
       enc.dispose();
-    }, 120_000);
+    }, 600_000);
   }
 });
 
@@ -146,6 +146,29 @@ function trainer(kind: ExecKind, init: UseLiteRM | TrainerCheckpoint<UseLiteRM>)
 
 describe('USE-lite trainer: webgpu plan vs the cpu trainer', () => {
   for (const { kind, skip } of KINDS) {
+    for (const tune of ['lora', 'top'] as TuneMode[]) {
+      it.skipIf(!!skip)(`${kind}: tune ${tune}, gradients of every trained tensor equal the cpu trainer's${skip ? ` [skip: ${skip}]` : ''}`, async () => {
+        const { items, init, batches } = setup(tune, 3);
+        // Adapters with non-zero B, so every LoRA gradient path carries signal.
+        const start = tune === 'lora' ? { ...init, lora: randomLora(TINY_CONFIG, 9) } : init;
+        const cpu = new UseLiteCpuTrainer(start, OPT, { sepId: SEP });
+        const gpuT = trainer(kind, start);
+        const batch = batches[6]; // 3 pairs
+        const [g, c] = [await gpuT.gradients(items, batch), cpu.gradients(items, batch)];
+        expect(Math.abs(g.loss - c.loss) / c.loss).toBeLessThan(1e-5);
+        expect(Object.keys(g.grads).sort()).toEqual(Object.keys(c.grads).sort());
+        let worst = 0;
+        for (const [k, a] of Object.entries(c.grads)) {
+          const scale = Math.max(1e-3, ...Array.from(a, Math.abs));
+          const err = maxAbs(g.grads[k], a) / scale;
+          worst = Math.max(worst, err);
+          expect(err, k).toBeLessThan(1e-4);
+        }
+        console.log(`use-lite ${kind} gradients vs cpu, tune ${tune}: worst max|diff|/max|grad| = ${worst.toExponential(2)} over ${Object.keys(c.grads).length} tensors`);
+        gpuT.dispose();
+      }, 600_000);
+    }
+
     for (const [tune, steps] of [['lora', 50], ['top', 8], ['head', 8]] as [TuneMode, number][]) {
       it.skipIf(!!skip)(`${kind}: tune ${tune}, ${steps} steps: per-step loss within 1e-4 relative, same checkpoint${skip ? ` [skip: ${skip}]` : ''}`, async () => {
         const { items, init, batches } = setup(tune, tune === 'lora' ? 1 : 2);
@@ -186,7 +209,7 @@ describe('USE-lite trainer: webgpu plan vs the cpu trainer', () => {
         const [r1, c1] = [await resumed.step(items, batches[steps]), await cpu.step(items, batches[steps])];
         expect(Math.abs(r1.loss - c1.loss) / Math.abs(c1.loss)).toBeLessThan(1e-4);
         gpuT.dispose();
-      }, 120_000);
+      }, 600_000);
     }
   }
 
@@ -217,7 +240,55 @@ describe('USE-lite trainer: webgpu plan vs the cpu trainer', () => {
     expect(a.step).toBe(10);
     for (const k of Object.keys(b.m)) expect(maxAbs(a.m[k], b.m[k]), `m.${k}`).toBeLessThan(1e-4);
     ft.dispose();
-  }, 120_000);
+  }, 600_000);
+});
+
+describe('USE-lite webgpu trainer: loss read back every few steps', () => {
+  it('readEvery 4: steps in between resolve NaN, onLosses and flushLosses deliver every step\'s loss in order', async () => {
+    const { items, init, batches } = setup('lora', 5);
+    const every = createUseLiteTwinTrainer(init, OPT, { sepId: SEP });
+    const seen: [number, number[]][] = [];
+    const ring = createUseLiteTwinTrainer(init, OPT, { sepId: SEP, readEvery: 4, onLosses: (first, l) => seen.push([first, Array.from(l)]) });
+    const want: number[] = [];
+    const got: number[] = [];
+    for (let s = 0; s < 6; s++) {
+      want.push((await every.step(items, batches[s])).loss);
+      got.push((await ring.step(items, batches[s])).loss);
+    }
+    expect(got.map((x, i) => (i === 3 ? x : Number.isNaN(x)))).toEqual([true, true, true, want[3], true, true]);
+    // gradients() in the middle of a ring does not disturb it.
+    await ring.gradients(items, batches[7]);
+    expect(Array.from(await ring.flushLosses())).toEqual(want.slice(4));
+    expect(seen).toEqual([[1, want.slice(0, 4)], [5, want.slice(4)]]);
+    expect((await ring.flushLosses()).length).toBe(0);
+  });
+});
+
+describe('USE-lite backend selection', () => {
+  it('cpu when asked or when there is no WebGPU, with the reason', async () => {
+    const cpu = useLiteCpuBackend({ sepId: SEP });
+    expect((await selectUseLiteBackend('cpu', cpu, null)).backend).toBe(cpu);
+    const none = await selectUseLiteBackend('webgpu', cpu, null);
+    expect(none.backend).toBe(cpu);
+    expect(none.reason).toMatch(/WebGPU unavailable \(no-webgpu\)/);
+  });
+
+  it.skipIf(!!noGpu)(`webgpu when asked; 'auto' passes over a software adapter${noGpu ? ` [skip: ${noGpu}]` : ''}`, async () => {
+    const cpu = useLiteCpuBackend({ sepId: SEP });
+    const { gpu: nodeGpu } = await getNodeGpu();
+    const web = await selectUseLiteBackend('webgpu', cpu, nodeGpu, { sepId: SEP });
+    expect(web.backend.name).toBe('webgpu');
+    expect(web.adapter).toBeDefined();
+    (web.backend as UseLiteWebGpuBackend).dispose();
+    const auto = await selectUseLiteBackend('auto', cpu, nodeGpu);
+    if (web.adapter!.isFallbackAdapter) {
+      expect(auto.backend).toBe(cpu);
+      expect(auto.reason).toMatch(/software fallback/);
+    } else {
+      expect(auto.backend.name).toBe('webgpu');
+      (auto.backend as UseLiteWebGpuBackend).dispose();
+    }
+  });
 });
 
 afterAll(() => gpu.ctx?.destroy());

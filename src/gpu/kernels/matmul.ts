@@ -6,10 +6,12 @@
 // All three sizes are uniforms (row counts change per batch, and K is the token count in weight gradients), so
 // only the four flags are baked in: one pipeline per variant for a whole run.
 //
-// Tiling: a 16x16 workgroup computes a 32x32 block of C, each invocation a 2x2 sub-block strided by 16 (rows
-// ty, ty+16; columns tx, tx+16), stepping K by 16 through two workgroup-memory tiles (A 32x16, B 16x32, each
-// filled by two loads per invocation, zero outside the matrices). Each output sums k in ascending order, so
-// results are deterministic; the twin sums in float64 in the same order, then scales, adds bias, then C.
+// Tiling: a 16x16 workgroup computes a 64x64 block of C, each invocation a 4x4 sub-block strided by 16 (rows
+// ty + 16i, columns tx + 16j: neighbouring invocations read neighbouring words of the tiles), stepping K by 16
+// through two workgroup-memory tiles (A 64x16, B 16x64; four loads per invocation each, zero outside the
+// matrices, and the load order follows the storage order of A and B, transposed or not, so global reads are
+// contiguous across invocations). Each output sums k in ascending order, so results are deterministic; the twin
+// sums in float64 in the same order, then scales, adds bias, then C.
 import {
   assembleProgram,
   checkDims,
@@ -49,7 +51,7 @@ export interface MatmulOutputs extends Record<string, Float32Array> {
 }
 
 /** Output block edge per workgroup and K step. */
-export const MM_TILE = 32;
+export const MM_TILE = 64;
 const KT = 16;
 
 function flags(d: MatmulDims) {
@@ -94,13 +96,28 @@ function program(d: MatmulDims): KernelProgram {
     ['K', 'u32', d.K],
     ['alpha', 'f32', d.alpha ?? 1],
   ];
-  // Element (row r, k) of op(A) and (k, column c) of op(B) in storage.
-  const aAt = f.transA ? '(k * params.M + r)' : '(r * params.K + k)';
-  const bAt = f.transB ? '(c * params.K + k)' : '(k * params.N + c)';
+  // Tile fill: flat index e of the 1024 elements of each tile -> (row, k) of op(A) and (k, column) of op(B),
+  // walking the stored matrix in its memory order (consecutive e = consecutive addresses).
+  const loadA = f.transA
+    ? 'let k = k0 + e / 64u; let r = row0 + e % 64u; let t = (e % 64u) * 16u + e / 64u; if (r < params.M && k < params.K) { a = A[k * params.M + r]; }'
+    : 'let r = row0 + e / 16u; let k = k0 + e % 16u; let t = e; if (r < params.M && k < params.K) { a = A[r * params.K + k]; }';
+  const loadB = f.transB
+    ? 'let c = col0 + e / 16u; let k = k0 + e % 16u; let t = (e % 16u) * 64u + e / 16u; if (c < params.N && k < params.K) { b = B[c * params.K + k]; }'
+    : 'let k = k0 + e / 64u; let c = col0 + e % 64u; let t = e; if (c < params.N && k < params.K) { b = B[k * params.N + c]; }';
+  // The 4x4 register block written out (scalars, no arrays or inner loops: compilers keep them in registers;
+  // SwiftShader spills function-scope arrays to memory, which made an array version 1.5x slower there).
+  const q = [0, 1, 2, 3];
+  const decl = q.flatMap((i) => q.map((j) => `  var c${i}${j} = 0.0;`)).join('\n');
+  const fma = [
+    ...q.map((i) => `      let a${i} = tA[(ty + ${16 * i}u) * ${KT}u + kk];`),
+    ...q.map((j) => `      let b${j} = tB[kk * ${MM_TILE}u + tx + ${16 * j}u];`),
+    ...q.flatMap((i) => q.map((j) => `      c${i}${j} += a${i} * b${j};`)),
+  ].join('\n');
+  const stores = q.flatMap((i) => q.map((j) => `  store(row0 + ty + ${16 * i}u, col0 + tx + ${16 * j}u, c${i}${j});`)).join('\n');
   const wgsl = `
 ${declareParams(bind, uniforms)}
-var<workgroup> tA: array<f32, ${MM_TILE * KT}>; // [32 rows][16 k]
-var<workgroup> tB: array<f32, ${KT * MM_TILE}>; // [16 k][32 columns]
+var<workgroup> tA: array<f32, ${MM_TILE * KT}>; // [64 rows][16 k]
+var<workgroup> tB: array<f32, ${KT * MM_TILE}>; // [16 k][64 columns]
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -109,42 +126,28 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let flat = ty * 16u + tx;
   let row0 = wid.y * ${MM_TILE}u;
   let col0 = wid.x * ${MM_TILE}u;
-  var acc00 = 0.0;
-  var acc01 = 0.0;
-  var acc10 = 0.0;
-  var acc11 = 0.0;
+${decl}
   for (var k0 = 0u; k0 < params.K; k0 += ${KT}u) {
-    for (var l = 0u; l < 2u; l++) {
+    for (var l = 0u; l < 4u; l++) {
       let e = flat + l * 256u;
-      // A tile: e -> (row e / 16, k e % 16); B tile: e -> (k e / 32, column e % 32).
-      let r = row0 + e / ${KT}u;
-      var k = k0 + e % ${KT}u;
-      var a = 0.0;
-      if (r < params.M && k < params.K) { a = A[${aAt}]; }
-      tA[e] = a;
-      let c = col0 + e % ${MM_TILE}u;
-      k = k0 + e / ${MM_TILE}u;
-      var b = 0.0;
-      if (c < params.N && k < params.K) { b = B[${bAt}]; }
-      tB[e] = b;
+      {
+        var a = 0.0;
+        ${loadA}
+        tA[t] = a;
+      }
+      {
+        var b = 0.0;
+        ${loadB}
+        tB[t] = b;
+      }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${KT}u; kk++) {
-      let a0 = tA[ty * ${KT}u + kk];
-      let a1 = tA[(ty + 16u) * ${KT}u + kk];
-      let b0 = tB[kk * ${MM_TILE}u + tx];
-      let b1 = tB[kk * ${MM_TILE}u + tx + 16u];
-      acc00 += a0 * b0;
-      acc01 += a0 * b1;
-      acc10 += a1 * b0;
-      acc11 += a1 * b1;
+${fma}
     }
     workgroupBarrier();
   }
-  store(row0 + ty, col0 + tx, acc00);
-  store(row0 + ty, col0 + tx + 16u, acc01);
-  store(row0 + ty + 16u, col0 + tx, acc10);
-  store(row0 + ty + 16u, col0 + tx + 16u, acc11);
+${stores}
 }
 
 fn store(r: u32, c: u32, acc: f32) {

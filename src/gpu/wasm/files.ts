@@ -18,4 +18,4 @@ export type WasmVariant = keyof typeof WASM_FILES;
 export const SHARED_MAX_PAGES = 32768;
 
 /** Must equal abi() in assembly/kernels.ts; checked when a module is loaded. */
-export const KERNEL_ABI = 4;
+export const KERNEL_ABI = 5;

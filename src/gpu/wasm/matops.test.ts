@@ -6,7 +6,7 @@ import { jsMatOps } from '../matops.ts';
 import type { GemmOptions } from '../matops.ts';
 import { WASM_FILES } from './files.ts';
 import { loadKernelModule, WasmKernelsError } from './loader.ts';
-import { createWasmMatOps, resolveThreads } from './matops.ts';
+import { createWasmMatOps, resolveThreads, sharedWasmMatOps } from './matops.ts';
 import type { WasmMatOps } from './matops.ts';
 import { threadSupport } from './threads.ts';
 
@@ -81,7 +81,7 @@ describe('wasm SIMD MatOps', () => {
   beforeAll(async () => {
     one = await createWasmMatOps({ threads: 1 });
     // minSplitFlops 0: split even the tiny test shapes, so the threaded path is what runs.
-    two = await createWasmMatOps({ threads: 2, minSplitFlops: 0 });
+    two = await createWasmMatOps({ threads: 2, minSplitFlops: 0, adaptiveSplit: false });
   });
   afterAll(() => {
     one?.dispose();
@@ -130,6 +130,9 @@ describe('wasm SIMD MatOps', () => {
         }
       }
     }
+    // Every case with m >= 4 or >= 2 panels was split (m = n = 1 ones cannot be).
+    expect(two.threadStats()).toMatchObject({ pauses: 0 });
+    expect(two.threadStats().splits).toBeGreaterThan(100);
   });
 
   it('keeps pinned weights resident: packed once, same results, offsets into one pinned buffer', async () => {
@@ -149,6 +152,13 @@ describe('wasm SIMD MatOps', () => {
         one.gemm(m, n, k, x, W.slice(), ref, { transB }); // a copy: not pinned
         expect(got).toEqual(ref);
       }
+      // m <= 4 with an unpinned B uses B row-major (no packing): same bits as the packed route.
+      const x3 = rand(r, 3 * k);
+      const packed = new Float32Array(3 * n);
+      const rowMajor = new Float32Array(3 * n);
+      ops.gemm(3, n, k, x3, W2, packed);
+      one.gemm(3, n, k, x3, W2.slice(), rowMajor);
+      expect(new Uint32Array(rowMajor.buffer)).toEqual(new Uint32Array(packed.buffer));
       // W1, W2, W2^T: three packs; the second use of W1 reused its pack.
       expect(ops.residentBytes().packs).toBe(3);
       expect(ops.residentBytes().bytes).toBeGreaterThanOrEqual(3 * k * n * 4);
@@ -157,6 +167,35 @@ describe('wasm SIMD MatOps', () => {
       expect(ops.residentBytes().packs).toBe(3);
       ops.releasePins();
       expect(ops.residentBytes()).toMatchObject({ packs: 0, bytes: 0 });
+    } finally {
+      ops.dispose();
+    }
+  });
+
+  it('drops all resident packs past maxResidentBytes and re-makes them on use, with unchanged results', async () => {
+    const [m, n, k] = [6, 32, 40];
+    const packBytes = n * k * 4;
+    const ops = await createWasmMatOps({ threads: 1, maxResidentBytes: 2 * packBytes + 64 });
+    try {
+      const r = rng(11);
+      const Ws = [rand(r, k * n), rand(r, k * n), rand(r, k * n)];
+      const x = rand(r, m * k);
+      for (const W of Ws) ops.pin(W);
+      const refs = Ws.map((W) => {
+        const c = new Float32Array(m * n);
+        one.gemm(m, n, k, x, W.slice(), c);
+        return c;
+      });
+      const packsAfter: number[] = [];
+      for (const i of [0, 1, 2, 0, 1]) {
+        const c = new Float32Array(m * n);
+        ops.gemm(m, n, k, x, Ws[i], c);
+        expect(c).toEqual(refs[i]);
+        packsAfter.push(ops.residentBytes().packs);
+        expect(ops.residentBytes().bytes).toBeLessThanOrEqual(2 * packBytes + 64);
+      }
+      // 0, 1 resident; 2 overflows: all dropped, 2 packed; 0 re-packed; 1 overflows again.
+      expect(packsAfter).toEqual([1, 2, 1, 2, 1]);
     } finally {
       ops.dispose();
     }
@@ -174,6 +213,15 @@ describe('wasm SIMD MatOps', () => {
     C.fill(5);
     one.gemm(0, 3, 4, new Float32Array(0), new Float32Array(12), C);
     expect(Array.from(C)).toEqual([5, 5, 5, 5, 5, 5]);
+  });
+
+  it('sharedWasmMatOps gives one instance per thread count', async () => {
+    const a = await sharedWasmMatOps(1);
+    expect(await sharedWasmMatOps(1)).toBe(a);
+    expect(a.threads).toBe(1);
+    const C = new Float32Array(4);
+    a.gemm(2, 2, 1, Float32Array.of(1, 2), Float32Array.of(3, 4), C);
+    expect(Array.from(C)).toEqual([3, 4, 6, 8]);
   });
 
   it('rejects bad shapes with the same messages as jsMatOps', () => {

@@ -1,15 +1,16 @@
 // MatOps on the WebAssembly SIMD kernels (assembly/kernels.ts): the fast CPU path of the transformer RM, in Node
 // and in Web Workers, on 1 thread or on several sharing one memory (threads.ts).
 //
-// Per call: B is packed into 8-column panels (or taken from the resident cache when it was pinned), A is copied in
-// (A^T transposed in wasm; narrow A^T @ B computed as (B^T @ A)^T), C is computed into a padded buffer and copied out. Pinned frozen weights are
-// packed once and stay resident in wasm memory, so a forward copies only activations. Memory is one arena owned
-// here: resident packs grow from the bottom, per-call scratch above them is reset at every call.
+// Per call: B is packed into 16-column panels (or taken from the resident cache when it was pinned), A is copied
+// in (A^T transposed in wasm; a narrow A^T @ B computed as (B^T @ A)^T), C is computed into a padded buffer and
+// copied out. Pinned frozen weights are packed once and stay resident in wasm memory, so a forward copies only
+// activations. Memory is one arena owned here: resident packs grow from the bottom, per-call scratch above them
+// is reset at every call.
 //
 // Results: each C element sums its products in increasing k with f32 multiply then add, starting from the bias
-// (or 0, or C with accumulate), whatever the blocking or the thread split, so 1 and N threads give bit-identical
-// results. Against the f64-accumulating jsMatOps the difference is plain f32 rounding (tests: 1e-5 relative to
-// sum |a*b|).
+// (or 0, or C with accumulate), whatever the blocking, route or thread split, so 1 and N threads give
+// bit-identical results. Against the f64-accumulating jsMatOps the difference is f32 rounding, within the
+// summation bound (k+2) 2^-24 (sum |a b| + |init|) (tests).
 import type { GemmOptions, MatOps } from '../matops.ts';
 import { SHARED_MAX_PAGES } from './files.ts';
 import { loadKernelModule } from './loader.ts';
@@ -17,7 +18,7 @@ import type { WasmSource } from './loader.ts';
 import { OP_GEMM, ThreadPool, threadSupport } from './threads.ts';
 
 interface KernelExports {
-  gemm(a: number, lda: number, transA: number, bp: number, k: number, c: number, ldc: number, i0: number, i1: number, j0: number, j1: number, init: number, bias: number): void;
+  gemm(a: number, lda: number, transA: number, bp: number, bps: number, brs: number, k: number, c: number, ldc: number, i0: number, i1: number, j0: number, j1: number, init: number, bias: number): void;
   packB(b: number, k: number, n: number, trans: number, dst: number): void;
   transpose(src: number, rows: number, cols: number, lds: number, dst: number, ldd: number): void;
 }
@@ -32,6 +33,15 @@ const PAGE = 65536;
 const ALIGN = 64;
 /** transA with at most this many output columns (one panel: the LoRA rank products) computes C^T = B^T @ A. */
 const NARROW_N = 16;
+/**
+ * An unpinned, untransposed B is used row-major (no packing) up to this many rows of A. The kernel on row-major B
+ * costs ~30% more per flop than on packed panels; measured per call (512x512 B): m=2 75 vs 86 us, m=8 equal,
+ * m=16 ~5% slower than packing, so only the thinnest products skip it.
+ */
+const ROWMAJOR_MAX_M = 4;
+/** Adaptive splitting: judge the speedup every this many split gemms; pause splitting for this many gemms. */
+const SPLIT_CHECK_EVERY = 8;
+const SPLIT_PAUSE_CALLS = 64;
 
 export interface WasmMatOpsOptions extends WasmSource {
   /**
@@ -42,6 +52,17 @@ export interface WasmMatOpsOptions extends WasmSource {
   threads?: number | 'auto';
   /** Smallest 2*m*n*k worth splitting (waking a helper costs ~10-50 us). Default 2e6. */
   minSplitFlops?: number;
+  /**
+   * Cap on the wasm memory held by resident packs of pinned weights (default 1 GiB). Packs are never freed one by
+   * one (pinned buffers that were garbage-collected leave theirs behind), so past the cap all packs are dropped
+   * and re-made on their next use.
+   */
+  maxResidentBytes?: number;
+  /**
+   * Pause splitting while it measurably does not pay (helpers waiting for a core on a loaded machine). Default
+   * true; tests turn it off so every eligible gemm takes the threaded path.
+   */
+  adaptiveSplit?: boolean;
 }
 
 export interface WasmMatOps extends MatOps {
@@ -56,6 +77,11 @@ export interface WasmMatOps extends MatOps {
   pin(a: Float32Array): void;
   /** Stops the helper threads; the object is unusable afterwards. */
   dispose(): void;
+  /**
+   * Split gemms so far, times splitting was paused because it did not pay (helpers waiting for a core on a
+   * loaded machine), and the current estimate of the split speedup (EMA of T x own share time / wall time).
+   */
+  threadStats(): { splits: number; pauses: number; gain: number };
 }
 
 function cores(): number {
@@ -95,7 +121,7 @@ export async function createWasmMatOps(opts: WasmMatOpsOptions = {}): Promise<Wa
         const exports = await instantiate(module, memory);
         try {
           const pool = await ThreadPool.start(module, memory, want - 1);
-          return new WasmMatOpsImpl(memory, exports, pool, opts.minSplitFlops ?? 2e6, undefined);
+          return new WasmMatOpsImpl(memory, exports, pool, opts, undefined);
         } catch (e) {
           fallback = `wasm matops: using 1 thread instead of ${want}: ${(e as Error).message}`;
         }
@@ -104,7 +130,27 @@ export async function createWasmMatOps(opts: WasmMatOpsOptions = {}): Promise<Wa
   }
   const memory = new WebAssembly.Memory({ initial: 32 });
   const exports = await instantiate(await loadKernelModule('single', opts), memory);
-  return new WasmMatOpsImpl(memory, exports, null, opts.minSplitFlops ?? 2e6, fallback);
+  return new WasmMatOpsImpl(memory, exports, null, opts, fallback);
+}
+
+const shared = new Map<number, Promise<WasmMatOps>>();
+
+/**
+ * One wasm MatOps per thread count for the whole process/worker (default 'auto'), created on first use: the CLI,
+ * a worker's trainer and its scorer then share one memory, one set of resident pinned weights and one set of
+ * helper threads instead of each starting their own. Do not dispose() it. Custom sources/options: use
+ * createWasmMatOps.
+ */
+export function sharedWasmMatOps(threads: WasmMatOpsOptions['threads'] = 'auto'): Promise<WasmMatOps> {
+  const t = resolveThreads(threads);
+  let p = shared.get(t);
+  if (!p) {
+    p = createWasmMatOps({ threads: t });
+    // A failed load is not cached: the next call retries (and reports the error again).
+    p.catch(() => shared.delete(t));
+    shared.set(t, p);
+  }
+  return p;
 }
 
 async function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<KernelExports> {
@@ -115,8 +161,8 @@ async function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memor
 interface PinEntry {
   /** Byte ranges [start, end) of the buffer promised frozen. */
   ranges: [number, number][];
-  /** Resident packs: "byteOffset:k:n:trans" -> wasm pointer. */
-  packs: Map<string, number>;
+  /** Resident packs: "byteOffset:k:n:trans" -> wasm pointer, valid while gen is the arena's generation. */
+  packs: Map<string, { ptr: number; gen: number }>;
 }
 
 class WasmMatOpsImpl implements WasmMatOps {
@@ -127,16 +173,26 @@ class WasmMatOpsImpl implements WasmMatOps {
   private residentTop = BASE;
   private scratchTop = BASE;
   private packs = 0;
+  /** Bumped whenever the resident region is reset: packs of older generations are stale. */
+  private gen = 0;
   private pins = new WeakMap<ArrayBufferLike, PinEntry>();
   private disposed = false;
+  private readonly minSplitFlops: number;
+  /** Adaptive splitting (see run()): EMA of the measured speedup of split gemms, and the pause state. */
+  private readonly split = { gain: 1.2, sinceCheck: 0, pausedLeft: 0, splits: 0, pauses: 0 };
+  private readonly adaptive: boolean;
+  private readonly maxResidentBytes: number;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
     private readonly k: KernelExports,
     private readonly pool: ThreadPool | null,
-    private readonly minSplitFlops: number,
+    opts: WasmMatOpsOptions,
     readonly fallback: string | undefined,
   ) {
+    this.minSplitFlops = opts.minSplitFlops ?? 2e6;
+    this.maxResidentBytes = opts.maxResidentBytes ?? 2 ** 30;
+    this.adaptive = opts.adaptiveSplit ?? true;
     this.threads = 1 + (pool?.size ?? 0);
     this.name = this.threads > 1 ? `wasm-${this.threads}t` : 'wasm';
     this.f32 = new Float32Array(memory.buffer);
@@ -150,6 +206,11 @@ class WasmMatOpsImpl implements WasmMatOps {
 
   releasePins(): void {
     this.pins = new WeakMap();
+    this.dropPacks();
+  }
+
+  private dropPacks(): void {
+    this.gen++;
     this.residentTop = this.scratchTop = BASE;
     this.packs = 0;
   }
@@ -188,7 +249,15 @@ class WasmMatOpsImpl implements WasmMatOps {
     const np = panels * NR;
 
     // B first: a new resident pack must be allocated before any scratch of this call.
-    const bp = this.residentPack(B, k, n, transB) ?? this.packInto(this.scratch(panels * k * NR * 4), B, k, n, transB);
+    let bp = this.residentPack(B, k, n, transB);
+    let bps = k * NR * 4;
+    let brs = NR * 4;
+    if (bp === null && !transB && m <= ROWMAJOR_MAX_M) {
+      bp = this.scratch(k * n * 4);
+      this.view().set(B.subarray(0, k * n), bp >> 2);
+      bps = NR * 4;
+      brs = n * 4;
+    } else if (bp === null) bp = this.packInto(this.scratch(panels * k * NR * 4), B, k, n, transB);
     // A: with transA it is stored [k,m] and transposed here (~0.6 ns per element). Reading it in place instead (the
     // kernel's strided mode) measured ~25% slower per flop at large k, and far worse at power-of-two m, where the
     // k cache lines of a column all map to the same L1 sets.
@@ -214,7 +283,7 @@ class WasmMatOpsImpl implements WasmMatOps {
       v.set(bias.subarray(0, n), biasPtr >> 2);
       v.fill(0, (biasPtr >> 2) + n, (biasPtr >> 2) + np);
     }
-    this.run(a, k, 0, bp, k, c, np, m, panels, init, biasPtr, 2 * m * n * k);
+    this.run(a, k, 0, bp, bps, brs, k, c, np, m, panels, init, biasPtr, 2 * m * n * k);
     this.copyRows(this.view(), c >> 2, np, C, 0, n, m, n);
   }
 
@@ -246,34 +315,57 @@ class WasmMatOpsImpl implements WasmMatOps {
       init = 2;
     }
     // op(B)^T [n,k]: B stored [k,n] is read transposed in place (stride n); stored [n,k] (transB) it is rows.
-    this.run(b, transB ? k : n, transB ? 0 : 1, bp, k, ct, mp, n, panels, init, 0, 2 * m * n * k);
+    this.run(b, transB ? k : n, transB ? 0 : 1, bp, k * NR * 4, NR * 4, k, ct, mp, n, panels, init, 0, 2 * m * n * k);
     const out = this.scratch(m * n * 4);
     this.k.transpose(ct, n, m, mp, out, n);
     C.set(this.view().subarray(out >> 2, (out >> 2) + m * n));
   }
 
   /** Splits the rows (or, for small m, the panels) over the threads; each part is a plain kernel call. */
-  private run(a: number, lda: number, transA: number, bp: number, k: number, c: number, ldc: number, m: number, panels: number, init: number, bias: number, flops: number): void {
+  private run(a: number, lda: number, transA: number, bp: number, bps: number, brs: number, k: number, c: number, ldc: number, m: number, panels: number, init: number, bias: number, flops: number): void {
     const T = this.threads;
     const parts: number[][] = [];
-    if (this.pool && T > 1 && flops >= this.minSplitFlops) {
+    const st = this.split;
+    if (this.pool && T > 1 && flops >= this.minSplitFlops && !(st.pausedLeft > 0 && st.pausedLeft--)) {
       if (m >= MR * T) {
         const blocks = Math.ceil(m / MR);
         const cut = (t: number): number => Math.min(m, Math.round((blocks * t) / T) * MR);
-        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, k, c, ldc, cut(t), cut(t + 1), 0, panels, init, bias]);
+        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, bps, brs, k, c, ldc, cut(t), cut(t + 1), 0, panels, init, bias]);
       } else if (panels >= T) {
         const cut = (t: number): number => Math.round((panels * t) / T);
-        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, k, c, ldc, 0, m, cut(t), cut(t + 1), init, bias]);
+        for (let t = 0; t < T; t++) parts.push([a, lda, transA, bp, bps, brs, k, c, ldc, 0, m, cut(t), cut(t + 1), init, bias]);
       }
     }
     if (parts.length === 0) {
-      this.k.gemm(a, lda, transA, bp, k, c, ldc, 0, m, 0, panels, init, bias);
+      this.k.gemm(a, lda, transA, bp, bps, brs, k, c, ldc, 0, m, 0, panels, init, bias);
       return;
     }
     const own = parts[0];
-    this.pool!.run(OP_GEMM, parts.slice(1), () =>
-      this.k.gemm(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8], own[9], own[10], own[11], own[12]),
-    );
+    const t0 = performance.now();
+    let tOwn = 0;
+    this.pool!.run(OP_GEMM, parts.slice(1), () => {
+      this.k.gemm(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8], own[9], own[10], own[11], own[12], own[13], own[14]);
+      tOwn = performance.now() - t0;
+    });
+    // Splitting only pays when the helpers run at the same time as this thread. On an oversubscribed machine they
+    // may wait for a core, and every split gemm then waits for them (measured here under a load of ~20 on 2 cores:
+    // 0.4-0.9x of one thread). Estimate of this job on one thread: T x our share's time. If the recent splits
+    // took longer than that, run unsplit for a while, then try again. Results are the same bits either way.
+    const tAll = performance.now() - t0;
+    st.splits++;
+    st.gain = 0.75 * st.gain + 0.25 * Math.min(4, (T * tOwn) / Math.max(tAll, 1e-3));
+    if (this.adaptive && ++st.sinceCheck >= SPLIT_CHECK_EVERY) {
+      st.sinceCheck = 0;
+      if (st.gain < 1) {
+        st.pausedLeft = SPLIT_PAUSE_CALLS;
+        st.pauses++;
+        st.gain = 1.2;
+      }
+    }
+  }
+
+  threadStats(): { splits: number; pauses: number; gain: number } {
+    return { splits: this.split.splits, pauses: this.split.pauses, gain: this.split.gain };
   }
 
   /** The resident pack of B if B lies inside a pinned range (packed on first use), else null. */
@@ -284,17 +376,18 @@ class WasmMatOpsImpl implements WasmMatOps {
     const end = start + k * n * 4;
     if (!e.ranges.some(([s, t]) => s <= start && end <= t)) return null;
     const key = `${start}:${k}:${n}:${trans ? 1 : 0}`;
-    let p = e.packs.get(key);
-    if (p === undefined) {
-      const bytes = Math.ceil(n / NR) * NR * k * 4;
-      p = this.align(this.residentTop);
-      this.ensure(p + bytes);
-      this.residentTop = this.scratchTop = p + bytes;
-      this.packInto(p, B, k, n, trans);
-      this.scratchTop = this.residentTop;
-      e.packs.set(key, p);
-      this.packs++;
-    }
+    const hit = e.packs.get(key);
+    if (hit && hit.gen === this.gen) return hit.ptr;
+    const bytes = Math.ceil(n / NR) * NR * k * 4;
+    if (bytes > this.maxResidentBytes) return null; // never resident: packed per call
+    if (this.align(this.residentTop) + bytes - BASE > this.maxResidentBytes) this.dropPacks();
+    const p = this.align(this.residentTop);
+    this.ensure(p + bytes);
+    this.residentTop = this.scratchTop = p + bytes;
+    this.packInto(p, B, k, n, trans);
+    this.scratchTop = this.residentTop;
+    e.packs.set(key, { ptr: p, gen: this.gen });
+    this.packs++;
     return p;
   }
 

@@ -40,7 +40,7 @@ function serve(d, post) {
     const op = c[${OP}];
     if (op === ${OP_STOP}) return;
     try {
-      if (op === ${OP_GEMM}) e.gemm(c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16]);
+      if (op === ${OP_GEMM}) e.gemm(c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17], c[18]);
       c[${ERR}] = 0;
     } catch (err) {
       c[${ERR}] = 1;

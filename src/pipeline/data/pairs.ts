@@ -104,7 +104,8 @@ export function finalizeData(a: FinalizeArgs): PreferenceData {
     else stats.trainPairs++;
     return { ...p, split };
   });
-  // Alphabetical keys so reports do not depend on file order; fromEntries defines own properties only.
+  // Alphabetical keys so reports do not depend on file order; fromEntries defines own properties only (a country
+  // "__proto__" is an own key; readers use dict.ts own()).
   const sorted: Record<string, CountryStats> = Object.fromEntries([...countries.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)));
   return {
     format: a.format,

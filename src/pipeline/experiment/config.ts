@@ -4,6 +4,7 @@ import { DEFAULT_VAL_FRACTION } from '../data/split.ts';
 import type { OptimizerConfig } from '../rm/types.ts';
 import type { Method, PreferenceData } from '../types.ts';
 import { ConfigError, DEFAULT_COUNTRIES, DEFAULT_MAJORITY, METHODS } from '../types.ts';
+import { own } from '../dict.ts';
 
 export interface ExperimentConfig {
   countries: string[];
@@ -87,7 +88,7 @@ export function resolveConfig(partial: Partial<ExperimentConfig>): ExperimentCon
 
 /** Throws ConfigError when a requested country is not in the data, listing the ones that are. */
 export function checkCountries(config: ExperimentConfig, data: PreferenceData): void {
-  const available = Object.keys(data.countries).filter((c) => data.countries[c].pairs > 0);
+  const available = Object.keys(data.countries).filter((c) => (own(data.countries, c)?.pairs ?? 0) > 0);
   const missing = [...config.countries, ...config.majority].filter((c) => !available.includes(c));
   if (missing.length > 0) {
     throw new ConfigError(

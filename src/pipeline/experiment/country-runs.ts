@@ -10,6 +10,7 @@ import { scoreInto, unique } from './context.ts';
 import type { RunContext } from './context.ts';
 import type { GlobalScores } from './scoring.ts';
 import type { CountrySets, LivePoint, RunResult } from './types.ts';
+import { dict, own as ownKey } from '../dict.ts';
 
 interface EvalSets {
   testC: Int32Array;
@@ -23,7 +24,7 @@ interface EvalSets {
 
 export class CountryRuns<P = unknown> {
   /** After training: each (country, method) RM's margins on all of that country's pairs (train then test). */
-  readonly margins: Record<string, Partial<Record<Method, Float32Array>>> = {};
+  readonly margins: Record<string, Partial<Record<Method, Float32Array>>> = dict();
   private readonly majC: Int32Array;
   private readonly majR: Int32Array;
   private readonly startMajority: number;
@@ -92,7 +93,7 @@ export class CountryRuns<P = unknown> {
   reusable(c: string, m: Method, trainPairs: number): { run: RunResult; margins: Float32Array } | null {
     const { inp, config } = this.ctx;
     const run = inp.completed?.runs.find((r) => r.country === c && r.method === m);
-    const mg = inp.completed?.margins[c]?.[m];
+    const mg = ownKey(inp.completed?.margins, c)?.[m];
     const own = this.own(c).length;
     if (!run || !(mg instanceof Float32Array) || mg.length !== own) return null;
     const steps = plannedSteps(trainPairs, config.batch, config.steps, config.epochs);

@@ -3,6 +3,7 @@ import type { EfficiencyEntry } from '../eval.ts';
 import type { ExperimentConfig } from './config.ts';
 import { buildReports } from './reports.ts';
 import type { CountrySets, ExperimentResult, RunResult } from './types.ts';
+import { dict, own } from '../dict.ts';
 
 /**
  * Merges the results of runExperiment on disjoint groups of `config.countries` (same data, model, seed and other
@@ -21,19 +22,20 @@ export function mergeResults(parts: readonly ExperimentResult[], config: Experim
     return p;
   };
   const runs: RunResult[] = [];
-  const margins: ExperimentResult['margins'] = {};
-  const efficiencyCountries: Record<string, EfficiencyEntry> = {};
+  const margins: ExperimentResult['margins'] = dict();
+  const efficiencyCountries: Record<string, EfficiencyEntry> = dict();
   for (const c of config.countries) {
     const p = owner(c);
     runs.push(...p.runs.filter((r) => r.country === c));
-    margins[c] = p.margins[c] ?? {};
-    const e = p.reports.efficiency.countries[c];
+    margins[c] = own(p.margins, c) ?? {};
+    const e = own(p.reports.efficiency.countries, c);
     if (e) efficiencyCountries[c] = e;
   }
-  const sets: Record<string, CountrySets> = {};
+  const sets: Record<string, CountrySets> = dict();
   for (const c of new Set([...config.countries, ...config.majority])) {
-    const p = config.countries.includes(c) ? owner(c) : parts.find((x) => x.sets[c]);
-    if (p?.sets[c]) sets[c] = p.sets[c];
+    const p = config.countries.includes(c) ? owner(c) : parts.find((x) => own(x.sets, c));
+    const s = own(p?.sets, c);
+    if (s) sets[c] = s;
   }
   const n = parts[0].rPlus.length;
   const rPlus = new Float32Array(n).fill(Number.NaN);

@@ -6,6 +6,7 @@ import type { Method } from '../types.ts';
 import { efficiencyEnabled } from './config.ts';
 import type { ExperimentConfig } from './config.ts';
 import type { CountrySets, Reports, RunResult } from './types.ts';
+import { dict, own } from '../dict.ts';
 
 /**
  * The report tables from finished runs (pure): accuracy tables, edited ratios, bias split and the efficiency
@@ -22,11 +23,11 @@ export function buildReports(
     full: accuracyTable(config.countries, config.methods, (c, m) => get(c, m)?.accFull ?? Number.NaN),
     partial: accuracyTable(config.countries, config.methods, (c, m) => get(c, m)?.accEdited ?? Number.NaN),
     validation: accuracyTable(config.countries, config.methods, (c, m) => get(c, m)?.accVal ?? Number.NaN),
-    editedRatios: { train: {}, test: {}, macro: { train: null, test: null } },
-    bias: { majority: config.majority, countries: {}, avg: {} },
+    editedRatios: { train: dict(), test: dict(), macro: { train: null, test: null } },
+    bias: { majority: config.majority, countries: dict(), avg: {} },
     efficiency: {
       fractions: config.efficiencyFractions,
-      countries: {},
+      countries: dict(),
       avgRatio: null,
       neverReached: [],
     },
@@ -34,7 +35,7 @@ export function buildReports(
   const efficiency = reports.efficiency;
   if (efficiencyEnabled(config)) {
     // Config country order, as runExperiment fills them (the average's summation order is part of the output).
-    for (const c of config.countries) if (efficiencyCountries[c]) efficiency.countries[c] = efficiencyCountries[c];
+    for (const c of config.countries) if (own(efficiencyCountries, c)) efficiency.countries[c] = efficiencyCountries[c];
     const ratios = Object.values(efficiency.countries)
       .map((e) => e.ratio)
       .filter((r): r is number => r !== null);

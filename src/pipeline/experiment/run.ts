@@ -11,7 +11,9 @@ import { RunContext } from './context.ts';
 import { CountryRuns } from './country-runs.ts';
 import { buildReports } from './reports.ts';
 import { buildSets, scoreGlobal } from './scoring.ts';
-import type { CountrySets, ExperimentInputs, ExperimentResult, RunResult } from './types.ts';
+import type { CountrySets, EfficiencyRun, ExperimentInputs, ExperimentResult, RunResult } from './types.ts';
+import { dict } from '../dict.ts';
+import { shardPlan, taskKey } from './shards.ts';
 
 export async function runExperiment<P = BagRMParams>(inp: ExperimentInputs<P>): Promise<ExperimentResult> {
   const config = resolveConfig(inp.config);
@@ -36,12 +38,16 @@ export async function runExperiment<P = BagRMParams>(inp: ExperimentInputs<P>): 
 
   const trainMethods = config.methods.filter((m) => METHOD_SPECS[m].trains);
   const doEfficiency = efficiencyEnabled(config);
+  // Progress counts the whole experiment's runs, also in a shard (whose `done` counts its own; the parallel runner sums).
   const progress = {
     done: 0,
     total: config.countries.length * (trainMethods.length + (doEfficiency ? config.efficiencyFractions.length : 0)),
   };
   const country = new CountryRuns(ctx, g, sets);
   const runs: RunResult[] = [];
+  const shard = inp.shard && inp.shard.of > 1 ? inp.shard : null;
+  const mine = shard ? shardPlan(config, sets, g, shard.of) : null;
+  const isMine = (key: string) => !mine || mine.get(key) === shard!.index;
 
   // 3. Country RMs.
   const t2 = Date.now();
@@ -50,12 +56,13 @@ export async function runExperiment<P = BagRMParams>(inp: ExperimentInputs<P>): 
     const cand = sets[c].train;
     const cp = cand.map((i) => g.rPlus[i]);
     const cm = cand.map((i) => g.rMinus[i]);
-    if (config.methods.includes('start')) {
+    if (config.methods.includes('start') && isMine(taskKey(c, 'start'))) {
       const run = country.start(c);
       runs.push(run);
       emit({ type: 'run', run, margins: country.margins[c].start });
     }
     for (const m of trainMethods) {
+      if (!isMine(taskKey(c, m))) continue;
       const ts = trainingSet(m, cand, cp, cm, config.tau, config.beta);
       const reuse = country.reusable(c, m, ts.pairs.length);
       emit({ type: 'phase', phase: 'train', done: progress.done, total: progress.total, label: `${c} · ${m}${reuse ? ' (resumed)' : ''}` });
@@ -76,7 +83,8 @@ export async function runExperiment<P = BagRMParams>(inp: ExperimentInputs<P>): 
 
   // 4. Data efficiency: full_ft on random subsets vs scpo on its kept pairs.
   const t3 = Date.now();
-  const efficiencyCountries = doEfficiency ? await efficiencyCurves(ctx, country, sets, runs, progress) : {};
+  const efficiencyRuns: EfficiencyRun[] = [];
+  const efficiencyCountries = doEfficiency ? await efficiencyCurves(ctx, country, sets, runs, progress, isMine, efficiencyRuns) : {};
   timings.efficiencyMs = Date.now() - t3;
   await checkpointTick(inp.control);
 
@@ -96,6 +104,7 @@ export async function runExperiment<P = BagRMParams>(inp: ExperimentInputs<P>): 
     margins: country.margins,
     reports,
     timings,
+    ...(shard ? { efficiencyRuns } : {}),
   };
 }
 
@@ -106,21 +115,27 @@ async function efficiencyCurves<P>(
   sets: Record<string, CountrySets>,
   runs: readonly RunResult[],
   progress: { done: number; total: number },
+  isMine: (key: string) => boolean,
+  subsets: EfficiencyRun[],
 ): Promise<Record<string, EfficiencyEntry>> {
   const { config, emit } = ctx;
-  const out: Record<string, EfficiencyEntry> = {};
+  const out: Record<string, EfficiencyEntry> = dict();
   for (const c of config.countries) {
     const all = sets[c].train;
     const order = all.slice();
     new Rng(hashSeed(config.seed, c, 'efficiency')).shuffle(order);
     const curve: EfficiencyPoint[] = [];
     for (const f of config.efficiencyFractions) {
+      if (!isMine(taskKey(c, f))) continue;
       emit({ type: 'phase', phase: 'efficiency', done: progress.done, total: progress.total, label: `${c} · full_ft ${f}` });
       const sub = order.slice(0, Math.max(1, Math.round(f * all.length)));
       const r = await country.train(c, 'full_ft', sub, sub.map(() => 1), `eff${f}`, false);
       curve.push({ pairs: sub.length, accuracy: r.accFull });
+      subsets.push({ country: c, fraction: f, pairs: sub.length, accuracy: r.accFull });
       progress.done++;
     }
+    // A shard lacks the other shards' subsets and main runs: mergeShards builds the entries.
+    if (curve.length < config.efficiencyFractions.length) continue;
     const ft = runs.find((r) => r.country === c && r.method === 'full_ft');
     const sc = runs.find((r) => r.country === c && r.method === 'scpo');
     if (ft && sc) {

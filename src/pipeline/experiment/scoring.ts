@@ -7,6 +7,7 @@ import { optimizerConfig } from './config.ts';
 import { scoreInto, unique } from './context.ts';
 import type { RunContext } from './context.ts';
 import type { CountrySets } from './types.ts';
+import { dict } from '../dict.ts';
 
 export interface GlobalScores {
   /** Chosen / rejected item of every pair of the data. */
@@ -62,7 +63,7 @@ export function buildSets<P>(ctx: RunContext<P>, g: GlobalScores): Record<string
   const { data } = ctx.inp;
   const pairs = data.pairs;
   const val = validationGroups(pairs, data.split.rule, config.seed, config.valFraction);
-  const sets: Record<string, CountrySets> = {};
+  const sets: Record<string, CountrySets> = dict();
   for (const c of new Set([...config.countries, ...config.majority])) sets[c] = { train: [], val: [], test: [], kept: 0, edited: 0 };
   for (const i of g.relevantPairs) {
     const s = sets[pairs[i].country];

@@ -100,6 +100,8 @@ export interface ExperimentResult {
   timings: Record<string, number>;
   /** The global RM's provenance and its overlap with the run's held-out users (set by the session). */
   globalRm?: LeakCheck;
+  /** A shard's efficiency subset runs (sharded runs only; mergeShards turns them into the efficiency entries). */
+  efficiencyRuns?: EfficiencyRun[];
 }
 
 /** Scores items with the global RM (e.g. onnxruntime-web in its own worker); result aligned with `indices`. */
@@ -128,6 +130,27 @@ export interface ExperimentInputs<P = BagRMParams> {
    * emitted as usual, with `resumed: true`). Entries that do not fit this config are ignored (trained).
    */
   completed?: CompletedRuns;
+  /**
+   * Run only this shard's part of the training work (parallel workers, shards.ts): every shard scores and builds the
+   * sets, then trains the (country, method) runs and efficiency subsets assigned to it. Its result holds only those
+   * runs (and `efficiencyRuns` instead of efficiency entries); mergeShards puts the shards' results together into
+   * exactly what one unsharded run gives.
+   */
+  shard?: Shard;
+}
+
+/** One of `of` shards of an experiment's training work (index 0-based). */
+export interface Shard {
+  index: number;
+  of: number;
+}
+
+/** One data-efficiency subset run (full_ft on a random fraction of a country's train pairs). */
+export interface EfficiencyRun {
+  country: string;
+  fraction: number;
+  pairs: number;
+  accuracy: number;
 }
 
 export interface CompletedRuns {

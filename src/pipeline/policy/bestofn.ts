@@ -7,6 +7,7 @@ import type { BagRMParams } from '../rm/types.ts';
 import { checkpointTick, type RunControl } from '../train/loop.ts';
 import { scoreTexts } from './rewards.ts';
 import type { GeneratedToken, Policy, SamplingOptions } from './types.ts';
+import { dict } from '../dict.ts';
 
 export interface NamedRM {
   /** "global" or a country name. */
@@ -117,8 +118,8 @@ export async function bestOfN(inp: BestOfNInputs): Promise<BestOfNReport> {
       inp.tokenizer,
       responses.map((response) => ({ prompt, response })),
     );
-    const scores: Record<string, number[]> = {};
-    const picks: Record<string, number> = {};
+    const scores: Record<string, number[]> = dict();
+    const picks: Record<string, number> = dict();
     names.forEach((nm, r) => {
       scores[nm] = Array.from(sc[r]);
       picks[nm] = argmax(sc[r]);
@@ -127,15 +128,15 @@ export async function bestOfN(inp: BestOfNInputs): Promise<BestOfNReport> {
     rows.push(row);
     inp.onPrompt?.(j + 1, inp.prompts.length, row);
   }
-  const distributions: Record<string, RewardDistribution> = {};
+  const distributions: Record<string, RewardDistribution> = dict();
   for (const nm of names) {
     distributions[nm] = distribution(
       rows.flatMap((r) => r.scores[nm]),
       rows.map((r) => r.scores[nm][r.picks[nm]]),
     );
   }
-  const disagreement: Record<string, number> = {};
-  const steering: Record<string, { ownGain: number; globalCost: number }> = {};
+  const disagreement: Record<string, number> = dict();
+  const steering: Record<string, { ownGain: number; globalCost: number }> = dict();
   for (const nm of names.slice(1)) {
     const P = rows.length || 1;
     disagreement[nm] = rows.filter((r) => r.picks[nm] !== r.picks[global]).length / P;

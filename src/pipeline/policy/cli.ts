@@ -17,6 +17,7 @@ import { loadPolicy, policyFiles } from './onnx.ts';
 import type { PpoConfig } from './ppo.ts';
 import { DEFAULT_POLICY_SESSION, resolvePolicySession, runPolicySession, type PolicyEvent, type PolicyReport, type PolicySessionConfig } from './session.ts';
 import type { PolicyTrainerFactory } from './backends.ts';
+import { dict } from '../dict.ts';
 
 const d = DEFAULT_POLICY_SESSION;
 export const BUNDLED_POLICY_DIR = join(BUNDLED_MODEL_DIR, '../scpo-mlp-policy');
@@ -204,7 +205,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     throw new ConfigError(`bundled RM at ${BUNDLED_MODEL_DIR}: ${(e as Error).message} (build it with \`npm run build:models\`)`);
   }
-  const countryRMs: Record<string, BagRMParams> = {};
+  const countryRMs: Record<string, BagRMParams> = dict();
   if (o.rm) {
     try {
       const given = await loadBagRM(dirReader(resolve(o.rm)));

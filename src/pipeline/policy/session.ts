@@ -22,6 +22,7 @@ import { klOfLogits } from './sampling.ts';
 import { CpuPolicyTrainer, DEFAULT_POLICY_OPTIMIZER, type PolicyTrainer } from './trainer.ts';
 import { resolveSampling, type GeneratedToken, type SamplingOptions } from './types.ts';
 import { policyTokenizer, type PolicyVocab } from './vocab.ts';
+import { dict, dictFrom, own } from '../dict.ts';
 
 export interface PolicySessionConfig {
   /** The country whose RM PPO optimises. */
@@ -286,9 +287,9 @@ export async function runPolicySession(inp: PolicySessionInputs): Promise<Policy
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   const { data, model } = inp;
-  const available = Object.keys(data.countries).filter((c) => data.countries[c].pairs > 0);
+  const available = Object.keys(data.countries).filter((c) => (own(data.countries, c)?.pairs ?? 0) > 0);
   for (const c of cfg.countries) {
-    if (!available.includes(c) && !inp.countryRMs?.[c]) {
+    if (!available.includes(c) && !own(inp.countryRMs, c)) {
       throw new ConfigError(`unknown or empty country "${c}" in ${data.source}; available: ${available.sort().join(', ')}`);
     }
   }
@@ -296,8 +297,8 @@ export async function runPolicySession(inp: PolicySessionInputs): Promise<Policy
   const createTrainer = inp.createTrainer ?? (async (init: MlpLmParams, opt: OptimizerConfig) => new CpuPolicyTrainer(init, opt));
 
   // 1. Country RMs.
-  const countryRMs: Record<string, BagRMParams> = { ...(inp.countryRMs ?? {}) };
-  const rmInfo: PolicyReport['rms']['countries'] = {};
+  const countryRMs: Record<string, BagRMParams> = dictFrom(Object.entries(inp.countryRMs ?? {}));
+  const rmInfo: PolicyReport['rms']['countries'] = dict();
   for (const c of Object.keys(countryRMs)) rmInfo[c] = { source: 'given' };
   const toTrain = cfg.countries.filter((c) => !countryRMs[c]);
   let t = performance.now();

@@ -8,9 +8,9 @@ import type { Method } from '../../pipeline/types.ts';
 import { accuracySeries, biasRows, edgesAround, efficiencySeries, fmt, histogramEdges, lossSeries, trainDistribution } from '../derive.ts';
 import { chartSvg, download, svgToPng } from '../export.ts';
 import { update, useStudio } from '../store.ts';
-import { chartTheme, METHOD_COLORS, useResolvedTheme } from './common.tsx';
+import { chartTheme, METHOD_COLORS, useChartSizes, useResolvedTheme } from './common.tsx';
+import { own } from '../../pipeline/dict.ts';
 
-const H = 196;
 /** The plot margin every chart uses. */
 const MARGIN = { top: 6, right: 12, bottom: 0, left: -8 };
 
@@ -18,6 +18,7 @@ const MARGIN = { top: 6, right: 12, bottom: 0, left: -8 };
 function ChartFrame({ title, testid, points, children, note, extra }: { title: string; testid: string; points: number; children: ReactNode; note?: ReactNode; extra?: ReactNode }) {
   const ref = useRef<HTMLDivElement>(null);
   const theme = chartTheme(useResolvedTheme());
+  const { height } = useChartSizes();
   const [err, setErr] = useState('');
   const file = testid.replace(/-chart$/, '');
   const save = (kind: 'svg' | 'png') => {
@@ -50,11 +51,11 @@ function ChartFrame({ title, testid, points, children, note, extra }: { title: s
           ))}
         </div>
       </header>
-      <div className="chart-body" ref={ref}>
+      <div className="chart-body" ref={ref} style={{ height }}>
         {points === 0 ? (
           <div className="chart-empty muted">Waiting for data…</div>
         ) : (
-          <ResponsiveContainer width="100%" height={H}>
+          <ResponsiveContainer width="100%" height={height}>
             {children}
           </ResponsiveContainer>
         )}
@@ -69,21 +70,34 @@ const formatValue = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v
 
 /**
  * The theme plus the parts every cartesian chart shares, in the order they are drawn: grid, themed x and y axes
- * (y 48 px wide unless given), tooltip and, unless `legend` is false, the legend.
+ * (sized for the normal or the presentation layout), tooltip and, unless `legend` is false, the legend.
+ * Legend text is the neutral foreground colour next to a method-coloured swatch: method colours on the panel
+ * background are only 2.5-3.7:1, below the 4.5:1 text needs.
  */
 function useAxes() {
   const t = chartTheme(useResolvedTheme());
-  const axis = { stroke: t.muted, tick: { fill: t.muted, fontSize: 11 } };
+  const z = useChartSizes();
+  const axis = { stroke: t.muted, tick: { fill: t.muted, fontSize: z.tick } };
   const parts = (x: XAxisProps, y: YAxisProps, legend = true) => (
     <>
       <CartesianGrid stroke={t.grid} strokeDasharray="3 3" />
       <XAxis {...x} {...axis} />
-      <YAxis width={48} {...y} {...axis} />
-      <Tooltip contentStyle={{ background: t.bg, border: `1px solid ${t.grid}`, color: t.fg, fontSize: 12 }} labelStyle={{ color: t.fg }} formatter={formatValue} />
-      {legend ? <Legend wrapperStyle={{ fontSize: 11, color: t.fg }} iconSize={9} /> : null}
+      <YAxis width={z.yWidth} {...y} {...axis} />
+      <Tooltip contentStyle={{ background: t.bg, border: `1px solid ${t.grid}`, color: t.fg, fontSize: z.tooltip }} labelStyle={{ color: t.fg }} formatter={formatValue} />
+      {legend ? (
+        <Legend
+          wrapperStyle={{ fontSize: z.legend, color: t.fg }}
+          iconSize={z.legend - 2}
+          formatter={(value: unknown) => (
+            <span className="legend-text" style={{ color: t.fg }}>
+              {String(value)}
+            </span>
+          )}
+        />
+      ) : null}
     </>
   );
-  return { t, parts };
+  return { t, z, parts };
 }
 
 /** The x axis of the per-step line charts. */
@@ -162,27 +176,56 @@ export function BiasChart() {
   const runs = useStudio((s) => s.live.runs);
   const { country, cfg } = useScope();
   const [scope, setScope] = useState<'country' | 'avg'>('country');
+  const [view, setView] = useState<'acc' | 'gap'>('acc');
   const a = useAxes();
   const rows = useMemo(() => biasRows(runs, cfg.countries, scope === 'avg' ? 'avg' : country, methodsOf(cfg)), [runs, cfg, country, scope]);
+  const gaps = useMemo(() => rows.map((r) => ({ method: r.method, gap: r.own !== null && r.majority !== null ? Math.round((r.own - r.majority) * 100) / 100 : null })), [rows]);
   const majority = cfg.majority.join(' + ') || 'majority';
+  const start = rows.find((r) => r.method === 'start');
+  const where = scope === 'avg' ? 'the average country' : country;
+  // The one sentence the chart exists for, in numbers: how far the global RM is from this country vs the majority.
+  const note =
+    start && start.own !== null && start.majority !== null ? (
+      <span data-testid="bias-gap">
+        Global RM: {start.own.toFixed(1)}% on {where} vs {start.majority.toFixed(1)}% on the majority ({start.own - start.majority >= 0 ? '+' : '−'}
+        {Math.abs(start.own - start.majority).toFixed(1)} points).
+      </span>
+    ) : (
+      'Own-country test accuracy vs accuracy on the majority countries\' test pairs.'
+    );
   return (
     <ChartFrame
       title={`Bias · ${scope === 'avg' ? 'all countries' : country} vs ${majority}`}
       testid="bias-chart"
       points={rows.length}
-      note="Own-country test accuracy vs accuracy on the majority countries' test pairs."
+      note={note}
       extra={
-        <select aria-label="Bias chart scope" className="small-select" value={scope} onChange={(e) => setScope(e.target.value as 'country' | 'avg')}>
-          <option value="country">selected country</option>
-          <option value="avg">average</option>
-        </select>
+        <>
+          <select aria-label="Bias chart view" data-testid="bias-view" className="small-select" value={view} onChange={(e) => setView(e.target.value as 'acc' | 'gap')}>
+            <option value="acc">accuracy</option>
+            <option value="gap">gap</option>
+          </select>
+          <select aria-label="Bias chart scope" className="small-select" value={scope} onChange={(e) => setScope(e.target.value as 'country' | 'avg')}>
+            <option value="country">this country</option>
+            <option value="avg">average</option>
+          </select>
+        </>
       }
     >
-      <BarChart data={rows} margin={MARGIN}>
-        {a.parts({ dataKey: 'method', interval: 0 }, { unit: '%', domain: [(min: number) => Math.max(0, Math.floor(min - 5)), (max: number) => Math.min(100, Math.ceil(max + 2))] })}
-        <Bar dataKey="own" name="own country" fill={a.t.accent} isAnimationActive={false} />
-        <Bar dataKey="majority" name="majority" fill={a.t.muted} isAnimationActive={false} />
-      </BarChart>
+      {view === 'acc' ? (
+        // The axis starts at 0: a zoomed axis turns a 3-point gap into bars of very different heights (and hides a large one).
+        <BarChart data={rows} margin={MARGIN}>
+          {a.parts({ dataKey: 'method', interval: 0 }, { unit: '%', domain: [0, 100], ticks: [0, 25, 50, 75, 100] })}
+          <Bar dataKey="own" name="own country" fill={a.t.accent} isAnimationActive={false} />
+          <Bar dataKey="majority" name="majority" fill={a.t.muted} isAnimationActive={false} />
+        </BarChart>
+      ) : (
+        <BarChart data={gaps} margin={MARGIN}>
+          {a.parts({ dataKey: 'method', interval: 0 }, { unit: ' pt', domain: [(min: number) => Math.min(0, Math.floor(min - 2)), (max: number) => Math.max(0, Math.ceil(max + 2))] }, false)}
+          <ReferenceLine y={0} stroke={a.t.fg} />
+          <Bar dataKey="gap" name="own − majority (points)" fill={a.t.accent} isAnimationActive={false} />
+        </BarChart>
+      )}
     </ChartFrame>
   );
 }
@@ -191,7 +234,7 @@ export function EfficiencyChart() {
   const eff = useStudio((s) => s.live.efficiency);
   const country = useStudio((s) => s.ui.country);
   const a = useAxes();
-  const entry = eff[country];
+  const entry = own(eff, country);
   const data = useMemo(() => efficiencySeries(entry), [entry]);
   return (
     <ChartFrame
@@ -252,7 +295,7 @@ export function PGlobalHistogram() {
         {a.parts(BIN_X, COUNT_Y)}
         <Bar dataKey="kept" stackId="p" name="kept" fill={METHOD_COLORS.scpo} isAnimationActive={false} />
         <Bar dataKey="filtered" stackId="p" name="filtered out" fill={a.t.muted} isAnimationActive={false} />
-        {tauLabel ? <ReferenceLine x={tauLabel} position="start" stroke={a.t.fg} strokeDasharray="4 2" label={{ value: `tau ${tau}`, fill: a.t.fg, fontSize: 11, position: 'insideTopRight' }} /> : null}
+        {tauLabel ? <ReferenceLine x={tauLabel} position="start" stroke={a.t.fg} strokeDasharray="4 2" label={{ value: `tau ${tau}`, fill: a.t.fg, fontSize: a.z.label, position: 'insideTopRight' }} /> : null}
       </BarChart>
     </ChartFrame>
   );
@@ -312,17 +355,30 @@ export function ChartToolbar() {
 }
 
 export function ChartsView() {
+  const present = useStudio((s) => s.ui.present);
+  // Presentation mode tells the story in order: the bias first, then whether steering fixes it, then how.
   return (
     <div className="charts-view">
       <ChartToolbar />
-      <div className="chart-grid">
-        <AccuracyChart />
-        <LossChart />
-        <BiasChart />
-        <EfficiencyChart />
-        <PGlobalHistogram />
-        <WeightHistogram />
-      </div>
+      {present ? (
+        <div className="chart-grid">
+          <BiasChart />
+          <AccuracyChart />
+          <EfficiencyChart />
+          <PGlobalHistogram />
+          <WeightHistogram />
+          <LossChart />
+        </div>
+      ) : (
+        <div className="chart-grid">
+          <AccuracyChart />
+          <LossChart />
+          <BiasChart />
+          <EfficiencyChart />
+          <PGlobalHistogram />
+          <WeightHistogram />
+        </div>
+      )}
     </div>
   );
 }

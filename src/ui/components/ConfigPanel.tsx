@@ -8,7 +8,9 @@ import * as A from '../actions.ts';
 import { availableCountries } from '../derive.ts';
 import { shareLink } from '../runner.ts';
 import { update, useStudio } from '../store.ts';
+import { settingWarnings } from '../story.ts';
 import { METHOD_COLORS, NumberField } from './common.tsx';
+import { dict, own } from '../../pipeline/dict.ts';
 
 const METHOD_HELP: Record<string, string> = {
   start: 'the global RM, untrained',
@@ -30,7 +32,7 @@ function CountryList({ label, selected, options, counts, onToggle, testid, disab
           <label key={c} className="check">
             <input type="checkbox" checked={selected.includes(c)} onChange={(e) => onToggle(c, e.target.checked)} aria-label={`${label}: ${c}`} />
             <span>{c}</span>
-            {counts[c] !== undefined ? <span className="hint">{counts[c]}</span> : null}
+            {own(counts, c) !== undefined ? <span className="hint">{own(counts, c)}</span> : null}
           </label>
         ))}
       </div>
@@ -46,9 +48,10 @@ export function ConfigPanel() {
   const status = useStudio((s) => s.run.status);
   const [copied, setCopied] = useState<string>('');
   const disabled = status === 'running' || status === 'paused';
+  const warnings = settingWarnings(config);
   const set = (patch: Parameters<typeof A.setConfig>[1]) => update((s) => A.setConfig(s, patch));
   const options = availableCountries(summary, config);
-  const counts: Record<string, number> = {};
+  const counts: Record<string, number> = dict();
   if (summary) for (const [c, st] of Object.entries(summary.countries)) counts[c] = st.pairs;
   // Keep selected countries visible even if the data lacks them (the run would report them as unknown).
   const countryOptions = [...new Set([...options, ...config.countries])].filter((c) => !config.majority.includes(c));
@@ -114,6 +117,17 @@ export function ConfigPanel() {
         <legend className="sr-only">Hyper-parameters</legend>
         <NumberField label="tau" hint="filter" value={config.tau} min={0} max={1} step={0.05} testid="config-tau" onCommit={(v) => set({ tau: v })} />
         <NumberField label="beta" hint="weights" value={config.beta} min={0.000001} max={1000000} step={0.1} testid="config-beta" onCommit={(v) => set({ beta: v })} />
+        <p className="field-help" data-testid="help-tau">
+          tau: keep a training pair only if the global RM&rsquo;s confidence p_global is below it (higher keeps more; 1 keeps all).
+        </p>
+        <p className="field-help" data-testid="help-beta">
+          beta: how much disputed pairs count, w = min(exp((r+ − r−)/β), 1) (smaller shrinks them more).
+        </p>
+        {warnings.map((w) => (
+          <p key={w.field} className="field-warning" role="status" data-testid={`warn-${w.field}`}>
+            ⚠ {w.text}
+          </p>
+        ))}
         <NumberField label="steps" hint="per run" value={config.steps} min={0} max={10000000} integer testid="config-steps" onCommit={(v) => set({ steps: v })} />
         <NumberField label="learning rate" value={config.lr} min={0} max={10} step={0.0001} testid="config-lr" onCommit={(v) => set({ lr: v })} />
         <NumberField label="batch" value={config.batch} min={1} max={65536} integer testid="config-batch" onCommit={(v) => set({ batch: v })} />

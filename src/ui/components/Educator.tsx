@@ -3,7 +3,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import type { StudioState, Tab } from '../actions.ts';
-import { macroByMethod, trainDistribution } from '../derive.ts';
+import { biasRows, macroByMethod, trainDistribution } from '../derive.ts';
 import { isEdited } from '../../pipeline/scpo.ts';
 import { update, useStudio } from '../store.ts';
 
@@ -33,7 +33,9 @@ function facts(s: StudioState) {
   const medianW = keptW.length ? keptW[Math.floor(keptW.length / 2)] : NaN;
   const ed = macroByMethod(s.live.runs, cfg.countries, 'edited');
   const full = macroByMethod(s.live.runs, cfg.countries, 'full');
-  return { c, cfg, testN, wrong, dist, kept, medianW, ed, full };
+  const biasC = biasRows(s.live.runs, cfg.countries, c, ['start', 'scpo']);
+  const biasAvg = biasRows(s.live.runs, cfg.countries, 'avg', ['start', 'scpo']);
+  return { c, cfg, testN, wrong, dist, kept, medianW, ed, full, biasC, biasAvg };
 }
 
 const pc = (a: number, b: number) => (b > 0 ? `${((a / b) * 100).toFixed(0)}%` : '–');
@@ -62,9 +64,40 @@ const STEPS: Step[] = [
     ),
   },
   {
+    target: 'bias-chart',
+    tab: 'charts',
+    title: '3 · The global RM favours the majority',
+    body: (s) => {
+      const f = facts(s);
+      const st = f.biasC.find((r) => r.method === 'start');
+      const avg = f.biasAvg.find((r) => r.method === 'start');
+      const maj = f.cfg.majority.join(' and ') || 'the majority countries';
+      return (
+        <>
+          The bars compare the global RM&rsquo;s accuracy on this country&rsquo;s test pairs with its accuracy on {maj}&rsquo;s (axis from 0; switch the view to
+          &ldquo;gap&rdquo; for the difference).{' '}
+          {st && st.own !== null && st.majority !== null ? (
+            <>
+              For <strong>{f.c}</strong> it is right on <strong>{st.own.toFixed(1)}%</strong> of pairs vs <strong>{st.majority.toFixed(1)}%</strong> for the majority
+              {avg && avg.own !== null && avg.majority !== null ? (
+                <>
+                  {' '}
+                  (all selected countries: {avg.own.toFixed(1)}% vs {avg.majority.toFixed(1)}%)
+                </>
+              ) : null}
+              : that gap is the bias SCPO steers against.
+            </>
+          ) : (
+            waiting
+          )}
+        </>
+      );
+    },
+  },
+  {
     target: 'pair-inspector',
     tab: 'pairs',
-    title: '3 · What the global RM gets wrong for a minority',
+    title: '4 · What the global RM gets wrong for a minority',
     body: (s) => {
       const f = facts(s);
       return (
@@ -84,7 +117,7 @@ const STEPS: Step[] = [
   {
     target: 'pglobal-chart',
     tab: 'charts',
-    title: '4 · What the filter keeps',
+    title: '5 · What the filter keeps',
     body: (s) => {
       const f = facts(s);
       return (
@@ -105,7 +138,7 @@ const STEPS: Step[] = [
   {
     target: 'weight-chart',
     tab: 'charts',
-    title: '5 · Why weights shrink divergent pairs',
+    title: '6 · Why weights shrink divergent pairs',
     body: (s) => {
       const f = facts(s);
       return (
@@ -125,7 +158,7 @@ const STEPS: Step[] = [
   {
     target: 'accuracy-chart',
     tab: 'charts',
-    title: '6 · Watch it learn',
+    title: '7 · Watch it learn',
     body: () => (
       <>
         Accuracy on the full (solid) and edited (dashed) test sets, per method, updates while training runs. The edited set is where the global RM starts below 50%:
@@ -136,13 +169,14 @@ const STEPS: Step[] = [
   {
     target: 'results-table',
     tab: 'results',
-    title: '7 · The verdict',
+    title: '8 · The verdict',
     body: (s) => {
       const f = facts(s);
       return (
         <>
           Macro average over countries on the edited set: start <strong>{p1(f.ed.start)}</strong> → scpo <strong>{p1(f.ed.scpo)}</strong> (full set {p1(f.full.start)}{' '}
-          → {p1(f.full.scpo)}). Compare with full_ft (all pairs, no filter or weights) and the ablations; the best method per row is highlighted.
+          → {p1(f.full.scpo)}). Compare with full_ft (all pairs, no filter or weights) and the parts of SCPO (filter_only, weight_only). Highlighted per row: the
+          best method that does not lose on the full set; <em>inverse</em> is an ablation and can top the edited set only by collapsing on the full one.
         </>
       );
     },
@@ -159,6 +193,15 @@ function Tour({ step }: { step: number }) {
   const state = useStudio((s) => s);
   const cardRef = useRef<HTMLDivElement>(null);
   const [rect, setRect] = useState<DOMRect | null>(null);
+  // Where the focus was when the tour opened (usually the tour button): it goes back there when the tour closes.
+  const opener = useRef<Element | null>(null);
+  useEffect(() => {
+    opener.current = document.activeElement;
+    return () => {
+      const el = opener.current;
+      if (el instanceof HTMLElement && el.isConnected) requestAnimationFrame(() => el.focus());
+    };
+  }, []);
   const cur = STEPS[Math.min(step, STEPS.length - 1)];
 
   useEffect(() => {

@@ -1,6 +1,7 @@
 // Export: the CLI's report files, a results CSV, the run config, the full run bundle (re-importable), chart images
 // (on each chart); import of a saved run; the country-RM ONNX export placeholder.
 import { useEffect, useRef, useState } from 'react';
+import type { KeyboardEvent } from 'react';
 import { download, reportFiles, toJson } from '../export.ts';
 import type { Method } from '../../pipeline/types.ts';
 import { currentBundleJson, exportJob, exportModel, importRunFiles } from '../runner.ts';
@@ -14,7 +15,35 @@ export function ExportMenu() {
   const model = useStudio((s) => s.model);
   const [open, setOpen] = useState(false);
   const menuRef = useRef<HTMLDivElement>(null);
+  const buttonRef = useRef<HTMLButtonElement>(null);
+  const listRef = useRef<HTMLDivElement>(null);
   const importRef = useRef<HTMLInputElement>(null);
+  // WAI-ARIA menu button: the open menu takes the focus (first item, or the last with ArrowUp); arrows, Home and End
+  // move it between the enabled items; Escape closes it and gives the focus back to the button.
+  const [focusLast, setFocusLast] = useState(false);
+  const items = () => [...(listRef.current?.querySelectorAll<HTMLElement>('[role^="menuitem"]:not(:disabled)') ?? [])];
+  useEffect(() => {
+    if (!open) return;
+    const list = items();
+    (focusLast ? list.at(-1) : list[0])?.focus();
+  }, [open, focusLast]);
+  const close = () => {
+    setOpen(false);
+    buttonRef.current?.focus();
+  };
+  const onMenuKey = (e: KeyboardEvent) => {
+    const list = items();
+    const i = list.indexOf(document.activeElement as HTMLElement);
+    const go = (k: number) => {
+      e.preventDefault();
+      list[(k + list.length) % list.length]?.focus();
+    };
+    if (e.key === 'ArrowDown') go(i + 1);
+    else if (e.key === 'ArrowUp') go(i < 0 ? list.length - 1 : i - 1);
+    else if (e.key === 'Home') go(0);
+    else if (e.key === 'End') go(list.length - 1);
+    else if (e.key === 'Tab') setOpen(false);
+  };
   const folderRef = useRef<HTMLInputElement>(null);
   // A directory picker (the job's or the CLI's report folder); React has no typed prop for it.
   useEffect(() => folderRef.current?.setAttribute('webkitdirectory', ''), []);
@@ -26,7 +55,7 @@ export function ExportMenu() {
     document.addEventListener('mousedown', close);
     return () => document.removeEventListener('mousedown', close);
   }, [open]);
-  const globalRm = model.kind === 'bundled' ? 'bundled scpo-glove-rm' : model.kind === 'files' ? `local folder ${model.name}` : `hub ${model.id}`;
+  const globalRm = model.kind === 'bundled' ? 'bundled scpo-glove-rm' : model.kind === 'use-lite' ? 'use-lite (global head trained on pooled training users)' : model.kind === 'files' ? `local folder ${model.name}` : `hub ${model.id}`;
   const files = result ? reportFiles(result, summary?.source === result.source ? summary : null, globalRm) : [];
   const stamp = result ? `-${result.config.seed}` : '';
   return (
@@ -34,10 +63,31 @@ export function ExportMenu() {
       className="export-menu"
       ref={menuRef}
       onKeyDown={(e) => {
-        if (e.key === 'Escape') setOpen(false);
+        if (e.key === 'Escape' && open) {
+          e.stopPropagation();
+          close();
+        }
       }}
     >
-      <button type="button" data-testid="export-button" aria-expanded={open} aria-haspopup="true" onClick={() => setOpen((o) => !o)}>
+      <button
+        type="button"
+        ref={buttonRef}
+        data-testid="export-button"
+        aria-expanded={open}
+        aria-haspopup="menu"
+        aria-controls={open ? 'export-menu' : undefined}
+        onClick={() => {
+          setFocusLast(false);
+          setOpen((o) => !o);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+            e.preventDefault();
+            setFocusLast(e.key === 'ArrowUp');
+            setOpen(true);
+          }
+        }}
+      >
         Export ▾
       </button>
       <button type="button" data-testid="import-button" onClick={() => importRef.current?.click()}>
@@ -72,16 +122,20 @@ export function ExportMenu() {
         }}
       />
       {open ? (
-        <div className="menu" role="menu" aria-label="Export">
-          <p className="menu-title">Reports {result ? '' : '(after a run)'}</p>
+        <div className="menu" role="menu" id="export-menu" aria-label="Export" ref={listRef} onKeyDown={onMenuKey}>
+          <div role="group" aria-label="Reports">
+          <p className="menu-title" aria-hidden="true">
+            Reports {result ? '' : '(after a run)'}
+          </p>
           {files.map((f) => (
-            <button key={f.name} type="button" role="menuitem" data-testid={`export-${f.name}`} disabled={!result} onClick={() => download(f.name, f.text, f.mime)}>
+            <button key={f.name} type="button" role="menuitem" tabIndex={-1} data-testid={`export-${f.name}`} disabled={!result} onClick={() => download(f.name, f.text, f.mime)}>
               {f.name}
             </button>
           ))}
           <button
             type="button"
             role="menuitem"
+            tabIndex={-1}
             data-testid="export-all"
             disabled={!result}
             onClick={() => {
@@ -91,10 +145,15 @@ export function ExportMenu() {
           >
             all report files
           </button>
-          <p className="menu-title">Run</p>
+          </div>
+          <div role="group" aria-label="Run">
+          <p className="menu-title" aria-hidden="true">
+            Run
+          </p>
           <button
             type="button"
             role="menuitem"
+            tabIndex={-1}
             data-testid="export-bundle"
             disabled={!result}
             title="Everything needed to view this run again (Import run…)"
@@ -105,12 +164,16 @@ export function ExportMenu() {
           >
             run bundle (re-importable)
           </button>
-          <button type="button" role="menuitem" data-testid="export-config" onClick={() => download('config.json', toJson(result?.config ?? config), 'application/json')}>
+          <button type="button" role="menuitem" tabIndex={-1} data-testid="export-config" onClick={() => download('config.json', toJson(result?.config ?? config), 'application/json')}>
             config.json
           </button>
-          <p className="menu-title">Scale out</p>
-          <JobExport />
-          <p className="menu-title">Trained reward model (ONNX)</p>
+          </div>
+          <div role="group" aria-label="Scale out">
+            <p className="menu-title" aria-hidden="true">
+              Scale out
+            </p>
+            <JobExport />
+          </div>
           <ModelExport />
         </div>
       ) : null}
@@ -138,23 +201,36 @@ function ModelExport() {
         ? `${country} · ${method} finished before a reload and was not retrained when the run resumed: its weights are not in this page (run again to export it)`
         : '';
   return (
-    <div className="model-export">
-      <label className="small">
-        method{' '}
-        <select aria-label="Model to export: method" data-testid="export-onnx-method" value={method} disabled={!result || origin !== 'run'} onChange={(e) => setMethod(e.target.value as Method)}>
-          {methods.map((m) => (
-            <option key={m} value={m}>
-              {m}
-            </option>
-          ))}
-        </select>
-      </label>
+    // The method is a radio group of menu items (a <select> cannot live inside role=menu).
+    <div className="model-export" role="group" aria-label="Trained reward model (ONNX)">
+      <p className="menu-title" aria-hidden="true">
+        Trained reward model (ONNX)
+      </p>
+      <div className="method-radios" data-testid="export-onnx-method">
+        {methods.map((m) => (
+          <button
+            key={m}
+            type="button"
+            role="menuitemradio"
+            tabIndex={-1}
+            aria-checked={method === m}
+            data-testid={`export-onnx-method-${m}`}
+            disabled={!result || origin !== 'run'}
+            onClick={() => setMethod(m)}
+          >
+            {method === m ? '● ' : '○ '}
+            {m}
+          </button>
+        ))}
+      </div>
       <button
         type="button"
         role="menuitem"
+        tabIndex={-1}
         data-testid="export-onnx"
         disabled={!!why || busy}
         title={why || `Download the ${country} · ${method} reward model`}
+        aria-describedby={why ? 'export-onnx-why' : undefined}
         onClick={() => {
           setBusy(true);
           void exportModel(country, method).finally(() => setBusy(false));
@@ -162,25 +238,39 @@ function ModelExport() {
       >
         {busy ? 'exporting…' : `${country || 'country'} RM (${method})`}
       </button>
-      {why ? <span className="small muted">{why}</span> : null}
+      {why ? (
+        <span className="small muted" id="export-onnx-why" aria-hidden="true">
+          {why}
+        </span>
+      ) : null}
     </div>
   );
 }
 
-/** The latest run as a PyTorch DDP job (zip): its scored data, plan and bag RM are in this page's worker. */
+/**
+ * A PyTorch DDP job (zip): of this page's latest run (its scores), or without a run of the form's settings, data
+ * and model (scored on the CPU in the worker, trained nowhere: for data too big to train here).
+ */
 function JobExport() {
   const result = useStudio((s) => s.result);
   const origin = useStudio((s) => s.resultOrigin);
+  const dataStatus = useStudio((s) => s.dataStatus);
   const [busy, setBusy] = useState(false);
-  const why = !result ? 'after a run' : origin !== 'run' ? 'run again in this page to export it as a job (the scored data lives in the run\u2019s worker)' : '';
+  const ofRun = !!result && origin === 'run';
+  const why = ofRun || dataStatus === 'ready' ? '' : 'after the data has loaded';
   return (
     <>
       <button
         type="button"
         role="menuitem"
+        tabIndex={-1}
         data-testid="export-job"
         disabled={!!why || busy}
-        title={why || 'Export as PyTorch job: data, plan, weights and a torch.distributed trainer (job/run.py) that writes the same reports'}
+        aria-describedby="export-job-why"
+        title={
+          why ||
+          `Export as PyTorch job: data, plan, weights and a torch.distributed trainer (job/run.py) that writes the same reports; ${ofRun ? 'of the latest run (its global scores)' : 'of the current settings, scored here, trained nowhere'}`
+        }
         onClick={() => {
           setBusy(true);
           void exportJob().finally(() => setBusy(false));
@@ -188,7 +278,9 @@ function JobExport() {
       >
         {busy ? 'exporting…' : 'Export as PyTorch job (zip)'}
       </button>
-      {why ? <span className="small muted">{why}</span> : null}
+      <span className="small muted menu-why" id="export-job-why" aria-hidden="true">
+        {why || (ofRun ? 'of the latest run' : 'of the current settings (no run needed)')}
+      </span>
     </>
   );
 }

@@ -1,8 +1,9 @@
-// The top bar: title, the compute backend badge (adapter or fallback reason), theme, educator mode, network opt-in.
+// The top bar: title, the compute backend badge (details in a popover), tour, presentation mode, theme, network opt-in.
 import { useStudio, update } from '../store.ts';
 import type { Theme } from '../actions.ts';
 import { THEME_KEY } from '../boot.ts';
 import { setAllowNetwork } from '../runner.ts';
+import { setPresent } from './common.tsx';
 
 const NEXT_THEME: Record<Theme, Theme> = { system: 'light', light: 'dark', dark: 'system' };
 
@@ -18,6 +19,10 @@ export function setTheme(theme: Theme): void {
   else document.documentElement.dataset.theme = theme;
 }
 
+/**
+ * The compute backend as a short label (CPU, WEBGPU, ...); the adapter and the reason for the choice are one click
+ * (or hover) away in a popover, so a long fallback reason never squeezes the header.
+ */
 export function BackendBadge() {
   const backend = useStudio((s) => s.backend);
   const pref = useStudio((s) => s.backendPref);
@@ -32,23 +37,22 @@ export function BackendBadge() {
   } else if (resultBackend) {
     kind = 'saved';
     text = 'saved run';
-    detail = resultBackend;
+    detail = `The shown results were computed on ${resultBackend}.`;
   } else {
     kind = 'pending';
     text = pref;
-    detail = 'backend chosen when a run starts';
+    detail = 'The worker picks WebGPU when a usable adapter exists, else the cpu path, and says why here.';
   }
   return (
-    <div
-      className={`badge badge-${kind}`}
-      data-testid="backend-badge"
-      data-backend={backend?.name ?? ''}
-      title={kind === 'pending' ? 'The worker picks WebGPU when a usable adapter exists, else the cpu path, and says why here.' : detail}
-      role="status"
-      aria-live="polite"
-    >
-      <strong>{text}</strong>
-      {detail ? <span className="badge-detail">{detail}</span> : null}
+    <div className={`badge badge-${kind}`} data-testid="backend-badge" data-backend={backend?.name ?? ''} role="status" aria-live="polite">
+      <button type="button" className="badge-button" popoverTarget="backend-detail" title={detail} data-testid="backend-badge-button">
+        <strong>{text}</strong>
+        <span className="sr-only"> compute backend, show details</span> <span aria-hidden="true">▾</span>
+      </button>
+      <div id="backend-detail" className="badge-popover" popover="auto" data-testid="backend-detail">
+        <strong>Compute backend: {text}</strong>
+        <p>{detail}</p>
+      </div>
     </div>
   );
 }
@@ -57,6 +61,7 @@ export function Header() {
   const theme = useStudio((s) => s.ui.theme);
   const allowNetwork = useStudio((s) => s.allowNetwork);
   const educator = useStudio((s) => s.ui.educator);
+  const present = useStudio((s) => s.ui.present);
   return (
     <header className="app-header">
       <div className="brand">
@@ -75,6 +80,15 @@ export function Header() {
           onClick={() => update((s) => ({ ui: { ...s.ui, educator: s.ui.educator === null ? 0 : null } }))}
         >
           {educator === null ? 'Guided tour' : 'End tour'}
+        </button>
+        <button
+          type="button"
+          data-testid="present-toggle"
+          aria-pressed={present}
+          title="Presentation mode: large type for a projector, the bias story first, fewer controls (remembered)"
+          onClick={() => setPresent(!present)}
+        >
+          {present ? 'Exit presentation' : 'Present'}
         </button>
         <button
           type="button"

@@ -7,8 +7,12 @@ import type { Method } from '../../pipeline/types.ts';
 import type { KeptFilter, PairFilter, PairTable, SortKey } from '../derive.ts';
 import { countryPairs, DEFAULT_PAIR_FILTER, filterPairs, fmt, marginsByPair, scorePair, sortPairs } from '../derive.ts';
 import { update, useStudio } from '../store.ts';
+import { own as ownKey } from '../../pipeline/dict.ts';
+import { pairStatus } from '../story.ts';
 
 const ROW_H = 40;
+/** Row height with "expand texts" on: about five lines of prompt/response, scrollable inside the cell. */
+const ROW_H_EXPANDED = 112;
 const ALL = '\u0000all';
 
 interface Col {
@@ -18,28 +22,30 @@ interface Col {
   cls: string;
 }
 
+const COUNTRY_COL: Col = { key: null, label: 'country', cls: 'c-country' };
+
 const COLS: Col[] = [
   { key: 'index', label: '#', cls: 'c-idx' },
   { key: 'split', label: 'split', cls: 'c-split' },
-  { key: null, label: 'prompt', cls: 'c-text' },
-  { key: null, label: 'chosen', cls: 'c-text' },
-  { key: null, label: 'rejected', cls: 'c-text' },
-  { key: 'scoreChosen', label: 'h+', title: 'human score of the chosen response', cls: 'c-num' },
-  { key: 'scoreRejected', label: 'h−', title: 'human score of the rejected response', cls: 'c-num' },
-  { key: 'rPlus', label: 'r+', title: 'global RM score of chosen', cls: 'c-num' },
-  { key: 'rMinus', label: 'r−', title: 'global RM score of rejected', cls: 'c-num' },
+  { key: null, label: 'prompt', cls: 'c-text c-prompt' },
+  { key: null, label: 'chosen', cls: 'c-text c-chosen' },
+  { key: null, label: 'rejected', cls: 'c-text c-rejected' },
+  { key: 'scoreChosen', label: 'h+', title: 'human score of the chosen response', cls: 'c-num c-human' },
+  { key: 'scoreRejected', label: 'h−', title: 'human score of the rejected response', cls: 'c-num c-human' },
+  { key: 'rPlus', label: 'r+', title: 'global RM score of chosen', cls: 'c-num c-r' },
+  { key: 'rMinus', label: 'r−', title: 'global RM score of rejected', cls: 'c-num c-r' },
   { key: 'pGlobal', label: 'p_global', title: 'sigmoid(r+ − r−)', cls: 'c-num c-wide' },
-  { key: null, label: 'filter', title: 'training pairs: kept (p_global < tau) or filtered; test pairs: edited when r+ < r−', cls: 'c-kept' },
-  { key: 'weight', label: 'weight', title: 'min(exp((r+ − r−)/beta), 1)', cls: 'c-num' },
+  {
+    key: null,
+    label: 'filter',
+    title: 'training pairs: kept (p_global < tau) or filtered; test pairs: edited when r+ < r−; majority: no country RM is trained for that country',
+    cls: 'c-kept',
+  },
+  { key: 'weight', label: 'weight', title: 'min(exp((r+ − r−)/beta), 1)', cls: 'c-num c-weight' },
   { key: 'margin', label: 'margin', title: 'country RM margin s(chosen) − s(rejected) after training', cls: 'c-num c-wide' },
 ];
 
-function statusText(split: 'train' | 'test', kept: boolean | null, wrong: boolean | null): string {
-  if (split === 'train') return kept === null ? '–' : kept ? 'kept' : 'filtered';
-  return wrong === null ? '–' : wrong ? 'edited' : 'test';
-}
-
-function PairDetail({ index, table, onClose }: { index: number; table: PairTable; onClose: () => void }) {
+function PairDetail({ index, table, onClose, trainedSet, majoritySet }: { index: number; table: PairTable; onClose: () => void; trainedSet: Set<string>; majoritySet: Set<string> }) {
   const pairs = useStudio((s) => s.pairs);
   const items = useStudio((s) => s.items);
   const closeRef = useRef<HTMLButtonElement>(null);
@@ -50,14 +56,18 @@ function PairDetail({ index, table, onClose }: { index: number; table: PairTable
   const ch = items[p.chosen];
   const rj = items[p.rejected];
   const margin = table.margins?.[index];
+  const st = pairStatus(p.split, sc.kept, sc.wrong, sc.pGlobal, table.tau, trainedSet.has(p.country), p.country, majoritySet.has(p.country));
   return (
-    <aside
+    <div
       className="pair-detail"
       data-testid="pair-detail"
       aria-label={`Pair ${index}`}
       role="dialog"
       onKeyDown={(e) => {
-        if (e.key === 'Escape') onClose();
+        if (e.key === 'Escape') {
+          e.stopPropagation();
+          onClose();
+        }
       }}
     >
       <header className="panel-head">
@@ -87,7 +97,7 @@ function PairDetail({ index, table, onClose }: { index: number; table: PairTable
         </div>
         <div>
           <dt>filter</dt>
-          <dd>{statusText(p.split, sc.kept, sc.wrong)}</dd>
+          <dd>{st.text}</dd>
         </div>
         <div>
           <dt>weight</dt>
@@ -95,7 +105,7 @@ function PairDetail({ index, table, onClose }: { index: number; table: PairTable
         </div>
         <div>
           <dt>country RM margin</dt>
-          <dd>{fmt(margin, 3)}</dd>
+          <dd title={trainedSet.has(p.country) ? undefined : 'no country RM for this country'}>{fmt(margin, 3)}</dd>
         </div>
         <div>
           <dt>user / key</dt>
@@ -104,6 +114,9 @@ function PairDetail({ index, table, onClose }: { index: number; table: PairTable
           </dd>
         </div>
       </dl>
+      <p className="pair-why" data-testid="pair-detail-why">
+        {st.why}
+      </p>
       <h4>Prompt</h4>
       <div className="pair-text" data-testid="pair-detail-prompt">
         {ch.prompt}
@@ -123,7 +136,7 @@ function PairDetail({ index, table, onClose }: { index: number; table: PairTable
           {rj.prompt !== ch.prompt ? <p className="small muted">Rejected response's own prompt: {rj.prompt}</p> : null}
         </div>
       </div>
-    </aside>
+    </div>
   );
 }
 
@@ -141,8 +154,22 @@ export function PairInspector() {
   const [selected, setSelected] = useState<number | null>(null);
   // "All countries" is the inspector's own scope (charts keep their country); margins are per country, so none then.
   const [all, setAll] = useState(false);
+  const [expanded, setExpanded] = useState(false);
   const search = useDeferredValue(filter.search);
   const scrollRef = useRef<HTMLDivElement>(null);
+  const rowH = expanded ? ROW_H_EXPANDED : ROW_H;
+  const trainedSet = useMemo(() => new Set(cfg.countries), [cfg.countries]);
+  const majoritySet = useMemo(() => new Set(cfg.majority), [cfg.majority]);
+  const cols = all ? [COLS[0], COUNTRY_COL, ...COLS.slice(1)] : COLS;
+  /** Closes the pair view and gives the focus back to its row (or the list), where the user was. */
+  const closeDetail = () => {
+    const i = selected;
+    setSelected(null);
+    requestAnimationFrame(() => {
+      const row = i === null ? null : scrollRef.current?.querySelector<HTMLElement>(`[data-index="${i}"]`);
+      (row ?? scrollRef.current)?.focus();
+    });
+  };
 
   const countries = useMemo(() => {
     const set = new Set<string>(cfg.countries);
@@ -162,11 +189,14 @@ export function PairInspector() {
   const own = useMemo(() => (pairs ? (all ? pairs.map((_, i) => i) : countryPairs(pairs, country)) : []), [pairs, country, all]);
   const rows = useMemo(() => {
     if (!pairs || !items) return [];
-    const f = filterPairs(own, pairs, items, table, { ...filter, search });
+    let f = filterPairs(own, pairs, items, table, { ...filter, search });
+    // Kept/filtered only applies to countries a country RM is trained for (all-countries view).
+    if (all && (filter.kept === 'kept' || filter.kept === 'filtered')) f = f.filter((i) => trainedSet.has(pairs[i].country));
     return sortPairs(f, pairs, table, sort.key, sort.dir);
-  }, [own, pairs, items, table, filter, search, sort]);
+  }, [own, pairs, items, table, filter, search, sort, all, trainedSet]);
 
-  const virt = useVirtualizer({ count: rows.length, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_H, overscan: 12 });
+  const virt = useVirtualizer({ count: rows.length, getScrollElement: () => scrollRef.current, estimateSize: () => rowH, overscan: 12 });
+  useEffect(() => virt.measure(), [rowH, virt]);
   // Roving focus: one row is in the Tab order; arrows, Page keys, Home and End move it (a grid's keyboard model),
   // so tens of thousands of rows do not each cost a Tab stop.
   const [focusPos, setFocusPos] = useState(0);
@@ -177,7 +207,7 @@ export function PairInspector() {
     requestAnimationFrame(() => scrollRef.current?.querySelector<HTMLElement>(`[data-pos="${next}"]`)?.focus());
   };
   const rowKeys = (e: { key: string; preventDefault: () => void }, pos: number, pairIndex: number) => {
-    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? ROW_H * 10) / ROW_H) - 1);
+    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? rowH * 10) / rowH) - 1);
     const moves: Record<string, number> = { ArrowDown: pos + 1, ArrowUp: pos - 1, PageDown: pos + page, PageUp: pos - page, Home: 0, End: rows.length - 1 };
     if (e.key in moves) {
       e.preventDefault();
@@ -191,7 +221,7 @@ export function PairInspector() {
     virt.scrollToOffset(0);
   }, [country, all, filter, search, sort, virt]);
 
-  const marginMethods = (result ? Object.keys(result.margins[country] ?? {}) : []) as Method[];
+  const marginMethods = (result ? Object.keys(ownKey(result.margins, country) ?? {}) : []) as Method[];
 
   if (!pairs || !items) {
     return (
@@ -284,13 +314,27 @@ export function PairInspector() {
             ))}
           </select>
         </label>
+        <label className="check">
+          <input type="checkbox" data-testid="pair-expand" checked={expanded} onChange={(e) => setExpanded(e.target.checked)} />
+          expand texts
+        </label>
+        <span className="small pair-params" data-testid="pair-params" title="The filter and weight settings of the shown run">
+          tau {cfg.tau.toFixed(2)} · beta {cfg.beta}
+        </span>
         <span className="muted small" data-testid="pair-count" data-count={rows.length} aria-live="polite">
           {rows.length.toLocaleString()} of {own.length.toLocaleString()} pairs
         </span>
       </div>
-      <div className="pair-table" role="table" aria-label={all ? 'Pairs of all countries' : `Pairs of ${country}`} aria-rowcount={rows.length + 1}>
+      {all ? (
+        <p className="small muted pair-all-note" data-testid="pair-all-note">
+          All countries: pairs of {[...majoritySet].join(' and ') || 'the majority'} (majority) and of unselected countries are scored by the global RM but no country
+          RM is trained for them, so they are neither kept nor filtered and have no margin. Margins are shown for one country at a time.
+        </p>
+      ) : null}
+      <div className={`pair-table${expanded ? ' expanded' : ''}`} role="table" aria-label={all ? 'Pairs of all countries' : `Pairs of ${country}`} aria-rowcount={rows.length + 1}>
+        <div role="rowgroup">
         <div className="pair-row pair-head" role="row">
-          {COLS.map((c) => (
+          {cols.map((c) => (
             <div
               key={c.label}
               role="columnheader"
@@ -309,25 +353,27 @@ export function PairInspector() {
             </div>
           ))}
         </div>
-        <div className="pair-scroll" ref={scrollRef} data-testid="pair-scroll" tabIndex={0} aria-label="Pair rows (scroll)">
+        </div>
+        <div className="pair-scroll" ref={scrollRef} data-testid="pair-scroll" tabIndex={0} role="rowgroup" aria-label="Pair rows (scroll)">
           <div style={{ height: virt.getTotalSize(), position: 'relative' }}>
             {virt.getVirtualItems().map((v) => {
               const i = rows[v.index];
               const p = pairs[i];
               const sc = scorePair(p, rPlus?.[i], rMinus?.[i], cfg.tau, cfg.beta);
               const margin = table.margins?.[i];
-              const st = statusText(p.split, sc.kept, sc.wrong);
+              const trained = trainedSet.has(p.country);
+              const st = pairStatus(p.split, sc.kept, sc.wrong, sc.pGlobal, cfg.tau, trained, p.country, majoritySet.has(p.country));
               return (
                 <div
                   key={i}
                   role="row"
                   aria-rowindex={v.index + 2}
-                  className={`pair-row ${selected === i ? 'selected' : ''} ${st}`}
+                  className={`pair-row ${selected === i ? 'selected' : ''} ${st.text}`}
                   data-testid="pair-row"
                   data-index={i}
                   data-pos={v.index}
                   tabIndex={v.index === Math.min(focusPos, rows.length - 1) ? 0 : -1}
-                  style={{ transform: `translateY(${v.start}px)`, height: ROW_H }}
+                  style={{ transform: `translateY(${v.start}px)`, height: rowH }}
                   onClick={() => {
                     setFocusPos(v.index);
                     setSelected(i);
@@ -337,40 +383,50 @@ export function PairInspector() {
                   <div role="cell" className="c-idx">
                     {i}
                   </div>
+                  {all ? (
+                    <div role="cell" className="c-country" title={p.country}>
+                      {p.country}
+                    </div>
+                  ) : null}
                   <div role="cell" className="c-split" title={p.country}>
                     {p.split}
                   </div>
-                  <div role="cell" className="c-text" title={items[p.chosen].prompt}>
+                  <div role="cell" className="c-text c-prompt" title={expanded ? undefined : items[p.chosen].prompt}>
                     {items[p.chosen].prompt}
                   </div>
-                  <div role="cell" className="c-text">
+                  <div role="cell" className="c-text c-chosen" title={expanded ? undefined : items[p.chosen].response}>
                     {items[p.chosen].response}
                   </div>
-                  <div role="cell" className="c-text">
+                  <div role="cell" className="c-text c-rejected" title={expanded ? undefined : items[p.rejected].response}>
                     {items[p.rejected].response}
                   </div>
-                  <div role="cell" className="c-num">
+                  <div role="cell" className="c-num c-human">
                     {fmt(p.scoreChosen, p.scoreChosen % 1 === 0 ? 0 : 2)}
                   </div>
-                  <div role="cell" className="c-num">
+                  <div role="cell" className="c-num c-human">
                     {fmt(p.scoreRejected, p.scoreRejected % 1 === 0 ? 0 : 2)}
                   </div>
-                  <div role="cell" className="c-num">
+                  <div role="cell" className="c-num c-r">
                     {fmt(sc.rPlus)}
                   </div>
-                  <div role="cell" className="c-num">
+                  <div role="cell" className="c-num c-r">
                     {fmt(sc.rMinus)}
                   </div>
                   <div role="cell" className="c-num c-wide">
                     {fmt(sc.pGlobal)}
                   </div>
-                  <div role="cell" className="c-kept">
-                    <span className={`tag tag-${st}`}>{st}</span>
+                  <div role="cell" className="c-kept" title={st.why}>
+                    <span className={`tag tag-${st.text.replace(' ', '-')}`}>{st.text}</span>
+                    <span className="sr-only">: {st.why}</span>
                   </div>
-                  <div role="cell" className="c-num">
-                    {fmt(sc.weight)}
+                  <div role="cell" className="c-num c-weight">
+                    {trained ? fmt(sc.weight) : '–'}
                   </div>
-                  <div role="cell" className={`c-num c-wide ${margin !== undefined && Number.isFinite(margin) ? (margin > 0 ? 'up' : 'down') : ''}`}>
+                  <div
+                    role="cell"
+                    className={`c-num c-wide ${margin !== undefined && Number.isFinite(margin) ? (margin > 0 ? 'up' : 'down') : ''}`}
+                    title={!trained ? 'no country RM is trained for this country' : all ? 'margins are shown for one country at a time' : undefined}
+                  >
                     {fmt(margin)}
                   </div>
                 </div>
@@ -379,7 +435,7 @@ export function PairInspector() {
           </div>
         </div>
       </div>
-      {selected !== null ? <PairDetail index={selected} table={table} onClose={() => setSelected(null)} /> : null}
+      {selected !== null ? <PairDetail index={selected} table={table} onClose={closeDetail} trainedSet={trainedSet} majoritySet={majoritySet} /> : null}
     </div>
   );
 }

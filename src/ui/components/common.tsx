@@ -1,7 +1,8 @@
 // Small shared pieces of the studio's UI: method colours and labels, the resolved theme, a validated number field.
 import { useEffect, useId, useState } from 'react';
 import type { Method } from '../../pipeline/types.ts';
-import { useStudio } from '../store.ts';
+import { PRESENT_KEY } from '../boot.ts';
+import { update, useStudio } from '../store.ts';
 
 // Explicit colours (not CSS variables) so exported SVG/PNG charts look the same outside the page.
 export const METHOD_COLORS: Record<Method, string> = {
@@ -24,6 +25,47 @@ export function useResolvedTheme(): 'light' | 'dark' {
     return () => mq.removeEventListener('change', on);
   }, []);
   return theme === 'system' ? (systemDark ? 'dark' : 'light') : theme;
+}
+
+/** The width below which the studio stacks its panels (phones, narrow windows); styles.css uses the same. */
+export const NARROW_QUERY = '(max-width: 760px)';
+
+/** True while `query` matches (e.g. NARROW_QUERY), following window resizes. */
+export function useMedia(query: string): boolean {
+  const [on, setOn] = useState(() => window.matchMedia?.(query).matches ?? false);
+  useEffect(() => {
+    const mq = window.matchMedia?.(query);
+    if (!mq) return;
+    const f = () => setOn(mq.matches);
+    f();
+    mq.addEventListener('change', f);
+    return () => mq.removeEventListener('change', f);
+  }, [query]);
+  return on;
+}
+
+/** Presentation mode on or off: the store, the root's data-present (styles.css) and the remembered choice. */
+export function setPresent(on: boolean): void {
+  update((s) => ({ ui: { ...s.ui, present: on } }));
+  if (on) document.documentElement.dataset.present = 'on';
+  else delete document.documentElement.dataset.present;
+  try {
+    if (on) localStorage.setItem(PRESENT_KEY, '1');
+    else localStorage.removeItem(PRESENT_KEY);
+  } catch {
+    // Not remembered; it still applies to this page.
+  }
+}
+
+/**
+ * Type sizes of the charts (SVG text is sized here, not by CSS): presentation mode makes axis ticks and legends
+ * 16 px or more so they read on a projector at 1920 px.
+ */
+export function useChartSizes() {
+  const present = useStudio((s) => s.ui.present);
+  return present
+    ? { tick: 17, legend: 17, tooltip: 17, height: 300, yWidth: 64, label: 16 }
+    : { tick: 11, legend: 12, tooltip: 12, height: 196, yWidth: 48, label: 11 };
 }
 
 export function chartTheme(t: 'light' | 'dark') {

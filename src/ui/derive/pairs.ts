@@ -2,6 +2,7 @@
 import type { ExperimentResult } from '../../pipeline/experiment.ts';
 import { isEdited, isKept, pGlobal, scpoWeight } from '../../pipeline/scpo.ts';
 import type { Item, Method, Pair } from '../../pipeline/types.ts';
+import { own } from '../../pipeline/dict.ts';
 
 /** What the global RM and the filter say about one pair (NaN/null where the pair was not scored). */
 export interface PairScore {
@@ -48,8 +49,8 @@ export function countryPairs(pairs: readonly Pair[], country: string): number[] 
  * with [...sets[c].train, ...sets[c].val, ...sets[c].test].
  */
 export function marginsByPair(result: ExperimentResult | null, country: string, method: Method, nPairs: number): Float32Array | null {
-  const m = result?.margins?.[country]?.[method];
-  const s = result?.sets?.[country];
+  const m = own(result?.margins, country)?.[method];
+  const s = own(result?.sets, country);
   if (!m || !s) return null;
   const out = new Float32Array(nPairs).fill(NaN);
   const order = [...s.train, ...(s.val ?? []), ...s.test];

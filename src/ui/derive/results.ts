@@ -2,6 +2,7 @@
 import type { RunResult } from '../../pipeline/experiment.ts';
 import type { Method } from '../../pipeline/types.ts';
 import { METHODS } from '../../pipeline/types.ts';
+import { own } from '../../pipeline/dict.ts';
 
 export interface Cell {
   full: number | null;
@@ -72,8 +73,8 @@ export function resultsTable(
       cells,
       bestFull: best(cells, 'full'),
       bestEdited: best(cells, 'edited'),
-      keptRatio: ratios?.train[c] ?? null,
-      editedRatio: ratios?.test[c] ?? null,
+      keptRatio: own(ratios?.train, c) ?? null,
+      editedRatio: own(ratios?.test, c) ?? null,
     };
   });
   const avgCells: Partial<Record<Method, Cell>> = {};

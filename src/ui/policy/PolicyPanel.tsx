@@ -6,6 +6,7 @@ import type { ReactNode } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { DEFAULT_COUNTRIES } from '../../pipeline/types.ts';
 import type { BestOfNPrompt } from '../../pipeline/policy/bestofn.ts';
+import { hackingSignals } from './signals.ts';
 import { metricRows, type PolicyForm } from './state.ts';
 import { policyActions, usePolicyStore } from './store.ts';
 import './policy.css';
@@ -194,7 +195,8 @@ function PpoCharts({ theme }: { theme: 'light' | 'dark' }) {
             <XAxis dataKey="step" {...axis} />
             <YAxis {...axis} />
             <Tooltip {...tip} />
-            <Legend wrapperStyle={{ fontSize: 11 }} />
+            {/* Neutral legend text beside the coloured swatch: the series colours are below 4.5:1 as text. */}
+            <Legend wrapperStyle={{ fontSize: 12 }} formatter={(v: unknown) => <span style={{ color: p.fg }}>{String(v)}</span>} />
             <Line type="monotone" dataKey="reward" name={country} stroke={COLORS.country} dot={false} isAnimationActive={false} />
             <Line type="monotone" dataKey="global" name="global" stroke={COLORS.global} dot={false} isAnimationActive={false} />
           </LineChart>
@@ -279,11 +281,16 @@ function BonTable({ row, rms }: { row: BestOfNPrompt; rms: string[] }) {
 }
 
 function BestOfN() {
-  const rows = usePolicyStore((s) => s.bonRows);
+  const streamed = usePolicyStore((s) => s.bonRows);
   const total = usePolicyStore((s) => s.bonTotal);
   const live = usePolicyStore((s) => s.bonLive);
   const sel = usePolicyStore((s) => s.bonSelected);
   const report = usePolicyStore((s) => s.report);
+  // Best-of-N is judged on the base policy by default: after PPO every RM may be choosing among N copies of the
+  // same collapsed answer, which says nothing about what the RMs prefer.
+  const [judged, setJudged] = useState<'before' | 'after'>('before');
+  const finished = report?.bestOfN[judged] ?? report?.bestOfN.before ?? null;
+  const rows = finished ? finished.prompts : streamed;
   const rms = rows[0] ? Object.keys(rows[0].scores) : [];
   const row = rows[Math.min(sel, rows.length - 1)];
   const live2 = report?.bestOfN.after ? null : live;
@@ -292,8 +299,19 @@ function BestOfN() {
     <section className="panel" data-testid="policy-bon" aria-label="Best-of-N">
       <header className="panel-head">
         <h3>
-          Best-of-N {rows.length ? `(${rows.length}/${total} prompts)` : ''}
+          Best-of-N {rows.length ? `(${rows.length}/${finished ? finished.prompts.length : total} prompts)` : ''}
         </h3>
+        {report?.bestOfN.before && report.bestOfN.after ? (
+          <div className="panel-actions">
+            <label className="small">
+              judged on{' '}
+              <select value={judged} data-testid="policy-bon-judged" onChange={(e) => setJudged(e.target.value as 'before' | 'after')}>
+                <option value="before">the base policy</option>
+                <option value="after">the policy after PPO</option>
+              </select>
+            </label>
+          </div>
+        ) : null}
       </header>
       {rows.length === 0 && <p className="muted small">Samples N responses per prompt once and lets every RM pick its best.</p>}
       {rms.length > 1 && (
@@ -307,7 +325,7 @@ function BestOfN() {
       {report?.bestOfN.before && report.bestOfN.after && (
         <p className="small muted" data-testid="policy-bon-before-after">
           disagreement before PPO {Object.entries(report.bestOfN.before.disagreement).map(([c, x]) => `${c} ${(100 * x).toFixed(0)}%`).join(', ')}; after PPO{' '}
-          {Object.entries(report.bestOfN.after.disagreement).map(([c, x]) => `${c} ${(100 * x).toFixed(0)}%`).join(', ')} (table: after PPO)
+          {Object.entries(report.bestOfN.after.disagreement).map(([c, x]) => `${c} ${(100 * x).toFixed(0)}%`).join(', ')} (table: {judged === 'before' ? 'the base policy' : 'after PPO'})
         </p>
       )}
       {rows.length > 0 && (
@@ -332,20 +350,65 @@ function BestOfN() {
   );
 }
 
+function Signals({ report }: { report: NonNullable<ReturnType<typeof usePolicyStore.getState>['report']> }) {
+  const signals = useMemo(() => hackingSignals(report), [report]);
+  const tripped = signals.filter((x) => x.warn);
+  return (
+    <div className="policy-signals" data-testid="policy-signals" data-warnings={tripped.length}>
+      {tripped.length ? (
+        <p className="policy-warning" role="status" data-testid="policy-hacking-warning">
+          ⚠ {tripped.length} sign{tripped.length === 1 ? '' : 's'} of reward hacking: the reward gain above may come from exploiting the {report.ppo.country} RM rather
+          than from answers its users would prefer. Read the samples before trusting it.
+        </p>
+      ) : (
+        <p className="small" data-testid="policy-hacking-ok">
+          No sign of reward hacking on these checks (variety, repetition, prompt-following, length, global RM, KL).
+        </p>
+      )}
+      <table className="policy-bon">
+        <thead>
+          <tr>
+            <th scope="col">check</th>
+            <th scope="col">before PPO</th>
+            <th scope="col">after PPO</th>
+            <th scope="col">reading</th>
+          </tr>
+        </thead>
+        <tbody>
+          {signals.map((x) => (
+            <tr key={x.id} data-testid={`policy-signal-${x.id}`} data-warn={x.warn ? 'true' : 'false'} className={x.warn ? 'policy-signal-warn' : undefined}>
+              <th scope="row">{x.label}</th>
+              <td>{x.before === null ? '–' : fmt(x.before, 2)}</td>
+              <td>{fmt(x.after, 2)}</td>
+              <td>
+                {x.warn ? '⚠ ' : ''}
+                {x.reading}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 function Summary() {
   const r = usePolicyStore((s) => s.report);
   if (!r) return null;
   const p = r.ppo;
+  const tripped = hackingSignals(r).filter((x) => x.warn).length;
   return (
     <section className="panel" data-testid="policy-summary" aria-label="PPO result">
       <header className="panel-head">
         <h3>After PPO against the {p.country} RM</h3>
       </header>
       <p data-testid="policy-summary-numbers">
-        {p.country} RM reward {fmt(p.evalBefore.reward)} → {fmt(p.evalAfter.reward)} (<strong>{p.rewardGain >= 0 ? '+' : ''}{fmt(p.rewardGain)}</strong>); global RM{' '}
+        {p.country} RM reward {fmt(p.evalBefore.reward)} → {fmt(p.evalAfter.reward)} (<strong>{p.rewardGain >= 0 ? '+' : ''}{fmt(p.rewardGain)}</strong>
+        {tripped ? <span className="policy-gain-caveat"> ⚠ see the {tripped} reward-hacking sign{tripped === 1 ? '' : 's'} below</span> : null}); global RM{' '}
         {fmt(p.evalBefore.rewardGlobal)} → {fmt(p.evalAfter.rewardGlobal)} ({p.globalChange >= 0 ? '+' : ''}
         {fmt(p.globalChange)}); KL to the reference {fmt(p.finalKl)} nats/response; sampling {r.sampling.cpuTokensPerSecond.toFixed(0)} tokens/s (cpu).
       </p>
+      <Signals report={r} />
       <table className="policy-bon" data-testid="policy-before-after">
         <thead>
           <tr>
@@ -393,6 +456,7 @@ function Comparison() {
             <th scope="col">KL at end</th>
             <th scope="col">best-of-N differs from global</th>
             <th scope="col">lean toward own values</th>
+            <th scope="col">reward-hacking signs</th>
           </tr>
         </thead>
         <tbody>
@@ -406,6 +470,7 @@ function Comparison() {
               <td>{fmt(r.finalKl, 2)}</td>
               <td>{r.disagreementAfter === null ? '–' : `${Math.round(r.disagreementAfter * 100)}%`}</td>
               <td>{r.towardCountry ? `${fmt(r.towardCountry.before, 2)} → ${fmt(r.towardCountry.after, 2)}` : '–'}</td>
+              <td title={r.warnings.join('; ')}>{r.warnings.length ? `⚠ ${r.warnings.length}` : 'none'}</td>
             </tr>
           ))}
         </tbody>

@@ -46,7 +46,7 @@ describe('policy panel state', () => {
 
   it('keeps one side-by-side row per (country, target RM), replaced by newer runs, across runs', () => {
     const row = (country: string, gain: number, against: 'country' | 'global' = 'country') => ({
-      country, against, steps: 3, rewardGain: gain, globalChange: 0, finalKl: 1, disagreementAfter: 0.5, towardCountry: null,
+      country, against, steps: 3, rewardGain: gain, globalChange: 0, finalKl: 1, disagreementAfter: 0.5, towardCountry: null, warnings: [],
     });
     let rows = addFinished([], row('Mexico', 1));
     rows = addFinished(rows, row('Chile', 2));

@@ -5,6 +5,7 @@ import type { PpoMetrics } from '../../pipeline/policy/ppo.ts';
 import { DEFAULT_POLICY_SESSION, type PolicyReport, type PolicySessionPartial } from '../../pipeline/policy/session.ts';
 import type { SamplingOptions } from '../../pipeline/policy/types.ts';
 import type { FromPolicyWorker, PolicyBackendPref, PolicySource } from '../../workers/policy-protocol.ts';
+import { hackingSignals } from './signals.ts';
 
 export type RunStatus = 'idle' | 'running' | 'paused' | 'done' | 'error' | 'cancelled';
 
@@ -73,6 +74,8 @@ export interface PpoRunSummary {
   /** Best-of-N: share of prompts where this country's RM picks another response than the global RM, after PPO. */
   disagreementAfter: number | null;
   towardCountry: { before: number; after: number } | null;
+  /** The reward-hacking checks that tripped (signals.ts). */
+  warnings: string[];
 }
 
 /** One row of the side-by-side table from a finished run's report. */
@@ -88,6 +91,9 @@ export function summarizeRun(r: PolicyReport): PpoRunSummary {
     finalKl: p.finalKl,
     disagreementAfter: after ? (after.disagreement[p.country] ?? null) : null,
     towardCountry: p.planted ? { before: p.planted.towardCountryBefore, after: p.planted.towardCountryAfter } : null,
+    warnings: hackingSignals(r)
+      .filter((x) => x.warn)
+      .map((x) => x.label),
   };
 }
 

@@ -22,7 +22,7 @@ const NR: i32 = 16;
  * error instead of silently misreading its arguments.
  */
 export function abi(): i32 {
-  return 4;
+  return 5;
 }
 
 @inline function madd(c: v128, a: v128, b: v128): v128 {
@@ -32,13 +32,16 @@ export function abi(): i32 {
 /**
  * C[i0..i1, panels j0..j1) = init + op(A)[i0..i1, 0..k) @ B[0..k, panels j0..j1).
  * init: 0 zeros, 1 the padded bias row at `bias`, 2 the current contents of C (accumulate).
+ * B: panel j's row p at bp + j * bps + p * brs (bytes): packed (bps = k * 64, brs = 64) or B itself row-major
+ * (bps = 64, brs = 4n; its last partial panel reads past column n into padding columns of C, never used).
+ * Row-major B measured ~30% slower per flop than packed, so it only pays when few rows share the packing cost.
  * Register block 2 rows x 16 columns: 8 accumulators + 4 B vectors + 1 broadcast fit V8's 15 usable xmm registers.
  * Measured per CPU second on the USE-lite shapes (EPYC Zen 4, Node 20): 2x16 ~40 GFLOP/s, 4x8 ~37, 3x8 ~36,
  * 3x16 ~27 and 5x8 ~23 (those two spill). A row past i1 in the last block repeats row i1-1 (same value written
  * twice, the real row last), so there is no remainder code path.
  */
 export function gemm(
-  a: usize, lda: i32, transA: i32, bp: usize, k: i32, c: usize, ldc: i32,
+  a: usize, lda: i32, transA: i32, bp: usize, bps: i32, brsBytes: i32, k: i32, c: usize, ldc: i32,
   i0: i32, i1: i32, j0: i32, j1: i32, init: i32, bias: usize,
 ): void {
   if (i1 <= i0 || j1 <= j0) return;
@@ -48,9 +51,10 @@ export function gemm(
   const ps: usize = transA ? <usize>lda << 2 : 4;
   const lc = <usize>ldc << 2;
   const kb = <usize>k * ps;
+  const brs: usize = <usize>brsBytes;
   const last = i1 - 1;
   for (let j = j0; j < j1; j++) {
-    const pj = bp + <usize>j * <usize>k * (NR << 2);
+    const pj = bp + <usize>j * <usize>bps;
     const cj = c + (<usize>j << 6);
     const bj = bias + (<usize>j << 6);
     for (let i = i0; i < i1; i += 2) {
@@ -80,7 +84,7 @@ export function gemm(
         x00 = madd(x00, s, b0); x01 = madd(x01, s, b1); x02 = madd(x02, s, b2); x03 = madd(x03, s, b3);
         s = v128.load32_splat(a1);
         x10 = madd(x10, s, b0); x11 = madd(x11, s, b1); x12 = madd(x12, s, b2); x13 = madd(x13, s, b3);
-        a0 += ps; a1 += ps; p += 64;
+        a0 += ps; a1 += ps; p += brs;
       }
       // The duplicated row first, row i last: both hold their own row's value either way.
       v128.store(c1, x10); v128.store(c1, x11, 16); v128.store(c1, x12, 32); v128.store(c1, x13, 48);

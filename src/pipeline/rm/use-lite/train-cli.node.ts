@@ -1,0 +1,51 @@
+// The CLI's `--rm use-lite --tune lora|top` run (Node only): loads the USE-lite weights (model.safetensors) and
+// tokenizer from public/models/scpo-use-lite-rm, starts the wasm-SIMD matmul (threads: both cores by default) and
+// runs the tune session. Kept apart from cli.ts so the CLI stays a thin flag parser.
+import { availableParallelism } from 'node:os';
+import { createWasmMatOps } from '../../../gpu/wasm/matops.ts';
+import type { ExperimentConfig, ExperimentEvent } from '../../experiment.ts';
+import { ConfigError, type PreferenceData } from '../../types.ts';
+import { loadUseLiteModel } from '../../use-lite-cli.node.ts';
+import type { LoraConfig, TuneMode } from './spec.ts';
+import { runUseLiteTuneSession, type UseLiteTuneSessionOutput } from './train-session.ts';
+
+export interface UseLiteTuneCliRun {
+  data: PreferenceData;
+  config: ExperimentConfig;
+  tune: Exclude<TuneMode, 'head'>;
+  lora: LoraConfig;
+  seqLen?: number;
+  /** wasm matmul threads (default: the cores, at most 4). */
+  threads?: number;
+  onEvent: (e: ExperimentEvent) => void;
+  log: (s: string) => void;
+  modelDir?: string;
+}
+
+export async function runUseLiteTuneCli(o: UseLiteTuneCliRun): Promise<UseLiteTuneSessionOutput> {
+  const model = await loadUseLiteModel(o.modelDir, { weights: true });
+  if (!model.params) throw new ConfigError('USE-lite model: model.safetensors (the training weights) is missing');
+  const threads = o.threads ?? Math.min(4, availableParallelism());
+  const ops = await createWasmMatOps({ threads });
+  if (ops.fallback) o.log(ops.fallback);
+  const seqLen = o.seqLen ?? model.config.maxLen;
+  o.log(
+    `rm: USE-lite, tune ${o.tune}${o.tune === 'lora' ? ` (rank ${o.lora.rank}, alpha ${o.lora.alpha})` : ''}, seq len ${seqLen}, ` +
+      `cpu trainer on wasm SIMD matmul (${ops.threads} thread${ops.threads > 1 ? 's' : ''})`,
+  );
+  try {
+    return await runUseLiteTuneSession({
+      data: o.data,
+      params: model.params,
+      tokenizer: model.tokenizer,
+      ops,
+      config: o.config,
+      tune: o.tune,
+      lora: o.lora,
+      seqLen,
+      onEvent: o.onEvent,
+    });
+  } finally {
+    ops.dispose();
+  }
+}
