@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../src/gpu/cpu/trainer.ts';
-import { BUNDLED_MODEL_DIR, main } from '../src/pipeline/cli.ts';
+import { BUNDLED_MODEL_DIR, main, parseCli } from '../src/pipeline/cli.ts';
 import { loadSynthetic } from '../src/pipeline/data/index.ts';
 import { efficiencyEntry } from '../src/pipeline/eval.ts';
 import { buildReports, resolveConfig } from '../src/pipeline/experiment.ts';
@@ -97,6 +97,10 @@ describe('PyTorch job export', () => {
     const cfg = JSON.parse(readFileSync(join(jobDir, 'config.json'), 'utf8')) as { config: { tau: number; countries: string[] } };
     expect(cfg.config.countries).toEqual(COUNTRIES);
     expect(existsSync(join(jobDir, 'job/run.py')) && existsSync(join(jobDir, 'job/hf.py')) && existsSync(join(jobDir, 'README.md'))).toBe(true);
+  });
+
+  it('refuses --export-job with --out in one line (the job writes the reports)', () => {
+    expect(() => parseCli(['--data', 'synthetic', '--export-job', 'x', '--out', 'y'])).toThrow(/--export-job writes a job instead of training/);
   });
 
   it('ships Python that compiles (py_compile), the transformers path included', () => {

@@ -165,6 +165,9 @@ export function parseCli(argv: string[]): CliOptions {
   set('evalPoints', numberFlag('eval-points', v['eval-points']));
   if (v['no-efficiency']) partial.efficiency = false;
   if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
+  if (v['export-job'] !== undefined && v.out !== undefined) {
+    throw new ConfigError('--export-job writes a job instead of training here, so --out has nothing to write: the job writes the reports (python3 DIR/run.py --out OUT)');
+  }
   const workers = numberFlag('workers', v.workers) ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new ConfigError(`--workers must be an integer in [1, 256], got ${String(v.workers)}`);
@@ -264,7 +267,7 @@ export async function main(argv: string[]): Promise<number> {
     const globalRmName = o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir;
     const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
     const r = await exportJobToDir(dir, { data, model, config: o.config, globalRm, globalRmName, backend: backend ?? cpuBackend, log });
-    log(`wrote a PyTorch job (${r.runs} runs, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
+    log(`wrote a PyTorch job (${r.runs} run${r.runs === 1 ? "" : "s"}, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
     return 0;
   }
   const loadMs = Date.now() - t0;
