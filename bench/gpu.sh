@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for a machine with a real GPU: the trainer benchmark (bench/trainer.ts: pairs/s at batch 8 and 64,
 # webgpu vs cpu, bundled RM) with Node + the `webgpu` package (Dawn over Vulkan), the default-experiment
-# parity check (bench/parity.ts), and the transformer RM's LoRA trainer on WebGPU (bench/use-lite-webgpu.ts:
+# parity check (bench/parity.ts), and the transformer RM's LoRA trainer on WebGPU (bench/use-lite-webgpu-train.ts:
 # pairs/s at batch 8 and 32, GFLOP/s, fraction of our matmul kernel's peak and of the GPU's nominal fp32 peak,
 # 50-step loss parity with the cpu trainer). JSON goes to bench/results/ (and to $OUT when set, for the device tool).
 #
@@ -23,7 +23,7 @@ if [[ "${1:-}" == "--prepare" ]]; then
   [[ -x node_modules/esbuild/bin/esbuild ]] || { echo "--prepare needs node_modules (npm ci)"; exit 2; }
   [[ -f public/models/scpo-glove-rm/onnx/model.onnx ]] || npm run build:models
   rm -rf "$KIT" && mkdir -p "$KIT/node_modules/webgpu/dist/linux-x64" "$KIT/lib"
-  for s in trainer parity use-lite-webgpu; do
+  for s in trainer parity use-lite-webgpu-train; do
     # The web build of transformers.js (only its tokenizer is used): the node build pulls in sharp and onnxruntime-node.
     node_modules/esbuild/bin/esbuild "bench/$s.ts" --bundle --platform=node --format=esm --target=node20 \
       --external:webgpu --alias:@huggingface/transformers=./node_modules/@huggingface/transformers/dist/transformers.web.js \
@@ -100,7 +100,7 @@ case "$GPU_NAME" in
   *V100*) PEAK_GFLOPS=15700 ;;
   *"RTX 4090"*) PEAK_GFLOPS=82600 ;;
 esac
-[[ -n $GPU_NAME ]] && echo "GPU: $GPU_NAME; nominal fp32 peak: ${PEAK_GFLOPS:-unknown (pass it: bench/use-lite-webgpu.ts --peak-gflops G)} GFLOP/s"
+[[ -n $GPU_NAME ]] && echo "GPU: $GPU_NAME; nominal fp32 peak: ${PEAK_GFLOPS:-unknown (pass it: bench/use-lite-webgpu-train.ts --peak-gflops G)} GFLOP/s"
 
 # --- runner: tsx in a full checkout, else the kit -----------------------------------------------------------
 if [[ -x node_modules/.bin/tsx && -d node_modules/webgpu ]]; then
@@ -124,7 +124,7 @@ status=0
 run trainer "$@" || status=$?
 if [[ $PARITY == 1 ]]; then run parity || status=$?; fi
 if [[ $USE_LITE == 1 ]]; then
-  run use-lite-webgpu ${GPU_NAME:+--device-name "$GPU_NAME"} ${PEAK_GFLOPS:+--peak-gflops $PEAK_GFLOPS} || status=$?
+  run use-lite-webgpu-train ${GPU_NAME:+--device-name "$GPU_NAME"} ${PEAK_GFLOPS:+--peak-gflops $PEAK_GFLOPS} || status=$?
 fi
-if [[ -n "${OUT:-}" ]]; then cp bench/results/trainer-*.json bench/results/parity*.json bench/results/use-lite-webgpu-*.json "$OUT"/ 2>/dev/null || true; fi
+if [[ -n "${OUT:-}" ]]; then cp bench/results/trainer-*.json bench/results/parity*.json bench/results/use-lite-webgpu-train-*.json "$OUT"/ 2>/dev/null || true; fi
 exit $status

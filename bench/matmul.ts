@@ -3,7 +3,7 @@
 // plain-TS reference, the wasm-SIMD kernels on 1 thread and on 2+ threads. All in one process and interleaved in
 // time slices, so the ratios hold even while other jobs load the machine (the absolute numbers do not: the load
 // average is saved alongside). Prints a table; saves bench/results/matmul.{json,md}.
-//   tsx bench/matmul.ts [--seconds 0.4] [--slices 5] [--threads 2] [--no-js] [--out bench/results]
+//   tsx bench/matmul.ts [--seconds 0.4] [--slices 5] [--threads 2] [--no-js] [--no-adaptive] [--out bench/results]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ const { values: args } = parseArgs({
     slices: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
     'no-js': { type: 'boolean', default: false },
+    // Always split (as in tests): shows the raw threaded speed instead of the adaptive default's.
+    'no-adaptive': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
   },
 });
@@ -63,7 +65,7 @@ const impls: { name: string; ops: MatOps }[] = [];
 if (!args['no-js']) impls.push({ name: 'js', ops: jsMatOps });
 const w1 = await createWasmMatOps({ threads: 1 });
 impls.push({ name: 'wasm 1t', ops: w1 });
-const wN = await createWasmMatOps({ threads: THREADS });
+const wN = await createWasmMatOps({ threads: THREADS, adaptiveSplit: !args['no-adaptive'] });
 if (wN.fallback) console.log(wN.fallback);
 impls.push({ name: `wasm ${wN.threads}t`, ops: wN });
 const w1u = await createWasmMatOps({ threads: 1 });
@@ -127,6 +129,8 @@ for (const [si, sh] of SHAPES.entries()) {
     `${sh.label.padEnd(48)} ${Object.entries(gflops).map(([k, v]) => `${k} ${v.toFixed(1)} (${cpuGflops[k].toFixed(1)}/cpu-s)`).join('  ')}\n`,
   );
 }
+const ts = wN.threadStats();
+console.log(`${wN.name}: ${ts.splits} split gemms, splitting paused ${ts.pauses} times for not paying (load), last speedup estimate ${ts.gain.toFixed(2)}`);
 w1.dispose();
 wN.dispose();
 w1u.dispose();
@@ -149,6 +153,9 @@ const md = [
   'Cells: wall-clock GFLOP/s (GFLOP per CPU-second of the process, all threads: what one core delivers while others load the machine). ' +
     'wasm 1t / js compares per CPU-second; the thread speedup is wall-clock, so it only shows when the machine has idle cores.',
   '',
+  `${nT}: ${args['no-adaptive'] ? 'always splits (--no-adaptive)' : 'adaptive splitting, the default (pauses splitting while it measurably does not pay)'}; ` +
+    `${ts.splits} split gemms, splitting paused ${ts.pauses} times.`,
+  '',
   `| ${header.join(' | ')} |`,
   `| ${header.map(() => '---').join(' | ')} |`,
   ...table.map((r) => `| ${r.join(' | ')} |`),
@@ -158,7 +165,7 @@ console.log('\n' + md);
 mkdirSync(args.out!, { recursive: true });
 writeFileSync(
   join(args.out!, 'matmul.json'),
-  JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, loadavg: [load0, loadavg()[0]], sliceSeconds: SLICE_S, slices: SLICES, threads: wN.threads, rows, seconds: (performance.now() - t0) / 1000 }, null, 1) + '\n',
+  JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, loadavg: [load0, loadavg()[0]], sliceSeconds: SLICE_S, slices: SLICES, threads: wN.threads, adaptiveSplit: !args['no-adaptive'], threadStats: wN.threadStats(), rows, seconds: (performance.now() - t0) / 1000 }, null, 1) + '\n',
 );
 writeFileSync(join(args.out!, 'matmul.md'), md);
 console.log(`saved ${join(args.out!, 'matmul.json')} and matmul.md`);

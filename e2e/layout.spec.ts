@@ -120,6 +120,8 @@ test('phone 390x844: stacked, settings in a drawer, charts, results and pairs us
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByTestId('tab-charts').click();
   expect(await overflowX(page)).toBeLessThanOrEqual(0);
+  // All four tabs fit the width (short labels).
+  for (const tab of ['charts', 'results', 'pairs', 'policy']) await expect(page.getByTestId(`tab-${tab}`)).toBeInViewport({ ratio: 1 });
   // Settings fold away; the run button stays on screen.
   await expect(page.getByTestId('config-panel')).toBeHidden();
   await expect(page.getByTestId('run-button')).toBeInViewport();

@@ -2,7 +2,8 @@
 // compiler from node_modules: one module on a plain memory (single thread) and one on a shared memory (threads).
 // Run by scripts/build-models.ts (so by npm install / npm start) and by `npm run build:wasm`. Idempotent: the
 // folder's .build.json holds a fingerprint of the source, compiler version and flags; a match skips the build.
-// Reproducible: the same inputs give the same bytes (checked by the loader test's build comparison).
+// Reproducible: the same inputs give the same bytes (two --force builds into other folders matched the checkout's
+// sha256, 2026-11-30).
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../src/gpu/cpu/trainer.ts';
-import { BUNDLED_MODEL_DIR, main } from '../src/pipeline/cli.ts';
+import { BUNDLED_MODEL_DIR, main, parseCli } from '../src/pipeline/cli.ts';
 import { loadSynthetic } from '../src/pipeline/data/index.ts';
 import { efficiencyEntry } from '../src/pipeline/eval.ts';
 import { buildReports, resolveConfig } from '../src/pipeline/experiment.ts';
@@ -97,6 +97,10 @@ describe('PyTorch job export', () => {
     const cfg = JSON.parse(readFileSync(join(jobDir, 'config.json'), 'utf8')) as { config: { tau: number; countries: string[] } };
     expect(cfg.config.countries).toEqual(COUNTRIES);
     expect(existsSync(join(jobDir, 'job/run.py')) && existsSync(join(jobDir, 'job/hf.py')) && existsSync(join(jobDir, 'README.md'))).toBe(true);
+  });
+
+  it('refuses --export-job with --out in one line (the job writes the reports)', () => {
+    expect(() => parseCli(['--data', 'synthetic', '--export-job', 'x', '--out', 'y'])).toThrow(/--export-job writes a job instead of training/);
   });
 
   it('ships Python that compiles (py_compile), the transformers path included', () => {
@@ -188,7 +192,7 @@ describe.skipIf(!haveTorch)('PyTorch job run (python3-torch, 2 CPU processes)', 
     }
   });
 
-  it('tests the transformers path\u2019s data, collator and loss with a tiny torch model as the encoder', () => {
+  it('tests the transformers path\u2019s data, collator, loss and DDP split (2 processes = 1) with a tiny torch model as the encoder', () => {
     const r = py([join(__dirname, 'job/hf_logic_test.py'), jobDir]);
     expect(r.stderr).toMatch(/OK/);
   });

@@ -27,7 +27,7 @@ beforeAll(async () => {
   model = await loadUseLite(dirReader(USE_LITE_MODEL_DIR), { weights: true });
   data = await loadDataPath('e2e/fixtures/prism', undefined, { seed: 0 });
   ort = await ortEncoder(model, 128, 1);
-});
+}, 400_000);
 afterAll(async () => ort?.release());
 
 /** Counts the items an encoder is asked for. */
@@ -55,7 +55,7 @@ describe('USE-lite session (frozen encoder + trained heads)', () => {
       for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
       expect(worst, `maxLen ${maxLen}`).toBeLessThan(1e-4);
     }
-  });
+  }, 400_000);
 
   it('trains the global head on pooled training pairs only and encodes only the items the run needs', async () => {
     const config = resolveConfig({ ...DEFAULT_CONFIG, countries: ['Chile'], majority: ['Mexico'], methods: ['start', 'full_ft', 'scpo'], steps: 40, efficiency: false });
@@ -119,7 +119,7 @@ describe('USE-lite session (frozen encoder + trained heads)', () => {
     } finally {
       await scorer.release();
     }
-  });
+  }, 400_000);
 
   it('CLI: --rm picks the reward model; bad combinations are one clear line', () => {
     expect(parseCli(['--data', 'synthetic']).rm).toBe('bag');

@@ -135,7 +135,7 @@ export class GpuPlanExecutor implements PlanExecutor {
     steps.forEach((step, i) => {
       const program = step.kernel.program(step.dims);
       const refs: Record<string, BufferRef> = {};
-      for (const [name, { ref, elements }] of bindingSizes(step)) {
+      for (const [name, { ref, elements }] of bindingSizes(step, program)) {
         const isRange = typeof step.bind[name] !== 'string';
         const buffer = isRange ? this.buffers.get(ref.buffer) : this.ensure(ref.buffer, elements);
         if (!buffer) throw new Error(`${step.kernel.name}: buffer '${ref.buffer}' does not exist`);

@@ -48,6 +48,7 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
+  --eval-points N            live evaluations per run besides step 0 (default ${DEFAULT_CONFIG.evalPoints}; each scores the test set)
   --no-efficiency            skip the data-efficiency runs
   --freeze-embeddings        train only the MLP head
   --backend auto|cpu|webgpu  compute backend (default auto: a hardware WebGPU adapter, else cpu; webgpu: any
@@ -119,6 +120,7 @@ export function parseCli(argv: string[]): CliOptions {
         'weight-decay': { type: 'string' },
         seed: { type: 'string' },
         'no-efficiency': { type: 'boolean', default: false },
+        'eval-points': { type: 'string' },
         'freeze-embeddings': { type: 'boolean', default: false },
         backend: { type: 'string', default: 'auto' },
         'goqa-margin': { type: 'string' },
@@ -160,8 +162,12 @@ export function parseCli(argv: string[]): CliOptions {
   set('lr', numberFlag('lr', v.lr));
   set('weightDecay', numberFlag('weight-decay', v['weight-decay']));
   set('seed', numberFlag('seed', v.seed));
+  set('evalPoints', numberFlag('eval-points', v['eval-points']));
   if (v['no-efficiency']) partial.efficiency = false;
   if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
+  if (v['export-job'] !== undefined && v.out !== undefined) {
+    throw new ConfigError('--export-job writes a job instead of training here, so --out has nothing to write: the job writes the reports (python3 DIR/run.py --out OUT)');
+  }
   const workers = numberFlag('workers', v.workers) ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new ConfigError(`--workers must be an integer in [1, 256], got ${String(v.workers)}`);
@@ -261,7 +267,7 @@ export async function main(argv: string[]): Promise<number> {
     const globalRmName = o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir;
     const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
     const r = await exportJobToDir(dir, { data, model, config: o.config, globalRm, globalRmName, backend: backend ?? cpuBackend, log });
-    log(`wrote a PyTorch job (${r.runs} runs, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
+    log(`wrote a PyTorch job (${r.runs} run${r.runs === 1 ? "" : "s"}, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
     return 0;
   }
   const loadMs = Date.now() - t0;

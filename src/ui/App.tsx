@@ -18,11 +18,12 @@ import { PRESENT_KEY, THEME_KEY } from './boot.ts';
 import { update, useStudio } from './store.ts';
 import { partialLabel } from './story.ts';
 
-const TABS: { id: Tab; label: string }[] = [
-  { id: 'charts', label: 'Live charts' },
-  { id: 'results', label: 'Results' },
-  { id: 'pairs', label: 'Pair inspector' },
-  { id: 'policy', label: 'Policy steering' },
+// `short`: the label on narrow screens, so all four tabs fit a phone's width.
+const TABS: { id: Tab; label: string; short: string }[] = [
+  { id: 'charts', label: 'Live charts', short: 'Charts' },
+  { id: 'results', label: 'Results', short: 'Results' },
+  { id: 'pairs', label: 'Pair inspector', short: 'Pairs' },
+  { id: 'policy', label: 'Policy steering', short: 'Policy' },
 ];
 
 // The policy panel (best-of-N, PPO) brings its own worker and charts: loaded only when its tab opens.
@@ -81,7 +82,8 @@ function Tabs() {
           tabIndex={tab === t.id ? 0 : -1}
           onClick={() => select(t.id)}
         >
-          {t.label}
+          <span className="tab-long">{t.label}</span>
+          <span className="tab-short">{t.short}</span>
         </button>
       ))}
     </div>

@@ -144,7 +144,7 @@ export function modelSpecOf(m: ModelChoice, allowNetwork: boolean): ModelSpec | 
     case 'bundled':
       return { kind: 'bundled' };
     case 'use-lite':
-      return { kind: 'use-lite' };
+      return { kind: 'use-lite', ...(m.tune ? { tune: m.tune } : {}), ...(m.seqLen ? { seqLen: m.seqLen } : {}) };
     case 'files':
       if (m.files.length === 0) return 'The chosen model folder is empty.';
       return { kind: 'files', files: m.files, paths: m.paths };

@@ -31,6 +31,7 @@ import type { Method } from '../pipeline/types.ts';
 import { startShards } from './shards-client.ts';
 import type { ShardPool } from './shards-client.ts';
 import { exportUseLiteModel, runUseLiteInWorker, type UseLiteTrained } from './use-lite-run.ts';
+import { exportUseLiteTuned, runUseLiteTuneInWorker, type UseLiteTuned } from './use-lite-tune-run.ts';
 import type { RunControl } from '../pipeline/train/loop.ts';
 import type { BackendPref, BackendReport, DataSpec, FromWorker, JobSpec, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
 import { encodeItems } from '../pipeline/rm/tokenizer.ts';
@@ -351,6 +352,38 @@ async function runUseLite(
   control: RunControl,
 ): Promise<void> {
   post({ type: 'status', id: msg.id, message: 'loading the USE-lite reward model' });
+  const spec = msg.model as Extract<ModelSpec, { kind: 'use-lite' }>;
+  const tune = spec.tune ?? 'head';
+  if (tune !== 'head') {
+    if (tune !== 'lora' && tune !== 'top') throw new ConfigError(`USE-lite: unknown tune mode "${String(tune)}" (lora, top or head)`);
+    if (spec.seqLen !== undefined && !(Number.isInteger(spec.seqLen) && spec.seqLen >= 2 && spec.seqLen <= 128)) {
+      throw new ConfigError(`USE-lite: sequence length must be an integer in [2, 128], got ${String(spec.seqLen)}`);
+    }
+    trained = null;
+    lastJob = null;
+    trainedUseLite = null;
+    // Fine-tuning runs on this worker's wasm matmul (the cpu trainer), whatever the backend preference.
+    post({ type: 'backend', id: msg.id, report: { name: 'cpu', info: 'CPU (wasm SIMD matmul; USE-lite trainer)', reason: 'USE-lite fine-tuning runs on the cpu trainer' } });
+    const { session, trained: tt } = await runUseLiteTuneInWorker({
+      data,
+      config: msg.config,
+      tune,
+      seqLen: spec.seqLen,
+      baseUrl: BASE,
+      say: (message) => post({ type: 'status', id: msg.id, message }),
+      onEvent: sink.push,
+      control,
+    });
+    trainedUseLite = tt;
+    const { result } = session;
+    sink.flush();
+    const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
+    for (const byMethod of Object.values(result.margins)) {
+      for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
+    }
+    post({ type: 'result', id: msg.id, result }, transfer);
+    return;
+  }
   const { backend, report } = await selectBackend(msg.backend);
   post({ type: 'backend', id: msg.id, report });
   trained = null;
@@ -378,7 +411,7 @@ async function runUseLite(
   post({ type: 'result', id: msg.id, result }, transfer);
 }
 
-let trainedUseLite: UseLiteTrained | null = null;
+let trainedUseLite: UseLiteTrained | UseLiteTuned | null = null;
 
 /** Loads the RM and keeps the bytes of its ONNX file (for the onnxruntime-web scorer). */
 async function loadModelFiles(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
@@ -517,7 +550,8 @@ function ownBuffer(b: Uint8Array): ArrayBuffer {
 function exportModel(msg: Extract<ToWorker, { type: 'export-model' }>): void {
   const fail = (message: string) => post({ type: 'error', id: msg.id, error: { kind: 'config', message } });
   if (trainedUseLite) {
-    exportUseLiteModel(trainedUseLite, BASE, msg.country, msg.method).then(
+    const t = trainedUseLite;
+    (t.kind === 'use-lite-tuned' ? Promise.resolve().then(() => exportUseLiteTuned(t, msg.country, msg.method)) : exportUseLiteModel(t, BASE, msg.country, msg.method)).then(
       (files) => {
         const list: ModelFile[] = Object.entries(files).map(([path, bytes]) => ({ path, bytes: ownBuffer(bytes) }));
         post({ type: 'model', id: msg.id, country: msg.country, method: msg.method, files: list }, list.map((f) => f.bytes));

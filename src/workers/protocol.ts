@@ -16,8 +16,12 @@ export type DataSpec =
 
 export type ModelSpec =
   | { kind: 'bundled' }
-  /** The bundled USE-lite transformer RM (public/models/scpo-use-lite-rm): frozen encoder, heads trained per run. */
-  | { kind: 'use-lite' }
+  /**
+   * The bundled USE-lite transformer RM (public/models/scpo-use-lite-rm). tune 'head' (default): frozen encoder,
+   * heads trained per run; 'lora' / 'top': country RMs fine-tuned by the USE-lite cpu trainer (wasm SIMD), joint
+   * sequences of seqLen tokens (default 128). Checked by the worker (ConfigError naming the field).
+   */
+  | { kind: 'use-lite'; tune?: 'lora' | 'top' | 'head'; seqLen?: number }
   /**
    * A local folder in HF layout picked by the user (turned into blob URLs in the worker). `paths[i]` is files[i]'s
    * path inside that folder (e.g. "onnx/model.onnx"): File.webkitRelativePath is not part of a File's structured clone.

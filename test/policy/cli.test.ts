@@ -26,6 +26,9 @@ describe('ppo CLI', () => {
     const r = cli(['--country', 'Chile', '--steps', '3', '--batch', '4', '--rm-steps', '30', '--prompts', '3', '--n', '3', '--eval-samples', '8', '--seed', '2', '--out', out, '--quiet']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/PPO vs the Chile RM/);
+    // The reward-hacking checks follow the gain (src/pipeline/policy/signals.ts, as in the policy panel).
+    expect(r.stdout).toMatch(/reward-hacking checks: none tripped|WARNING: \d+ signs? of reward hacking/);
+    expect(r.stdout).toMatch(/KL to the base policy \(nats \/ answer\)/);
     const rep = JSON.parse(readFileSync(join(out, 'policy_report.json'), 'utf8'));
     expect(rep.kind).toBe('policy-report');
     expect(rep.ppo.metrics).toHaveLength(3);

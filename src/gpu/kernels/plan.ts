@@ -3,7 +3,7 @@
 // buffers; `TwinExecutor` runs the same plan on the kernels' CPU twins, so plan logic is testable without a GPU.
 import type { BagRMConfig, EncodedItems } from '../../pipeline/rm/types.ts';
 import type { AnyKernel } from './index.ts';
-import type { TypedArray } from './kernel.ts';
+import type { KernelProgram, TypedArray } from './kernel.ts';
 import { adamwDense, type AdamHyperparams } from './adamwDense.ts';
 import { adamwSparse } from './adamwSparse.ts';
 import { btLossBackward } from './btLossBackward.ts';
@@ -171,9 +171,8 @@ export function packBags(items: EncodedItems, n: number, itemAt: (j: number) => 
   return { bagOffsets, bagIds };
 }
 
-/** Elements each binding of `step` needs, from the kernel's own program (used to size buffers). */
-export function bindingSizes(step: PlanStep): Map<string, { ref: TensorRef; elements: number }> {
-  const program = step.kernel.program(step.dims);
+/** Elements each binding of `step` needs, from the kernel's own program (used to size buffers; pass the program when already built). */
+export function bindingSizes(step: PlanStep, program: KernelProgram = step.kernel.program(step.dims)): Map<string, { ref: TensorRef; elements: number }> {
   const out = new Map<string, { ref: TensorRef; elements: number }>();
   for (const b of program.bindings) {
     const r = step.bind[b.name];
@@ -228,7 +227,7 @@ export class TwinExecutor implements PlanExecutor {
 
   private runStep(step: PlanStep): void {
     const program = step.kernel.program(step.dims);
-    const sizes = bindingSizes(step);
+    const sizes = bindingSizes(step, program);
     const inputs: Record<string, TypedArray> = {};
     for (const b of program.bindings) {
       const { ref, elements } = sizes.get(b.name)!;

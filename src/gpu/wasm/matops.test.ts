@@ -81,7 +81,7 @@ describe('wasm SIMD MatOps', () => {
   beforeAll(async () => {
     one = await createWasmMatOps({ threads: 1 });
     // minSplitFlops 0: split even the tiny test shapes, so the threaded path is what runs.
-    two = await createWasmMatOps({ threads: 2, minSplitFlops: 0 });
+    two = await createWasmMatOps({ threads: 2, minSplitFlops: 0, adaptiveSplit: false });
   });
   afterAll(() => {
     one?.dispose();
@@ -130,6 +130,9 @@ describe('wasm SIMD MatOps', () => {
         }
       }
     }
+    // Every case with m >= 4 or >= 2 panels was split (m = n = 1 ones cannot be).
+    expect(two.threadStats()).toMatchObject({ pauses: 0 });
+    expect(two.threadStats().splits).toBeGreaterThan(100);
   });
 
   it('keeps pinned weights resident: packed once, same results, offsets into one pinned buffer', async () => {

@@ -39,6 +39,9 @@ const NARROW_N = 16;
  * m=16 ~5% slower than packing, so only the thinnest products skip it.
  */
 const ROWMAJOR_MAX_M = 4;
+/** Adaptive splitting: judge the speedup every this many split gemms; pause splitting for this many gemms. */
+const SPLIT_CHECK_EVERY = 8;
+const SPLIT_PAUSE_CALLS = 64;
 
 export interface WasmMatOpsOptions extends WasmSource {
   /**
@@ -55,6 +58,11 @@ export interface WasmMatOpsOptions extends WasmSource {
    * and re-made on their next use.
    */
   maxResidentBytes?: number;
+  /**
+   * Pause splitting while it measurably does not pay (helpers waiting for a core on a loaded machine). Default
+   * true; tests turn it off so every eligible gemm takes the threaded path.
+   */
+  adaptiveSplit?: boolean;
 }
 
 export interface WasmMatOps extends MatOps {
@@ -69,6 +77,11 @@ export interface WasmMatOps extends MatOps {
   pin(a: Float32Array): void;
   /** Stops the helper threads; the object is unusable afterwards. */
   dispose(): void;
+  /**
+   * Split gemms so far, times splitting was paused because it did not pay (helpers waiting for a core on a
+   * loaded machine), and the current estimate of the split speedup (EMA of T x own share time / wall time).
+   */
+  threadStats(): { splits: number; pauses: number; gain: number };
 }
 
 function cores(): number {
@@ -165,6 +178,9 @@ class WasmMatOpsImpl implements WasmMatOps {
   private pins = new WeakMap<ArrayBufferLike, PinEntry>();
   private disposed = false;
   private readonly minSplitFlops: number;
+  /** Adaptive splitting (see run()): EMA of the measured speedup of split gemms, and the pause state. */
+  private readonly split = { gain: 1.2, sinceCheck: 0, pausedLeft: 0, splits: 0, pauses: 0 };
+  private readonly adaptive: boolean;
   private readonly maxResidentBytes: number;
 
   constructor(
@@ -176,6 +192,7 @@ class WasmMatOpsImpl implements WasmMatOps {
   ) {
     this.minSplitFlops = opts.minSplitFlops ?? 2e6;
     this.maxResidentBytes = opts.maxResidentBytes ?? 2 ** 30;
+    this.adaptive = opts.adaptiveSplit ?? true;
     this.threads = 1 + (pool?.size ?? 0);
     this.name = this.threads > 1 ? `wasm-${this.threads}t` : 'wasm';
     this.f32 = new Float32Array(memory.buffer);
@@ -308,7 +325,8 @@ class WasmMatOpsImpl implements WasmMatOps {
   private run(a: number, lda: number, transA: number, bp: number, bps: number, brs: number, k: number, c: number, ldc: number, m: number, panels: number, init: number, bias: number, flops: number): void {
     const T = this.threads;
     const parts: number[][] = [];
-    if (this.pool && T > 1 && flops >= this.minSplitFlops) {
+    const st = this.split;
+    if (this.pool && T > 1 && flops >= this.minSplitFlops && !(st.pausedLeft > 0 && st.pausedLeft--)) {
       if (m >= MR * T) {
         const blocks = Math.ceil(m / MR);
         const cut = (t: number): number => Math.min(m, Math.round((blocks * t) / T) * MR);
@@ -323,9 +341,31 @@ class WasmMatOpsImpl implements WasmMatOps {
       return;
     }
     const own = parts[0];
-    this.pool!.run(OP_GEMM, parts.slice(1), () =>
-      this.k.gemm(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8], own[9], own[10], own[11], own[12], own[13], own[14]),
-    );
+    const t0 = performance.now();
+    let tOwn = 0;
+    this.pool!.run(OP_GEMM, parts.slice(1), () => {
+      this.k.gemm(own[0], own[1], own[2], own[3], own[4], own[5], own[6], own[7], own[8], own[9], own[10], own[11], own[12], own[13], own[14]);
+      tOwn = performance.now() - t0;
+    });
+    // Splitting only pays when the helpers run at the same time as this thread. On an oversubscribed machine they
+    // may wait for a core, and every split gemm then waits for them (measured here under a load of ~20 on 2 cores:
+    // 0.4-0.9x of one thread). Estimate of this job on one thread: T x our share's time. If the recent splits
+    // took longer than that, run unsplit for a while, then try again. Results are the same bits either way.
+    const tAll = performance.now() - t0;
+    st.splits++;
+    st.gain = 0.75 * st.gain + 0.25 * Math.min(4, (T * tOwn) / Math.max(tAll, 1e-3));
+    if (this.adaptive && ++st.sinceCheck >= SPLIT_CHECK_EVERY) {
+      st.sinceCheck = 0;
+      if (st.gain < 1) {
+        st.pausedLeft = SPLIT_PAUSE_CALLS;
+        st.pauses++;
+        st.gain = 1.2;
+      }
+    }
+  }
+
+  threadStats(): { splits: number; pauses: number; gain: number } {
+    return { splits: this.split.splits, pauses: this.split.pauses, gain: this.split.gain };
   }
 
   /** The resident pack of B if B lies inside a pinned range (packed on first use), else null. */

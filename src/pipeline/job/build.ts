@@ -242,7 +242,7 @@ function jobReadme(config: ExperimentConfig, source: string, nRuns: number): str
   return `# SCPO experiment as a PyTorch job
 
 Exported by SCPO Studio from \`${source}\`: countries ${config.countries.join(', ')}; methods ${config.methods.join(', ')};
-${nRuns} training runs (one reward model per country and method, plus the data-efficiency subsets).
+${nRuns} training run${nRuns === 1 ? '' : 's'} (one reward model per country and trained method${config.efficiency && config.methods.includes('full_ft') && config.methods.includes('scpo') ? ', plus the data-efficiency subsets' : ''}).
 
 - \`data/pairs.jsonl\`: every scored pair (country, split, texts, r_plus, r_minus, p_global, kept, edited, weight,
   inverse_weight, item ids of the bag RM's token tables).
@@ -255,26 +255,31 @@ Output (\`--out OUT\`): full_report.json, partial_report.json, edited_ratios.jso
 run.json, report.csv (the CLI's names and schema) and job_result.json (curves, margins; the studio's "Import run"
 reads the folder or a zip of it).
 
-## The bundled bag RM (reproduces the browser run)
+## Run it
 
-    python3 run.py --out OUT                          # 1 CPU process
-    python3 run.py --nprocs 4 --out OUT               # 4 CPU processes (gloo), the runs split over them
-    python3 run.py --device cuda --out OUT            # 1 GPU
-    python3 run.py --device cuda --nprocs 8 --out OUT # 8 GPUs on one node (nccl)
-    torchrun --nproc_per_node 8 run.py --device cuda --out OUT
+The bundled bag RM reproduces the browser run; a Hugging Face model (\`--model\`, needs \`pip install transformers\`)
+is the paper's setting: input \`prompt [SEP] response\` truncated to 512 tokens, the same weighted loss.
 
-\`--strategy runs\` (default) gives every process whole runs; \`--strategy ddp\` trains each run on all
-processes with DistributedDataParallel (each global batch split over them; same gradients).
+    # 1 CPU
+    python3 run.py --out OUT
+    python3 run.py --model microsoft/deberta-v3-base --lr 1e-5 --out OUT
+    # N CPU processes on this machine (gloo; the processes are started here, env:// on 127.0.0.1)
+    python3 run.py --nprocs 4 --out OUT
+    # 1 GPU
+    python3 run.py --device cuda --out OUT
+    python3 run.py --device cuda --model microsoft/deberta-v3-base --lr 1e-5 --batch 32 --amp bf16 --out OUT
+    # N GPUs on one node (nccl)
+    python3 run.py --device cuda --nprocs 8 --out OUT
+    torchrun --nproc_per_node 8 run.py --device cuda --model microsoft/deberta-v3-base --lr 1e-5 --batch 32 --out OUT
+    accelerate launch --num_processes 8 run.py --device cuda --model microsoft/deberta-v3-base --lr 1e-5 --out OUT
+    # N nodes with G GPUs each: run on every node (NODE_RANK 0..N-1; MASTER_ADDR is node 0)
+    torchrun --nnodes N --node_rank $NODE_RANK --nproc_per_node G --master_addr $MASTER_ADDR --master_port 29500 \\
+      run.py --device cuda [--model microsoft/deberta-v3-base --lr 1e-5 --batch 32] --out OUT
 
-## A Hugging Face reward model (the paper's setting; needs \`pip install transformers\`)
-
-Input \`prompt [SEP] response\` truncated to 512 tokens, the same weighted loss, DDP over all processes:
-
-    torchrun --nproc_per_node 8 run.py --model microsoft/deberta-v3-base --lr 1e-5 --batch 32 --out OUT
-    accelerate launch --num_processes 8 run.py --model microsoft/deberta-v3-base --lr 1e-5 --out OUT
-    # N nodes, 8 GPUs each (run on every node; NODE_RANK 0..N-1, MASTER_ADDR = node 0):
-    torchrun --nnodes N --node_rank $NODE_RANK --nproc_per_node 8 --master_addr $MASTER_ADDR --master_port 29500 \\
-      run.py --model microsoft/deberta-v3-base --lr 1e-5 --batch 32 --out OUT
+\`--strategy runs\` (the bag RM's default) gives every process whole runs; \`--strategy ddp\` (the default with
+\`--model\`) trains each run on all processes with DistributedDataParallel, each global batch split over them (the
+same gradients as one process). \`--lr\`, \`--batch\` and \`--steps\` override the exported values (the plan's step
+counts stay, capped by \`--steps\`).
 
 The country RMs start from \`--model\` (use your global RM's checkpoint); \`start\` is the exported global scores.
 `;

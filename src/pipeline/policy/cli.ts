@@ -19,6 +19,7 @@ import type { PpoConfig } from './ppo.ts';
 import { DEFAULT_POLICY_SESSION, resolvePolicySession, runPolicySession, type PolicyEvent, type PolicyReport, type PolicySessionConfig } from './session.ts';
 import type { PolicyTrainerFactory } from './backends.ts';
 import { dict } from '../dict.ts';
+import { hackingSignals } from './signals.ts';
 
 const d = DEFAULT_POLICY_SESSION;
 export const BUNDLED_POLICY_DIR = join(BUNDLED_MODEL_DIR, '../scpo-mlp-policy');
@@ -168,6 +169,13 @@ export function formatPolicyReport(r: PolicyReport): string {
   });
   lines.push(`eval (${p.evalAfter.samples} fixed-seed samples): ${p.country} RM ${f(p.evalBefore.reward)} -> ${f(p.evalAfter.reward)} (gain ${f(p.rewardGain)}), ` +
     `global RM ${f(p.evalBefore.rewardGlobal)} -> ${f(p.evalAfter.rewardGlobal)} (change ${f(p.globalChange)}), KL to reference ${f(p.finalKl)} nats/response`);
+  // The gain is only worth what the reward-hacking checks say about it (signals.ts, the panel shows the same).
+  const signals = hackingSignals(r);
+  const tripped = signals.filter((x) => x.warn);
+  lines.push(tripped.length ? `WARNING: ${tripped.length} sign${tripped.length === 1 ? '' : 's'} of reward hacking; read the samples before trusting the gain:` : 'reward-hacking checks: none tripped');
+  for (const x of signals) {
+    lines.push(`  ${x.warn ? '!' : ' '} ${x.label.padEnd(38)} ${x.before === null ? '' : `${f(x.before, 2)} -> `}${f(x.after, 2)}  ${x.reading}`);
+  }
   if (p.planted) {
     const pl = p.planted;
     lines.push(`planted values of the eval samples (pole A - pole B words / 2 per response; ${p.country} vector [${pl.country.map((x) => x.toFixed(1)).join(', ')}]):`);

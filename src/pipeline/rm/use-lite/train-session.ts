@@ -108,9 +108,26 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
   timings.globalTrainMs = Date.now() - t1;
   const globalRM: UseLiteRM = { ...headRM, tune: inp.tune, lora: null, loraConfig: { ...lora }, seed };
 
-  // Global scores through a head-mode trainer on the same frozen tensors: it reuses the cached embeddings.
+  // Global scores through a head-mode trainer on the same frozen tensors: it reuses the cached embeddings. Only the
+  // items a report uses are encoded: every pair of the selected countries, the TEST pairs of the majority countries
+  // (the bias view); the majority's training pairs (most of the data: US + UK) get NaN, as pairs outside the run do.
   const scorer = new UseLiteCpuTrainer({ ...globalRM, tune: 'head' }, gOpt, { ops: inp.ops });
-  const globalScorer = (items: EncodedItems, idx: Int32Array) => scorer.score(items, idx);
+  const needed = new Set<number>();
+  const selected = new Set(inp.config.countries);
+  const majority = new Set(inp.config.majority);
+  for (const p of data.pairs) {
+    if (selected.has(p.country) || (majority.has(p.country) && p.split === 'test')) {
+      needed.add(p.chosen);
+      needed.add(p.rejected);
+    }
+  }
+  const globalScorer = async (items: EncodedItems, idx: Int32Array): Promise<Float32Array> => {
+    const want = idx.filter((k) => needed.has(k));
+    const s = await scorer.score(items, want);
+    const byItem = new Map<number, number>();
+    want.forEach((k, i) => byItem.set(k, s[i]));
+    return Float32Array.from(idx, (k) => byItem.get(k) ?? Number.NaN);
+  };
   emit({ type: 'phase', phase: 'load', done: 1, total: 1, label: 'loaded' });
   try {
     const result = await runExperiment<UseLiteRM>({
@@ -164,4 +181,20 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
 export function useLiteTunedRMFiles(rm: UseLiteRM, tokenizerJson: TokenizerJson, scpo: Record<string, unknown>): Record<string, Uint8Array> {
   const tuned = rm.tune === 'lora' ? { tune: 'lora', lora: { rank: rm.loraConfig.rank, alpha: rm.loraConfig.alpha, merged: true } } : { tune: rm.tune };
   return useLiteFiles(exportParams(rm), tokenizerJson, { base_model: USE_LITE_MODEL_ID, ...tuned, ...scpo }, { kind: 'linear' }, { withWeights: true });
+}
+
+/** Gemm FLOPs per token of a LoRA training step (forward + backward through the frozen weights), measured by bench/use-lite-train.ts: 2.46 GFLOP per pair of 64-token sequences. */
+export const USE_LITE_TRAIN_FLOP_PER_TOKEN = 19.2e6;
+/** Achieved GFLOP/s per thread of the cpu trainer on the wasm matmul (bench/use-lite-train.ts, a shared 2-core machine): a conservative figure. */
+export const USE_LITE_TRAIN_GFLOPS_PER_THREAD = 8;
+
+/**
+ * Training FLOPs and time of a fine-tuned run before it starts: every trained (country, method) run takes its
+ * step budget of `batch` pairs (2 sequences of <= seqLen tokens each; the synthetic data's joint sequences are
+ * ~70 tokens). Encoding (global head, global scores, evaluations) comes on top: estimateUseLite's figure.
+ */
+export function estimateUseLiteTune(trainedRuns: number, steps: number, batch: number, seqLen: number, threads: number): { gflop: number; seconds: number } {
+  const tokensPerPair = 2 * Math.min(seqLen, 70);
+  const gflop = (trainedRuns * steps * batch * tokensPerPair * USE_LITE_TRAIN_FLOP_PER_TOKEN) / 1e9;
+  return { gflop, seconds: gflop / (USE_LITE_TRAIN_GFLOPS_PER_THREAD * Math.max(1, threads)) };
 }
