@@ -19,7 +19,11 @@ export type DataChoice =
   | { kind: 'goqa'; file: File | null }
   | { kind: 'hub'; id: string };
 
-export type ModelChoice = { kind: 'bundled' } | { kind: 'use-lite' } | { kind: 'files'; files: File[]; paths: string[]; name: string } | { kind: 'hub'; id: string };
+export type ModelChoice =
+  | { kind: 'bundled' }
+  /** tune: head (frozen encoder, default) or fine-tuning (lora, top); seqLen: joint sequence length (fine-tuning). */
+  | { kind: 'use-lite'; tune?: 'lora' | 'top' | 'head'; seqLen?: number }
+  | { kind: 'files'; files: File[]; paths: string[]; name: string } | { kind: 'hub'; id: string };
 
 export type Tab = 'charts' | 'results' | 'pairs' | 'policy';
 export type Theme = 'system' | 'light' | 'dark';
@@ -329,6 +333,7 @@ export function applyMessage(s: StudioState, msg: FromWorker, now: number): P {
     }
     case 'pairs':
       return { items: msg.items, pairs: msg.pairs };
+    case 'saved':
     case 'model':
     case 'job':
       // Answers to exportModel() / exportJob() are resolved by the client itself and never reach the store.

@@ -30,7 +30,7 @@ export function snapshot(s: StudioState = useStudio.getState()) {
     backendPref: s.backendPref,
     backend: s.backend,
     data: s.data.kind === 'synthetic' ? s.data : { kind: s.data.kind },
-    model: { kind: s.model.kind },
+    model: s.model.kind === 'use-lite' ? { kind: s.model.kind, tune: s.model.tune, seqLen: s.model.seqLen } : { kind: s.model.kind },
     dataStatus: s.dataStatus,
     dataError: s.dataError,
     summary: s.summary,

@@ -9,7 +9,7 @@ import { collapsedMethods, highlightRow, pairStatus, partialLabel, settingWarnin
 const METHODS: Method[] = ['start', 'full_ft', 'filter_only', 'weight_only', 'scpo', 'inverse'];
 
 function run(country: string, method: Method, full: number, edited: number): RunResult {
-  return { country, method, trainPairs: 1, steps: 1, accFull: full / 100, accEdited: edited / 100, accMajority: 0.8, losses: [], points: [], ms: 0 };
+  return { country, method, trainPairs: 1, steps: 1, accFull: full / 100, accEdited: edited / 100, accMajority: 0.8, accVal: Number.NaN, losses: [], points: [], ms: 0 };
 }
 
 function table(rows: Record<string, Partial<Record<Method, [number, number]>>>) {
@@ -91,6 +91,8 @@ describe('pair status in the inspector', () => {
     });
     expect(pairStatus('train', true, true, 0.41, 0.7, true, 'Chile', false).why).toBe('p_global 0.41 < tau 0.70: kept for training');
     expect(pairStatus('test', null, true, 0.3, 0.7, true, 'Chile', false).text).toBe('edited');
+    // Near tau, enough digits that the comparison reads true.
+    expect(pairStatus('train', true, false, 0.6996, 0.7, true, 'Chile', false).why).toBe('p_global 0.6996 < tau 0.7000: kept for training');
   });
 
   it('explains majority and unselected countries instead of tagging them kept/filtered', () => {

@@ -124,8 +124,11 @@ export function pairStatus(
       why: `${who}: no country RM is trained for it, so its pairs are neither kept nor filtered and have no margin${majority && split === 'test' ? '; its test pairs measure the bias (majority accuracy)' : ''}.`,
     };
   }
-  const p = Number.isFinite(pGlobal) ? pGlobal.toFixed(2) : '–';
-  const t = tau.toFixed(2);
+  // Two decimals, more where two would print p_global and tau equal (0.6996 < 0.70 must not read "0.70 < 0.70").
+  let d = 2;
+  while (d < 6 && Number.isFinite(pGlobal) && pGlobal !== tau && pGlobal.toFixed(d) === tau.toFixed(d)) d++;
+  const p = Number.isFinite(pGlobal) ? pGlobal.toFixed(d) : '–';
+  const t = tau.toFixed(d);
   if (split === 'train') {
     if (kept === null) return { text: '–', why: 'not scored yet' };
     return kept ? { text: 'kept', why: `p_global ${p} < tau ${t}: kept for training` } : { text: 'filtered', why: `p_global ${p} ≥ tau ${t}: filtered out (the global RM already agrees)` };

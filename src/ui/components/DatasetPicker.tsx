@@ -7,6 +7,8 @@ import { loadData } from '../runner.ts';
 import { update, useStudio } from '../store.ts';
 import { NumberField } from './common.tsx';
 import { estimateUseLite } from '../../pipeline/use-lite-session.ts';
+import { estimateUseLiteTune } from '../../pipeline/rm/use-lite/train-session.ts';
+import { METHOD_SPECS } from '../../pipeline/scpo.ts';
 
 const isActive = (st: string) => st === 'running' || st === 'paused';
 
@@ -63,6 +65,7 @@ function ModelPicker({ disabled }: { disabled: boolean }) {
         <input type="radio" name="model" data-testid="model-use-lite" checked={model.kind === 'use-lite'} onChange={() => update(() => ({ model: { kind: 'use-lite' } }))} />
         USE-lite transformer (pretrained encoder, Apache-2.0)
       </label>
+      {model.kind === 'use-lite' ? <UseLiteTune /> : null}
       {model.kind === 'use-lite' ? <UseLiteEstimate /> : null}
       <label className="radio">
         <input
@@ -129,6 +132,61 @@ function UseLiteEstimate() {
     <p className="hint" data-testid="model-use-lite-estimate">
       Frozen encoder, trained heads. Encodes {e.items.toLocaleString()} texts (~{Math.round(e.tokens / 1000).toLocaleString()}k tokens, {Math.round(e.gflop).toLocaleString()} GFLOP):
       about {time} on this CPU ({threads} thread{threads > 1 ? 's' : ''}), then training as usual. A real GPU would take seconds.
+    </p>
+  );
+}
+
+/** USE-lite fine-tuning: head (frozen encoder), LoRA or top layer; sequence length; the "quick" preset for a laptop CPU. */
+function UseLiteTune() {
+  const model = useStudio((s) => s.model);
+  const pairs = useStudio((s) => s.pairs);
+  if (model.kind !== 'use-lite') return null;
+  const tune = model.tune ?? 'head';
+  const set = (m: Partial<Extract<typeof model, { kind: 'use-lite' }>>) => update(() => ({ model: { ...model, ...m } }));
+  const quick = () =>
+    update((s) => {
+      // Two of the chosen countries that the loaded data has, and the three methods of the paper's table.
+      const known = new Set((pairs ?? []).map((p) => p.country));
+      const two = s.config.countries.filter((c) => known.size === 0 || known.has(c)).slice(0, 2);
+      return {
+        model: { kind: 'use-lite', tune: 'lora', seqLen: 64 },
+        config: { ...s.config, countries: two.length ? two : s.config.countries.slice(0, 2), methods: ['start', 'full_ft', 'scpo'], steps: 40, evalPoints: 2, efficiency: false },
+      };
+    });
+  return (
+    <div className="subgroup" data-testid="use-lite-tune">
+      <label className="field">
+        Fine-tuning
+        <select data-testid="use-lite-tune-mode" value={tune} onChange={(e) => set({ tune: e.target.value as 'lora' | 'top' | 'head' })}>
+          <option value="head">head only (frozen encoder, fastest)</option>
+          <option value="lora">LoRA (rank 8 adapters on attention + FFN, and the head)</option>
+          <option value="top">top layer (layer 1, tanh layer, head)</option>
+        </select>
+      </label>
+      {tune !== 'head' ? (
+        <NumberField label="Sequence length (tokens)" value={model.seqLen ?? 128} min={2} max={128} step={1} integer testid="use-lite-seq-len" onCommit={(v) => set({ seqLen: v })} />
+      ) : null}
+      <button type="button" data-testid="use-lite-quick" onClick={quick}>
+        Quick preset (LoRA, 2 countries, 40 steps, 64 tokens)
+      </button>
+      {tune !== 'head' ? <UseLiteTuneEstimate /> : null}
+    </div>
+  );
+}
+
+function UseLiteTuneEstimate() {
+  const model = useStudio((s) => s.model);
+  const config = useStudio((s) => s.config);
+  if (model.kind !== 'use-lite') return null;
+  const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } };
+  const threads = g.crossOriginIsolated ? Math.min(4, g.navigator?.hardwareConcurrency ?? 1) : 1;
+  const runs = config.countries.length * config.methods.filter((m) => METHOD_SPECS[m].trains).length;
+  const e = estimateUseLiteTune(runs, config.steps, config.batch, model.seqLen ?? 128, threads);
+  const time = e.seconds < 90 ? `${Math.max(1, Math.round(e.seconds))} s` : `${(e.seconds / 60).toFixed(1)} min`;
+  return (
+    <p className="hint" data-testid="use-lite-tune-estimate">
+      Fine-tuning {runs} country run{runs === 1 ? '' : 's'} of {config.steps} steps: ~{Math.round(e.gflop).toLocaleString()} GFLOP, about {time} of training on this CPU ({threads} thread{threads > 1 ? 's' : ''}), plus encoding
+      below. A real GPU would take seconds.
     </p>
   );
 }

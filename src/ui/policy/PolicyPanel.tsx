@@ -6,7 +6,7 @@ import type { ReactNode } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { DEFAULT_COUNTRIES } from '../../pipeline/types.ts';
 import type { BestOfNPrompt } from '../../pipeline/policy/bestofn.ts';
-import { hackingSignals } from './signals.ts';
+import { hackingSignals } from '../../pipeline/policy/signals.ts';
 import { metricRows, type PolicyForm } from './state.ts';
 import { policyActions, usePolicyStore } from './store.ts';
 import './policy.css';

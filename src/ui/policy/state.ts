@@ -5,7 +5,7 @@ import type { PpoMetrics } from '../../pipeline/policy/ppo.ts';
 import { DEFAULT_POLICY_SESSION, type PolicyReport, type PolicySessionPartial } from '../../pipeline/policy/session.ts';
 import type { SamplingOptions } from '../../pipeline/policy/types.ts';
 import type { FromPolicyWorker, PolicyBackendPref, PolicySource } from '../../workers/policy-protocol.ts';
-import { hackingSignals } from './signals.ts';
+import { hackingSignals } from '../../pipeline/policy/signals.ts';
 
 export type RunStatus = 'idle' | 'running' | 'paused' | 'done' | 'error' | 'cancelled';
 

@@ -182,3 +182,19 @@ export function useLiteTunedRMFiles(rm: UseLiteRM, tokenizerJson: TokenizerJson,
   const tuned = rm.tune === 'lora' ? { tune: 'lora', lora: { rank: rm.loraConfig.rank, alpha: rm.loraConfig.alpha, merged: true } } : { tune: rm.tune };
   return useLiteFiles(exportParams(rm), tokenizerJson, { base_model: USE_LITE_MODEL_ID, ...tuned, ...scpo }, { kind: 'linear' }, { withWeights: true });
 }
+
+/** Gemm FLOPs per token of a LoRA training step (forward + backward through the frozen weights), measured by bench/use-lite-train.ts: 2.46 GFLOP per pair of 64-token sequences. */
+export const USE_LITE_TRAIN_FLOP_PER_TOKEN = 19.2e6;
+/** Achieved GFLOP/s per thread of the cpu trainer on the wasm matmul (bench/use-lite-train.ts, a shared 2-core machine): a conservative figure. */
+export const USE_LITE_TRAIN_GFLOPS_PER_THREAD = 8;
+
+/**
+ * Training FLOPs and time of a fine-tuned run before it starts: every trained (country, method) run takes its
+ * step budget of `batch` pairs (2 sequences of <= seqLen tokens each; the synthetic data's joint sequences are
+ * ~70 tokens). Encoding (global head, global scores, evaluations) comes on top: estimateUseLite's figure.
+ */
+export function estimateUseLiteTune(trainedRuns: number, steps: number, batch: number, seqLen: number, threads: number): { gflop: number; seconds: number } {
+  const tokensPerPair = 2 * Math.min(seqLen, 70);
+  const gflop = (trainedRuns * steps * batch * tokensPerPair * USE_LITE_TRAIN_FLOP_PER_TOKEN) / 1e9;
+  return { gflop, seconds: gflop / (USE_LITE_TRAIN_GFLOPS_PER_THREAD * Math.max(1, threads)) };
+}

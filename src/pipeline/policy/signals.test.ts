@@ -1,7 +1,7 @@
 // Reward-hacking signals: a collapsed policy (one repeated phrase for every prompt, KL 11.5, global RM up) trips
 // them; a healthy one does not.
 import { describe, expect, it } from 'vitest';
-import type { PolicyReport } from '../../pipeline/policy/session.ts';
+import type { PolicyReport } from './session.ts';
 import { distinctN, hackingSignals, klReading, repetition, sameness } from './signals.ts';
 
 const PROMPTS = ['how do I start cooking at home', 'what should I teach my children', 'how can I save money', 'is it good to travel alone'];

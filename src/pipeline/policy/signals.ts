@@ -1,7 +1,7 @@
-// Reward-hacking signals of a PPO run, shown next to its reward gain: a policy can raise an RM's score by
+// Reward-hacking signals of a PPO run, shown next to its reward gain in the policy panel and printed by the CLI: a policy can raise an RM's score by
 // collapsing onto a few phrases the RM happens to like ("eating less sugar ... tradition and tradition" whatever the
 // prompt). Pure functions over the report's before/after samples and evaluations (unit-tested in signals.test.ts).
-import type { PolicyReport } from '../../pipeline/policy/session.ts';
+import type { PolicyReport } from './session.ts';
 
 /** Thresholds at which a signal warns; each is explained where it is used. */
 export const THRESHOLDS = {

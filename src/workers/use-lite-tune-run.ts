@@ -1,0 +1,86 @@
+// The experiment worker's fine-tuned `use-lite` run (tune lora|top): the bundled USE-lite weights (model.safetensors,
+// fetched from public/models), the wasm-SIMD matmul in this worker (threads when the page is cross-origin isolated,
+// else 1 with the reason said), the shared tune session (rm/use-lite/train-session.ts), the tuned country RMs kept
+// for export (adapters merged on export). The frozen-encoder path (tune head) stays in use-lite-run.ts.
+import { createWasmMatOps } from '../gpu/wasm/matops.ts';
+import type { ExperimentConfig, ExperimentEvent } from '../pipeline/experiment.ts';
+import { fetchReader } from '../pipeline/rm/files.ts';
+import { loadUseLite, type LoadedUseLite } from '../pipeline/rm/use-lite/files.ts';
+import { DEFAULT_LORA, type LoraConfig, type TuneMode } from '../pipeline/rm/use-lite/spec.ts';
+import { runUseLiteTuneSession, useLiteTunedRMFiles, type UseLiteTuneSessionOutput } from '../pipeline/rm/use-lite/train-session.ts';
+import type { UseLiteRM } from '../pipeline/rm/use-lite/train.ts';
+import type { RunControl } from '../pipeline/train/loop.ts';
+import { ConfigError, type Method, type PreferenceData } from '../pipeline/types.ts';
+import { useLiteModelUrl } from './use-lite-run.ts';
+
+export interface UseLiteTuneWorkerRun {
+  data: PreferenceData;
+  config: ExperimentConfig;
+  tune: Exclude<TuneMode, 'head'>;
+  seqLen?: number;
+  lora?: LoraConfig;
+  baseUrl: string;
+  say: (m: string) => void;
+  onEvent: (e: ExperimentEvent) => void;
+  control: RunControl;
+}
+
+/** What the worker keeps of a finished tuned run, for 'export-model'. */
+export interface UseLiteTuned {
+  kind: 'use-lite-tuned';
+  model: LoadedUseLite;
+  models: Map<string, UseLiteRM>;
+  global: UseLiteRM;
+  rmInfo: Record<string, unknown>;
+  config: ExperimentConfig;
+}
+
+let weights: Promise<LoadedUseLite> | null = null;
+
+export async function runUseLiteTuneInWorker(o: UseLiteTuneWorkerRun): Promise<{ session: UseLiteTuneSessionOutput; trained: UseLiteTuned }> {
+  weights ??= loadUseLite(fetchReader(useLiteModelUrl(o.baseUrl)), { weights: true }).catch((e: unknown) => {
+    weights = null;
+    throw new ConfigError(`USE-lite model: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  const model = await weights;
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  const ops = await createWasmMatOps({ threads: isolated ? 'auto' : 1, baseUrl: new URL('wasm/', o.baseUrl).href });
+  o.say(
+    `USE-lite ${o.tune === 'lora' ? 'LoRA' : 'top-layer'} fine-tuning on the wasm-SIMD matmul, ${ops.threads} thread${ops.threads > 1 ? 's' : ''}` +
+      (ops.fallback ? ` (${ops.fallback})` : isolated ? '' : ' (the page is not cross-origin isolated: no threads)'),
+  );
+  const models = new Map<string, UseLiteRM>();
+  try {
+    const session = await runUseLiteTuneSession({
+      data: o.data,
+      params: model.params!,
+      tokenizer: model.tokenizer,
+      ops,
+      config: o.config,
+      tune: o.tune,
+      lora: o.lora ?? DEFAULT_LORA,
+      seqLen: o.seqLen,
+      onEvent: o.onEvent,
+      control: o.control,
+      onModel: (c, m, rm) => void models.set(`${c}\u0000${m}`, rm),
+    });
+    return { session, trained: { kind: 'use-lite-tuned', model, models, global: session.globalRM, rmInfo: session.rmInfo, config: o.config } };
+  } finally {
+    ops.dispose();
+  }
+}
+
+/** A tuned country RM ('start' = the global RM) as an HF-layout folder, adapters merged into the weights. */
+export function exportUseLiteTuned(t: UseLiteTuned, country: string, method: Method): Record<string, Uint8Array> {
+  const rm = method === 'start' ? t.global : t.models.get(`${country}\u0000${method}`);
+  if (!rm) throw new ConfigError(`no trained model for ${country} · ${method} in the latest run`);
+  return useLiteTunedRMFiles(rm, t.model.tokenizerJson, {
+    country: method === 'start' ? null : country,
+    method,
+    global: t.rmInfo.globalRm,
+    seed: t.config.seed,
+    steps: t.config.steps,
+    tau: t.config.tau,
+    beta: t.config.beta,
+  });
+}
