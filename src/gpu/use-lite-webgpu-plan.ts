@@ -108,6 +108,8 @@ class Builder {
   constructor(
     readonly L: UseLitePlanLayout,
     readonly b: PlanBatch,
+    /** Gradients add into G (a step's later micro-batches) instead of overwriting it. */
+    readonly gradAcc = false,
   ) {}
 
   get N(): number {
@@ -154,14 +156,15 @@ class Builder {
    * (+ gs A^T, gs = scale dy B^T) into `dx` when given.
    */
   linearBack(M: number, inDim: number, outDim: number, x: string, target: string, bias: string, dy: string, dx: string | null): void {
-    if (this.trained(bias)) this.steps.push({ kernel: biasGrad, dims: { M, N: outDim }, bind: { dY: dy, db: this.g(bias) } });
-    if (this.trained(target)) this.mm({ M: inDim, N: outDim, K: M, transA: true }, { A: x, B: dy, C: this.g(target) });
+    const acc = this.gradAcc;
+    if (this.trained(bias)) this.steps.push({ kernel: biasGrad, dims: { M, N: outDim, accumulate: acc }, bind: { dY: dy, db: this.g(bias) } });
+    if (this.trained(target)) this.mm({ M: inDim, N: outDim, K: M, transA: true, accumulate: acc }, { A: x, B: dy, C: this.g(target) });
     const lora = this.hasLora(target);
     const r = this.L.rank;
     if (lora) {
-      this.mm({ M: r, N: outDim, K: M, transA: true }, { A: `${target}.us`, B: dy, C: this.g(`${target}.B`) });
+      this.mm({ M: r, N: outDim, K: M, transA: true, accumulate: acc }, { A: `${target}.us`, B: dy, C: this.g(`${target}.B`) });
       this.mm({ M, N: r, K: outDim, transB: true, alpha: this.L.loraScale }, { A: dy, B: this.w(`${target}.B`), C: 'd.gs' });
-      this.mm({ M: inDim, N: r, K: M, transA: true }, { A: x, B: 'd.gs', C: this.g(`${target}.A`) });
+      this.mm({ M: inDim, N: r, K: M, transA: true, accumulate: acc }, { A: x, B: 'd.gs', C: this.g(`${target}.A`) });
     }
     if (dx) {
       this.mm({ M, N: inDim, K: outDim, transB: true }, { A: dy, B: this.w(target), C: dx });
@@ -182,7 +185,7 @@ class Builder {
     const paramGrad = this.trained(`${prefix}.g`);
     this.steps.push({
       kernel: layerNormBackward,
-      dims: { rows, W, accumulate, paramGrad },
+      dims: { rows, W, accumulate, paramGrad, paramAccumulate: paramGrad && this.gradAcc },
       bind: {
         X: x,
         gamma: this.w(`${prefix}.g`),
@@ -254,8 +257,8 @@ function backward(B: Builder): void {
   const N = B.N;
   const d = c.modelDim;
   const lora = B.L.rank > 0;
-  if (B.trained('head.w')) B.mm({ M: d, N: 1, K: seqs, transA: true }, { A: 'emb', B: 'dS', C: B.g('head.w') });
-  if (B.trained('head.b')) B.steps.push({ kernel: biasGrad, dims: { M: seqs, N: 1 }, bind: { dY: 'dS', db: B.g('head.b') } });
+  if (B.trained('head.w')) B.mm({ M: d, N: 1, K: seqs, transA: true, accumulate: B.gradAcc }, { A: 'emb', B: 'dS', C: B.g('head.w') });
+  if (B.trained('head.b')) B.steps.push({ kernel: biasGrad, dims: { M: seqs, N: 1, accumulate: B.gradAcc }, bind: { dY: 'dS', db: B.g('head.b') } });
   const belowHead = lora || [...B.L.trainedTensors].some((n) => n !== 'head.w' && n !== 'head.b');
   if (!belowHead) return;
   B.mm({ M: seqs, N: d, K: 1, transB: true }, { A: 'dS', B: B.w('head.w'), C: 'd.emb' });
@@ -312,25 +315,31 @@ export interface UseLiteTrainShape {
   hyper: AdamHyperparams;
   /** The loss ring's buffer (default 'loss'). */
   lossBuffer?: string;
+  /**
+   * Micro-batches: gradients add into G (every micro-batch of a step but the first), and the AdamW update is
+   * left out (every micro-batch but the last). Weights `w` are then pre-scaled by the host (w * B_mb / B_step),
+   * so the loss and gradients are sums of the step's mean.
+   */
+  accumulate?: boolean;
+  update?: boolean;
 }
 
 /** One training step: forward, loss into loss[slot], backward into G, AdamW on P/M/V. */
 export function useLiteTrainSteps(L: UseLitePlanLayout, s: UseLiteTrainShape): PlanStep[] {
-  const B = new Builder(L, { seqs: 2 * s.B, T: s.T });
+  const B = new Builder(L, { seqs: 2 * s.B, T: s.T }, !!s.accumulate);
   forward(B);
   B.steps.push(
     { kernel: btLossForward, dims: { B: s.B, slots: s.slots, slot: s.slot }, bind: { S: 'scores', w: 'w', loss: s.lossBuffer ?? 'loss' } },
     { kernel: btLossBackward, dims: { B: s.B }, bind: { S: 'scores', w: 'w', dS: 'dS' } },
   );
   backward(B);
-  B.steps.push({ kernel: adamwDense, dims: { n: L.packedTotal, t: s.t, ...s.hyper }, bind: { P: 'P', M: 'M', V: 'V', G: 'G' } });
+  if (s.update !== false) B.steps.push({ kernel: adamwDense, dims: { n: L.packedTotal, t: s.t, ...s.hyper }, bind: { P: 'P', M: 'M', V: 'V', G: 'G' } });
   return B.steps;
 }
 
 /** Forward + loss + backward only (gradients in G, no update): for gradient checks. */
-export function useLiteGradientSteps(L: UseLitePlanLayout, s: Omit<UseLiteTrainShape, 't' | 'hyper'>): PlanStep[] {
-  const steps = useLiteTrainSteps(L, { ...s, t: 1, hyper: { lr: 0, beta1: 0, beta2: 0, eps: 1, weightDecay: 0 } });
-  return steps.slice(0, -1);
+export function useLiteGradientSteps(L: UseLitePlanLayout, s: Omit<UseLiteTrainShape, 't' | 'hyper' | 'update'>): PlanStep[] {
+  return useLiteTrainSteps(L, { ...s, t: 1, hyper: { lr: 0, beta1: 0, beta2: 0, eps: 1, weightDecay: 0 }, update: false });
 }
 
 /**

@@ -4,10 +4,10 @@
 // decoupled decay and bias correction by the global step), both running the plans of use-lite-webgpu-plan.ts on
 // a PlanExecutor: the GPU (GpuPlanExecutor) or, for tests without a GPU, the kernels' CPU twins (TwinExecutor).
 //
-// Differences from the CPU trainer that do not change the math: a step runs its whole batch at once, padded to
-// the batch's longest sequence (the CPU packs micro-batches back to back), and nothing is cached per item (the
-// CPU caches frozen layer-0 outputs in tune top and embeddings in tune head); sums run in other orders, so
-// results agree to float32 rounding, not bit for bit. Checkpoints have the CPU trainer's layout (moments keyed by
+// Differences from the CPU trainer that do not change the math: a micro-batch (default 16 pairs; gradients add up
+// over a step's micro-batches, activations exist for one at a time) is padded to its longest sequence (the CPU
+// packs sequences back to back), and nothing is cached per item (the CPU caches frozen layer-0 outputs in tune top
+// and embeddings in tune head); sums run in other orders, so results agree to float32 rounding, not bit for bit. Checkpoints have the CPU trainer's layout (moments keyed by
 // the same gradient names), so a run moves between backends (FailoverTrainer: device lost -> cpu).
 import type { Backend, StepResult, Trainer, TrainerCheckpoint } from './backend.ts';
 import { acquireDevice, describeReport, navigatorGpu, type CapabilityReport, type GpuContext } from './device.ts';
@@ -19,7 +19,7 @@ import { TwinExecutor, type PlanExecutor } from './kernels/plan.ts';
 import { PipelineCache } from './kernels/runtime.ts';
 import { timingSignal } from './kernels/useEmbedding.ts';
 import { GpuPlanExecutor } from './webgpu.ts';
-import { useLiteForwardSteps, useLiteGradientSteps, useLitePlanLayout, useLiteTrainSteps, type UseLitePlanLayout } from './use-lite-webgpu-plan.ts';
+import { useLiteForwardSteps, useLitePlanLayout, useLiteTrainSteps, type UseLitePlanLayout } from './use-lite-webgpu-plan.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../pipeline/rm/types.ts';
 import { checkLoraConfig, gradPlan, initLora } from '../pipeline/rm/use-lite/lora.ts';
 import { checkParams, TUNE_MODES, type LoraParams, type UseLiteParams } from '../pipeline/rm/use-lite/spec.ts';
@@ -128,6 +128,12 @@ export interface UseLiteWebGpuTrainerOptions {
    */
   readEvery?: number;
   onLosses?: (firstStep: number, losses: Float32Array) => void;
+  /**
+   * Pairs per micro-batch (default 16): a step's activations exist for one micro-batch at a time, gradients add
+   * up across them (the CPU trainer's option; ~60 KB of activations per token). A micro-batched step reads its
+   * loss back at its end (after delivering any losses still unread).
+   */
+  microBatch?: number;
   /** Items per forward when scoring. Default 32. */
   scoreBatch?: number;
   /** Separator id of the joint sequence (the CPU trainer's default). */
@@ -149,6 +155,7 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
   private readonly sepId: number;
   private readonly seqBuf: Int32Array;
   private readonly readEvery: number;
+  private readonly microBatch: number;
   private readonly onLosses?: (firstStep: number, losses: Float32Array) => void;
   private stepCount: number;
   /** Steps whose loss sits in the ring unread. */
@@ -166,6 +173,7 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     this.scoreBatch = Math.max(1, Math.floor(o.scoreBatch ?? 32));
     this.sepId = o.sepId ?? JOINT_SEP_ID;
     this.readEvery = Math.max(1, Math.floor(o.readEvery ?? 1));
+    this.microBatch = Math.max(1, Math.floor(o.microBatch ?? 16));
     this.onLosses = o.onLosses;
     const ck = isCheckpoint(init) ? init : null;
     const src = ck ? ck.params : (init as UseLiteRM);
@@ -250,11 +258,19 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     const weight = batch.weight.slice();
     return this.calls.run(async () => {
       if (B === 0) return { loss: 0 };
+      const t = this.stepCount + 1;
+      if (B > this.microBatch) {
+        const pending = await this.readPending();
+        const loss = await this.microBatches(items, idx, weight, t);
+        this.stepCount = t;
+        if (pending) this.onLosses?.(t - pending.length, pending);
+        this.onLosses?.(t, Float32Array.of(loss));
+        return { loss };
+      }
       const pb = this.joint(items, idx);
       this.upload('ids', pb.ids);
       this.upload('lens', pb.lens);
       this.upload('w', weight);
-      const t = this.stepCount + 1;
       const slot = this.unread;
       const steps = useLiteTrainSteps(this.layout, { B, T: pb.T, slot, slots: this.readEvery, t, hyper: this.hyper });
       const read = slot + 1 === this.readEvery;
@@ -269,13 +285,57 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     });
   }
 
+  /**
+   * The step's pairs (idx: 2i chosen, 2i+1 rejected) in micro-batches of `microBatch` pairs, each padded to its
+   * own longest sequence, gradients accumulated in G; AdamW after the last when `t` is given. Weights are scaled
+   * by n_mb / B so every micro-batch's mean is a share of the step's mean. Returns the step's loss.
+   */
+  private async microBatches(items: EncodedItems, idx: Int32Array, weight: Float32Array, t: number | null): Promise<number> {
+    const B = weight.length;
+    const mb = this.microBatch;
+    const parts = Math.ceil(B / mb);
+    let out: ArrayBuffer | null = null;
+    for (let i = 0; i < parts; i++) {
+      const p0 = i * mb;
+      const n = Math.min(mb, B - p0);
+      const pb = this.joint(items, idx.subarray(2 * p0, 2 * (p0 + n)));
+      this.upload('ids', pb.ids);
+      this.upload('lens', pb.lens);
+      this.upload('w', Float32Array.from(weight.subarray(p0, p0 + n), (w) => (w * n) / B));
+      const last = i === parts - 1;
+      const steps = useLiteTrainSteps(this.layout, {
+        B: n,
+        T: pb.T,
+        slot: i,
+        slots: parts,
+        t: t ?? 1,
+        hyper: this.hyper,
+        lossBuffer: 'mbLoss',
+        accumulate: i > 0,
+        update: t !== null && last,
+      });
+      out = await this.exec.execute(steps, last ? { buffer: 'mbLoss', elements: parts } : null);
+    }
+    let loss = 0;
+    for (const l of new Float32Array(out!)) loss += l;
+    return loss;
+  }
+
+  /** The ring's unread losses (read now, ring reset), or null when none. */
+  private async readPending(): Promise<Float32Array | null> {
+    if (this.unread === 0) return null;
+    const n = this.unread;
+    const out = new Float32Array((await this.exec.execute([], { buffer: 'loss', elements: n }))!);
+    this.unread = 0;
+    return out;
+  }
+
   /** Reads the losses of steps not yet read back (readEvery > 1), oldest first; [] when none. */
   flushLosses(): Promise<Float32Array> {
     return this.calls.run(async () => {
-      if (this.unread === 0) return new Float32Array(0);
       const n = this.unread;
-      const out = new Float32Array((await this.exec.execute([], { buffer: 'loss', elements: n }))!);
-      this.unread = 0;
+      const out = await this.readPending();
+      if (!out) return new Float32Array(0);
       this.onLosses?.(this.stepCount - n + 1, out);
       return out;
     });
@@ -294,13 +354,8 @@ export class UseLiteWebGpuTrainer implements Trainer<UseLiteRM> {
     }
     const weight = batch.weight.slice();
     return this.calls.run(async () => {
-      const pb = this.joint(items, idx);
-      this.upload('ids', pb.ids);
-      this.upload('lens', pb.lens);
-      this.upload('w', weight);
-      // Its own loss buffer: the training loss ring may hold unread steps.
-      const steps = useLiteGradientSteps(this.layout, { B, T: pb.T, slot: 0, slots: 1, lossBuffer: 'gradLoss' });
-      const loss = new Float32Array((await this.exec.execute(steps, { buffer: 'gradLoss', elements: 1 }))!)[0];
+      // Its own loss buffer ('mbLoss'): the training loss ring may hold unread steps.
+      const loss = await this.microBatches(items, idx, weight, null);
       const G = new Float32Array((await this.exec.execute([], { buffer: 'G', elements: this.layout.packedTotal }))!);
       return { loss, grads: Object.fromEntries(this.layout.packed.map((p) => [p.name, G.slice(p.offset, p.offset + p.length)])) };
     });

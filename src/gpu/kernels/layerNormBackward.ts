@@ -3,7 +3,8 @@
 //   dgamma[c] = sum_rows dY * xhat,  dbeta[c] = sum_rows dY     one invocation per column, rows ascending
 // `accumulate` adds dX into the existing buffer: the residual stream's gradient already sits there
 // (x_out = x + f(LN(x)) gives dx = dx_out + LN'(...)), so the backward needs no separate add.
-// `paramGrad` false skips dgamma/dbeta (frozen layer norms in LoRA training).
+// `paramGrad` false skips dgamma/dbeta (frozen layer norms in LoRA training); `paramAccumulate` adds them into
+// the existing gradients (a training step's micro-batches).
 import {
   assembleProgram,
   checkDims,
@@ -24,6 +25,8 @@ export interface LayerNormBackwardDims {
   W: number;
   accumulate?: boolean;
   paramGrad?: boolean;
+  /** dgamma/dbeta += instead of = (gradients summed over micro-batches). */
+  paramAccumulate?: boolean;
 }
 
 export interface LayerNormBackwardInputs extends Record<string, Float32Array | undefined> {
@@ -34,6 +37,9 @@ export interface LayerNormBackwardInputs extends Record<string, Float32Array | u
   dY: Float32Array;
   /** The existing gradient (accumulate only; zeros when omitted). */
   dX?: Float32Array;
+  /** The existing parameter gradients (paramAccumulate only; zeros when omitted). */
+  dgamma?: Float32Array;
+  dbeta?: Float32Array;
 }
 
 export interface LayerNormBackwardOutputs extends Record<string, Float32Array> {
@@ -44,14 +50,14 @@ export interface LayerNormBackwardOutputs extends Record<string, Float32Array> {
 
 function validate(d: LayerNormBackwardDims): void {
   checkDims(d, { rows: 0, W: 1 });
-  for (const f of ['accumulate', 'paramGrad'] as const) {
+  for (const f of ['accumulate', 'paramGrad', 'paramAccumulate'] as const) {
     if (d[f] !== undefined && typeof d[f] !== 'boolean') throw new RangeError(`${f} must be a boolean`);
   }
 }
 
 function attributes(d: LayerNormBackwardDims) {
   // paramGrad only selects entry points, so it is not part of the module key.
-  return { key: `layerNormBackward:W${d.W}${d.accumulate ? ':acc' : ''}`, W: d.W };
+  return { key: `layerNormBackward:W${d.W}${d.accumulate ? ':acc' : ''}${d.paramAccumulate ? ':pacc' : ''}`, W: d.W };
 }
 
 function bindings(d: LayerNormBackwardDims): BindingSpec[] {
@@ -107,8 +113,7 @@ ${linearEntry('grad_param')}
     sg += dy * ((X[r * W + idx] - mean[r]) * rstd[r]);
     sb += dy;
   }
-  dgamma[idx] = sg;
-  dbeta[idx] = sb;
+  ${d.paramAccumulate ? 'dgamma[idx] = dgamma[idx] + sg;\n  dbeta[idx] = dbeta[idx] + sb;' : 'dgamma[idx] = sg;\n  dbeta[idx] = sb;'}
 }`;
   const passes: KernelPass[] = [{ entryPoint: 'grad_x', workgroups: linearGroups(d.rows, 1) }];
   if (d.paramGrad) passes.push({ entryPoint: 'grad_param', workgroups: linearGroups(d.W) });
@@ -147,8 +152,8 @@ function cpu(d: LayerNormBackwardDims, x: LayerNormBackwardInputs): LayerNormBac
       sg += x.dY[r * W + c] * xh(r, c);
       sb += x.dY[r * W + c];
     }
-    dgamma[c] = sg;
-    dbeta[c] = sb;
+    dgamma[c] = d.paramAccumulate && x.dgamma ? x.dgamma[c] + sg : sg;
+    dbeta[c] = d.paramAccumulate && x.dbeta ? x.dbeta[c] + sb : sb;
   }
   return { dX, dgamma, dbeta };
 }

@@ -1,5 +1,6 @@
 // The experiment's configuration: defaults, validation (resolveConfig) and the checks against loaded data
 // (checkCountries). Everything here is pure and cheap, so callers can validate before doing any work.
+import { DEFAULT_VAL_FRACTION } from '../data/split.ts';
 import type { OptimizerConfig } from '../rm/types.ts';
 import type { Method, PreferenceData } from '../types.ts';
 import { ConfigError, DEFAULT_COUNTRIES, DEFAULT_MAJORITY, METHODS } from '../types.ts';
@@ -20,6 +21,11 @@ export interface ExperimentConfig {
   weightDecay: number;
   freezeEmbeddings: boolean;
   seed: number;
+  /**
+   * Share of each country's train groups (users) held out for validation (data/split.ts validationGroups): never
+   * trained on; hyperparameter sweeps choose on it. 0 disables it.
+   */
+  valFraction: number;
   /** Live evaluation points per run (besides step 0). */
   evalPoints: number;
   /** Run the data-efficiency comparison (needs full_ft and scpo among the methods). */
@@ -43,6 +49,7 @@ export const DEFAULT_CONFIG: ExperimentConfig = {
   weightDecay: 0.01,
   freezeEmbeddings: false,
   seed: 0,
+  valFraction: DEFAULT_VAL_FRACTION,
   evalPoints: 6,
   efficiency: true,
   efficiencyFractions: [0.125, 0.25, 0.5],
@@ -66,6 +73,7 @@ export function resolveConfig(partial: Partial<ExperimentConfig>): ExperimentCon
   num('lr', c.lr, 0, 10);
   num('weightDecay', c.weightDecay, 0, 10);
   num('seed', c.seed, 0, 2 ** 32 - 1, true);
+  num('valFraction', c.valFraction, 0, 0.5);
   num('evalPoints', c.evalPoints, 0, 1000, true);
   if (!Array.isArray(c.countries) || c.countries.length === 0) throw new ConfigError('countries: give at least one country');
   for (const m of c.methods) {

@@ -117,14 +117,18 @@ def layernorm_cases():
         Xt, gt, bt = t(X, True), t(g, True), t(b, True)
         Y2, _, _ = ln_fwd(Xt, gt, bt)
         (Y2 * t(dY)).sum().backward()
+        g0 = rnd(s + 5, (W,))
+        b0 = rnd(s + 6, (W,))
         for acc in (False, True):
             dX = Xt.grad.numpy() + (dX0 if acc else 0)
             inputs = {'X': lst(X), 'gamma': lst(g), 'mean': lst(f32(mu.detach().numpy())), 'rstd': lst(f32(rs.detach().numpy())), 'dY': lst(dY)}
-            if acc:
+            if acc:  # accumulate into dX and into the parameter gradients (micro-batches)
                 inputs['dX'] = lst(dX0)
+                inputs['dgamma'] = lst(g0)
+                inputs['dbeta'] = lst(b0)
             bw.append({'name': 'torch: rows=%d W=%d%s' % (rows, W, ' accumulate' if acc else ''),
-                       'dims': {'rows': rows, 'W': W, 'accumulate': acc, 'paramGrad': True}, 'inputs': inputs,
-                       'expected': {'dX': lst(dX), 'dgamma': lst(gt.grad.numpy()), 'dbeta': lst(bt.grad.numpy())}})
+                       'dims': {'rows': rows, 'W': W, 'accumulate': acc, 'paramGrad': True, 'paramAccumulate': acc}, 'inputs': inputs,
+                       'expected': {'dX': lst(dX), 'dgamma': lst(gt.grad.numpy() + (g0 if acc else 0)), 'dbeta': lst(bt.grad.numpy() + (b0 if acc else 0))}})
     fw.append({'name': 'hand: constant row gives beta (variance 0)', 'dims': {'rows': 1, 'W': 4, 'eps': 1e-6},
                'inputs': {'X': [3, 3, 3, 3], 'gamma': [1, 2, 3, 4], 'beta': [0.5, -1, 0, 2]},
                'expected': {'Y': [0.5, -1, 0, 2], 'mean': [3], 'rstd': [1000]}})
