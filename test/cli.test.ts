@@ -36,14 +36,26 @@ describe('scpo CLI', () => {
       expect(Object.keys(t).sort()).toEqual([...countries, 'avg'].sort());
       for (const c of [...countries, 'avg']) expect(Object.keys(t[c]).sort()).toEqual([...methods].sort());
     }
+    let kept = 0;
+    let train = 0;
     for (const c of countries) {
-      expect(ratios.train[c]).toBeGreaterThan(0);
-      expect(ratios.train[c]).toBeLessThanOrEqual(1);
-      expect(ratios.test[c]).toBeGreaterThanOrEqual(0);
+      // The ratio files agree with run.json's counts, and the filter neither keeps nothing nor everything.
+      const n = run.counts[c];
+      expect(ratios.train[c]).toBeCloseTo(n.kept / n.train, 12);
+      expect(ratios.test[c]).toBeCloseTo(n.edited / n.test, 12);
+      expect(n.kept).toBeGreaterThan(0);
+      expect(n.kept).toBeLessThan(n.train);
+      expect(n.edited).toBeGreaterThan(0);
+      expect(n.val).toBeGreaterThan(0);
+      kept += n.kept;
+      train += n.train;
       expect(typeof bias.countries[c].scpo.own).toBe('number');
       expect(typeof bias.countries[c].scpo.majority).toBe('number');
       expect(eff.countries[c].fullFt.length).toBe(4);
     }
+    // Pooled over countries, as the reference computes its "avg".
+    expect(ratios.train.avg).toBeCloseTo(kept / train, 12);
+    expect(run.globalRmTraining.testOverlap).toBe(0);
     expect(run.config.tau).toBe(0.7);
     expect(run.config.beta).toBe(1.1);
     expect(run.counts.Chile.train).toBeGreaterThan(0);
@@ -68,7 +80,66 @@ describe('scpo CLI', () => {
   it('exits 2 for bad flag values', () => {
     expect(cli(['--data', 'synthetic', '--tau', 'abc']).code).toBe(2);
     expect(cli(['--data', 'synthetic', '--methods', 'magic']).stderr).toMatch(/unknown method "magic"/);
-    expect(cli(['--bogus']).code).toBe(2);
+    const bogus = cli(['--data', 'synthetic', '--bogus']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr.trim()).toBe('error: unknown flag --bogus; see --help');
+    const missing = cli(['--data', 'synthetic', '--tau']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/--tau.*see --help$/m);
+  });
+
+  it('--help prints the usage on stdout and exits 0; the usage lists every flag', () => {
+    const r = cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^usage: npm run scpo/);
+    expect(r.stdout).not.toMatch(/error/);
+    const src = readFileSync(join(process.cwd(), 'src/pipeline/cli.ts'), 'utf8');
+    const flags = /const FLAGS = \{([\s\S]*?)\} as const;/.exec(src)?.[1] ?? '';
+    const names = [...flags.matchAll(/'?([a-z-]+)'?:/g)].map((m) => m[1]).filter((n) => n !== 'type' && n !== 'default');
+    expect(names.length).toBeGreaterThan(20);
+    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+    for (const n of names) {
+      expect(r.stdout, n).toContain(`--${n}`);
+      expect(readme, `README flag list: --${n}`).toContain(`--${n}`);
+    }
+  });
+
+  it('checks the config before any work: a bad --majority fails before the global RM is trained', () => {
+    const t = Date.now();
+    const r = cli(['--data', 'synthetic', '--global-rm', 'train', '--majority', 'Atlantis']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Atlantis/);
+    expect(r.stderr).not.toMatch(/training a global RM/);
+    expect(Date.now() - t).toBeLessThan(60_000);
+  });
+
+  it('--seeds writes per-seed reports and seeds_report.json (mean, sd, interval, paired comparisons)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'scpo-seeds-'));
+    const r = cli(['--data', 'synthetic', '--countries', 'Chile,Mexico', '--methods', 'start,full_ft,scpo', '--no-efficiency',
+      '--steps', '20', '--seeds', '0,1,2', '--workers', '2', '--quiet', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const rep = JSON.parse(readFileSync(join(out, 'seeds_report.json'), 'utf8'));
+    expect(rep.seeds).toEqual([0, 1, 2]);
+    const per = [0, 1, 2].map((s) => JSON.parse(readFileSync(join(out, `seed-${s}`, 'full_report.json'), 'utf8')));
+    for (const row of ['Chile', 'Mexico', 'avg']) {
+      for (const m of ['start', 'full_ft', 'scpo']) {
+        const xs = per.map((p) => p[row][m]);
+        const mean = xs.reduce((a, b) => a + b, 0) / 3;
+        const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / 2);
+        expect(rep.full[row][m].mean).toBeCloseTo(mean, 9);
+        expect(rep.full[row][m].sd).toBeCloseTo(sd, 9);
+        // t(0.975, 2) = 4.302653
+        expect(rep.full[row][m].ci95[1] - mean).toBeCloseTo((4.302653 * sd) / Math.sqrt(3), 4);
+      }
+    }
+    // The splits differ by seed (else there would be no spread to report).
+    expect(new Set(per.map((p) => p.avg.start)).size).toBeGreaterThan(1);
+    const diffs = per.map((p) => p.avg.scpo - p.avg.full_ft);
+    expect(rep.paired.scpo_vs_full_ft.full.meanDiff).toBeCloseTo(diffs.reduce((a, b) => a + b, 0) / 3, 9);
+    expect(rep.paired.scpo_vs_start.full.n).toBe(3);
   });
 
   it('--strict stops at the first bad row with file:line:field', () => {

@@ -130,13 +130,15 @@ describe.skipIf(!haveTorch)('PyTorch job run (python3-torch, 2 CPU processes)', 
       expect([p.trainPairs, p.steps]).toEqual([r.trainPairs, r.steps]);
       expect(Math.abs(p.accFull - r.accFull) * 100, `${r.country} ${r.method}: torch ${p.accFull} vs ts ${r.accFull}`).toBeLessThanOrEqual(1);
     }
-    for (const c of COUNTRIES) expect(run.counts[c]).toEqual({ train: ts.sets[c].train.length, kept: ts.sets[c].kept, test: ts.sets[c].test.length, edited: ts.sets[c].edited });
-    // Same batches, same loss: the first steps' losses agree to float32 precision before the runs drift apart.
+    for (const c of COUNTRIES) expect(run.counts[c]).toEqual({ train: ts.sets[c].train.length, val: ts.sets[c].val.length, kept: ts.sets[c].kept, test: ts.sets[c].test.length, edited: ts.sets[c].edited });
+    // Same batches, same loss: the first steps' losses agree to float32 precision before the runs drift apart
+    // (float32 rounding differences grow: with the default data, South Africa scpo differs by 2.6e-5 at step 12
+    // and 3.9e-4 at step 17, so the first 10 steps are compared).
     const detail = JSON.parse(readFileSync(join(out, 'job_result.json'), 'utf8')) as { runs: { country: string; method: string; losses: number[] }[] };
     for (const r of ts.runs.filter((x) => x.method !== 'start')) {
       const p = detail.runs.find((x) => x.country === r.country && x.method === r.method)!;
       expect(p.losses.length).toBe(r.losses.length);
-      for (let s = 0; s < 20; s++) expect(Math.abs(p.losses[s] - r.losses[s])).toBeLessThan(1e-4);
+      for (let s = 0; s < 10; s++) expect(Math.abs(p.losses[s] - r.losses[s])).toBeLessThan(1e-4);
     }
   });
 
@@ -165,7 +167,7 @@ describe.skipIf(!haveTorch)('PyTorch job run (python3-torch, 2 CPU processes)', 
     expect(a.result.runs.map((r) => `${r.country}/${r.method}`)).toEqual(ts.runs.map((r) => `${r.country}/${r.method}`));
     const scpo = a.result.runs.find((r) => r.country === 'Chile' && r.method === 'scpo')!;
     expect(scpo.points.length).toBe(ts.runs.find((r) => r.country === 'Chile' && r.method === 'scpo')!.points.length);
-    expect(a.result.margins.Chile.scpo!.length).toBe(ts.sets.Chile.train.length + ts.sets.Chile.test.length);
+    expect(a.result.margins.Chile.scpo!.length).toBe(ts.sets.Chile.train.length + ts.sets.Chile.val.length + ts.sets.Chile.test.length);
     expect(a.result.sets.Chile.train).toEqual(ts.sets.Chile.train);
     expect(a.result.rPlus.length).toBe(ts.rPlus.length);
     expect(a.provenance).toMatchObject({ engine: 'pytorch', world: 2, backend: 'gloo', strategy: 'runs' });

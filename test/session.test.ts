@@ -37,24 +37,50 @@ describe('experiment session', () => {
       expect(Object.keys(table).sort()).toEqual([...countries, 'avg'].sort());
       for (const row of Object.values(table)) expect(Object.keys(row).sort()).toEqual([...METHODS].sort());
     }
+    const { rPlus, rMinus } = result;
+    const total = { train: 0, kept: 0, test: 0, edited: 0 };
     for (const c of countries) {
       const s = result.sets[c];
-      expect(s.kept).toBeLessThanOrEqual(s.train.length);
-      expect(s.edited).toBeLessThanOrEqual(s.test.length);
-      expect(r.editedRatios.train[c]).toBeCloseTo(s.kept / s.train.length, 12);
-      for (const i of s.train) expect(data.pairs[i].split).toBe('train');
-      for (const i of s.test) expect(data.pairs[i].country).toBe(c);
+      // Recomputed here from the global scores with the paper's formulas, not with scpo.ts: a flipped comparison
+      // or a wrong tau in the filter, or a wrong edited rule, changes these counts.
+      const kept = s.train.filter((i) => 1 / (1 + Math.exp(rMinus[i] - rPlus[i])) < 0.7).length;
+      const edited = s.test.filter((i) => rPlus[i] < rMinus[i]).length;
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThan(s.train.length);
+      expect(s.kept).toBe(kept);
+      expect(s.edited).toBe(edited);
+      total.train += s.train.length;
+      total.kept += kept;
+      total.test += s.test.length;
+      total.edited += edited;
+      expect(r.editedRatios.train[c]).toBeCloseTo(kept / s.train.length, 12);
+      // The split, from the data: train + validation = the country's train-split pairs, test = its test-split
+      // pairs; validation users are never training users; ~10% of the train users are validation users.
+      const own = data.pairs.map((p, i) => ({ p, i })).filter(({ p }) => p.country === c);
+      expect([...s.train, ...s.val].sort((a, b) => a - b)).toEqual(own.filter(({ p }) => p.split === 'train').map(({ i }) => i));
+      expect([...s.test].sort((a, b) => a - b)).toEqual(own.filter(({ p }) => p.split === 'test').map(({ i }) => i));
+      const trainUsers = new Set(s.train.map((i) => data.pairs[i].group));
+      const valUsers = new Set(s.val.map((i) => data.pairs[i].group));
+      expect([...valUsers].some((u) => trainUsers.has(u))).toBe(false);
+      expect(valUsers.size).toBe(Math.max(1, Math.round((trainUsers.size + valUsers.size) * 0.1)));
       const scpo = result.runs.find((x) => x.country === c && x.method === 'scpo');
       const full = result.runs.find((x) => x.country === c && x.method === 'full_ft');
-      expect(scpo?.trainPairs).toBe(s.kept);
+      expect(scpo?.trainPairs).toBe(kept);
       expect(full?.trainPairs).toBe(s.train.length);
-      expect(result.margins[c].scpo?.length).toBe(s.train.length + s.test.length);
+      expect(Number.isFinite(scpo?.accVal)).toBe(true);
+      expect(r.validation[c].scpo).toBeCloseTo((scpo?.accVal ?? NaN) * 100, 1);
+      expect(result.margins[c].scpo?.length).toBe(s.train.length + s.val.length + s.test.length);
       // start's edited accuracy is 0 by construction: the edited set is what the global RM gets wrong.
       expect(r.partial[c].start).toBe(0);
       expect(r.efficiency.countries[c].fullFt.length).toBe(4);
       const e = r.efficiency.countries[c];
       expect(r.efficiency.neverReached.includes(c)).toBe(e.fullFtPairsForScpoAccuracy === null);
     }
+    // The reference pools the pairs of all countries for its "avg" ratio; the mean of the ratios sits beside it.
+    expect(r.editedRatios.train.avg).toBeCloseTo(total.kept / total.train, 12);
+    expect(r.editedRatios.test.avg).toBeCloseTo(total.edited / total.test, 12);
+    const macro = countries.reduce((a, c) => a + result.sets[c].kept / result.sets[c].train.length, 0) / countries.length;
+    expect(r.editedRatios.macro.train).toBeCloseTo(macro, 12);
     expect(r.bias.majority).toEqual(['United States', 'United Kingdom']);
     expect(r.bias.countries.Chile.scpo?.majority).not.toBeNull();
     // Live points arrive during training, before the last run finishes.

@@ -3,6 +3,8 @@
 // only (provenance recorded), the feature cache makes a second session encode nothing, and an exported country RM
 // reloaded in onnxruntime-web scores within 1e-4 of the trainer. Uses the model folder built by `npm install`.
 // CI cost: ~10-20 s CPU (the ORT encoder over ~200 fixture texts dominates).
+import { globalTrainFilter } from '../src/pipeline/global.ts';
+import { validationGroups } from '../src/pipeline/data/split.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../src/gpu/cpu/trainer.ts';
 import { jsMatOps } from '../src/gpu/matops.ts';
@@ -27,7 +29,7 @@ beforeAll(async () => {
   model = await loadUseLite(dirReader(USE_LITE_MODEL_DIR), { weights: true });
   data = await loadDataPath('e2e/fixtures/prism', undefined, { seed: 0 });
   ort = await ortEncoder(model, 128, 1);
-});
+}, 400_000);
 afterAll(async () => ort?.release());
 
 /** Counts the items an encoder is asked for. */
@@ -55,7 +57,7 @@ describe('USE-lite session (frozen encoder + trained heads)', () => {
       for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
       expect(worst, `maxLen ${maxLen}`).toBeLessThan(1e-4);
     }
-  });
+  }, 400_000);
 
   it('trains the global head on pooled training pairs only and encodes only the items the run needs', async () => {
     const config = resolveConfig({ ...DEFAULT_CONFIG, countries: ['Chile'], majority: ['Mexico'], methods: ['start', 'full_ft', 'scpo'], steps: 40, efficiency: false });
@@ -72,9 +74,14 @@ describe('USE-lite session (frozen encoder + trained heads)', () => {
       cache,
       onModel: (c, m, p) => void (models[`${c}/${m}`] = p),
     });
-    const sample = globalSample(data.pairs, 120, config.seed);
+    const sample = globalSample(data.pairs.filter(globalTrainFilter(data, config.seed, config.valFraction)), 120, config.seed);
     expect(sample.length).toBe(120);
     expect(sample.every((p) => p.split === 'train')).toBe(true);
+    // No validation user either, and the session's leak check says so.
+    const val = validationGroups(data.pairs, data.split.rule, config.seed, config.valFraction);
+    expect(sample.some((p) => val.has(p.group))).toBe(false);
+    expect(out.result.globalRm?.testOverlap).toBe(0);
+    expect(out.result.globalRm?.valOverlap).toBe(0);
     const need = neededItems(data.pairs, ['Chile'], ['Mexico'], sample);
     expect(need.length).toBeLessThan(data.items.length);
     expect(out.features.items).toBe(need.length);
@@ -119,7 +126,7 @@ describe('USE-lite session (frozen encoder + trained heads)', () => {
     } finally {
       await scorer.release();
     }
-  });
+  }, 400_000);
 
   it('CLI: --rm picks the reward model; bad combinations are one clear line', () => {
     expect(parseCli(['--data', 'synthetic']).rm).toBe('bag');

@@ -40,7 +40,12 @@ function hasSystemIcd(): boolean {
   });
 }
 
-function prepareVulkan(notes: string[]): void {
+/**
+ * Makes Vulkan reachable for Dawn (see the top). Call it on the main thread before starting worker threads that
+ * will use Dawn: a worker's process.env is a JS-only copy, so VK_ICD_FILENAMES set inside a worker never reaches
+ * the Vulkan loader (it prints "Found no drivers" to stderr, which no --quiet can hide). Idempotent.
+ */
+export function prepareVulkan(notes: string[] = []): void {
   if (process.platform !== 'linux') return;
   if (!process.env.VK_ICD_FILENAMES && !hasSystemIcd() && existsSync(SWIFTSHADER_ICD)) {
     // Read by the Vulkan loader when Dawn creates its instance, so setting it now is early enough.

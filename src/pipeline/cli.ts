@@ -1,10 +1,9 @@
 // The headless runner: `npm run scpo -- --data ... --out ...`. Same session code as the browser worker; bad
 // input or flags end with one readable line and exit code 2, never a stack trace.
-import { listFlag, numberFlag } from './cli-args.ts';
+import { HelpRequested, listFlag, numberFlag, parseFlags } from './cli-args.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Backend } from '../gpu/backend.ts';
 import { describeReport } from '../gpu/device.ts';
 import { getNodeGpu } from '../gpu/node-webgpu.node.ts';
@@ -18,7 +17,8 @@ import { dirReader } from './rm/files.node.ts';
 import type { BagRMConfig } from './rm/types.ts';
 import { loadDataSpec, runSessionParallel } from './parallel.node.ts';
 import type { DataSpec } from './parallel.node.ts';
-import { runSession } from './session.ts';
+import { formatSeedsTable, seedsReport } from './seeds.ts';
+import { preflight, runSession } from './session.ts';
 import { RM_KINDS, type RmKind } from './use-lite-session.ts';
 import { DEFAULT_LORA, TUNE_MODES, type LoraConfig, type TuneMode } from './rm/use-lite/spec.ts';
 import { exportJobToDir } from './job/export.node.ts';
@@ -26,12 +26,14 @@ import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import { CancelledError } from './train/loop.ts';
 import { escapeControls, safeMessage } from './text.ts';
 import { ConfigError, DataError, METHODS } from './types.ts';
-import type { DataFormat, Method, PreferenceData } from './types.ts';
+import type { DataFormat, Method, PreferenceData, SplitRule } from './types.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUNDLED_MODEL_DIR = join(ROOT, 'public/models/scpo-glove-rm');
 
-const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [options]
+const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [options]
+  --data                     a PRISM folder or file, a global_opinions.csv, or synthetic[:N] (the embedded data,
+                             data seed N, default 0)
   --format prism|goqa        dataset format (default: detected)
   --countries a,b,...        countries to steer (default: ${DEFAULT_CONFIG.countries.join(',')})
   --majority a,b             majority countries for the bias report (default: ${DEFAULT_CONFIG.majority.join(',')})
@@ -47,7 +49,15 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --encoder ort|wasm         use-lite encoder: onnxruntime-web (default, 1 thread) or our wasm-SIMD forward (all cores)
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
-  --tau 0.7 --beta 1.1 --steps N --epochs E --batch 8 --lr X --weight-decay X --seed 0
+  --tau 0.7 --beta 1.1       SCPO filter threshold and weight temperature
+  --steps ${DEFAULT_CONFIG.steps} --epochs ${DEFAULT_CONFIG.epochs}       step budget per (country, method) run, capped at E passes over its pairs
+  --batch ${DEFAULT_CONFIG.batch} --lr ${DEFAULT_CONFIG.lr} --weight-decay ${DEFAULT_CONFIG.weightDecay}   AdamW (the reference used weight decay 0)
+  --seed 0                   seed of the split, the validation users, batches and subsets
+  --seeds 0,1,2,3,4          run every seed; per-seed reports in <out>/seed-<s>/ and seeds_report.json
+                             (mean, sd, 95% interval, paired scpo vs full_ft / start) in <out>
+  --split stratified|reference   test users drawn within each country (default) or from all users pooled (the
+                             reference code's train_test_split)
+  --val-fraction ${DEFAULT_CONFIG.valFraction}         share of each country's train users held out for validation (0: none)
   --eval-points N            live evaluations per run besides step 0 (default ${DEFAULT_CONFIG.evalPoints}; each scores the test set)
   --no-efficiency            skip the data-efficiency runs
   --freeze-embeddings        train only the MLP head
@@ -59,9 +69,8 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:seed]> [opt
   --out <dir>                write the report files there
   --export-job <dir>         write the experiment as a PyTorch job there (scored pairs, plan, bag RM, job/run.py;
                              see its README) instead of training here
-  --quiet                    no progress lines`;
-
-
+  --quiet                    no progress lines
+  --help                     this text`;
 
 export interface CliOptions {
   data: string;
@@ -85,64 +94,36 @@ export interface CliOptions {
   exportJob?: string;
   quiet: boolean;
   goqaMargin?: number;
+  splitRule: SplitRule;
   /** Worker threads for the per-country work (1: in process). */
   workers: number;
+  /** `--seeds`: run each (config.seed is the first); absent for a single run. */
+  seeds?: number[];
   config: ExperimentConfig;
 }
 
+const S = { type: 'string' } as const;
+const B = { type: 'boolean', default: false } as const;
+const FLAGS = {
+  data: S, format: S, countries: S, majority: S, 'global-rm': { type: 'string', default: 'bundled' }, rm: { type: 'string', default: 'bag' },
+  'feature-cache': S, encoder: { type: 'string', default: 'ort' }, tune: S, 'seq-len': S, 'lora-rank': S, 'lora-alpha': S, threads: S,
+  methods: { type: 'string', default: 'all' }, 'eval-points': S,
+  tau: S, beta: S, steps: S, epochs: S, batch: S, lr: S, 'weight-decay': S, seed: S, seeds: S, split: S, 'val-fraction': S,
+  'no-efficiency': B, 'freeze-embeddings': B, backend: { type: 'string', default: 'auto' }, 'goqa-margin': S, strict: B,
+  out: S, 'export-job': S, quiet: B, workers: S,
+} as const;
+
 export function parseCli(argv: string[]): CliOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        data: { type: 'string' },
-        format: { type: 'string' },
-        countries: { type: 'string' },
-        majority: { type: 'string' },
-        'global-rm': { type: 'string', default: 'bundled' },
-        rm: { type: 'string', default: 'bag' },
-        'feature-cache': { type: 'string' },
-        encoder: { type: 'string', default: 'ort' },
-        tune: { type: 'string' },
-        'seq-len': { type: 'string' },
-        'lora-rank': { type: 'string' },
-        'lora-alpha': { type: 'string' },
-        threads: { type: 'string' },
-        methods: { type: 'string', default: 'all' },
-        tau: { type: 'string' },
-        beta: { type: 'string' },
-        steps: { type: 'string' },
-        epochs: { type: 'string' },
-        batch: { type: 'string' },
-        lr: { type: 'string' },
-        'weight-decay': { type: 'string' },
-        seed: { type: 'string' },
-        'no-efficiency': { type: 'boolean', default: false },
-        'eval-points': { type: 'string' },
-        'freeze-embeddings': { type: 'boolean', default: false },
-        backend: { type: 'string', default: 'auto' },
-        'goqa-margin': { type: 'string' },
-        strict: { type: 'boolean', default: false },
-        out: { type: 'string' },
-        'export-job': { type: 'string' },
-        quiet: { type: 'boolean', default: false },
-        workers: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw new ConfigError(`${(e as Error).message.split('\n')[0]}\n${USAGE}`);
-  }
-  const v = parsed.values;
-  if (v.help) throw new ConfigError(USAGE);
-  if (!v.data) throw new ConfigError(`--data is required\n${USAGE}`);
+  const v = parseFlags(argv, FLAGS, USAGE);
+  if (!v.data) throw new ConfigError('--data is required; see --help');
   if (v.format !== undefined && v.format !== 'prism' && v.format !== 'goqa') {
     throw new ConfigError(`--format must be prism or goqa, got "${v.format}"`);
   }
   if (v.backend !== 'cpu' && v.backend !== 'webgpu' && v.backend !== 'auto') {
     throw new ConfigError(`--backend must be auto, cpu or webgpu, got "${v.backend}"`);
+  }
+  if (v.split !== undefined && v.split !== 'stratified' && v.split !== 'reference') {
+    throw new ConfigError(`--split must be stratified or reference, got "${v.split}"`);
   }
   const methods = v.methods === 'all' ? [...METHODS] : (listFlag(v.methods) ?? []);
   for (const m of methods) {
@@ -162,12 +143,21 @@ export function parseCli(argv: string[]): CliOptions {
   set('lr', numberFlag('lr', v.lr));
   set('weightDecay', numberFlag('weight-decay', v['weight-decay']));
   set('seed', numberFlag('seed', v.seed));
+  set('valFraction', numberFlag('val-fraction', v['val-fraction']));
   set('evalPoints', numberFlag('eval-points', v['eval-points']));
-  if (v['no-efficiency']) partial.efficiency = false;
-  if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
+  let seeds: number[] | undefined;
+  if (v.seeds !== undefined) {
+    if (v.seed !== undefined) throw new ConfigError('give --seed or --seeds, not both');
+    seeds = (listFlag(v.seeds) ?? []).map((x) => numberFlag('seeds', x) as number);
+    if (seeds.length === 0 || new Set(seeds).size !== seeds.length) throw new ConfigError(`--seeds: give distinct seeds, got "${v.seeds}"`);
+    for (const sd of seeds) resolveConfig({ seed: sd });
+    partial.seed = seeds[0];
+  }
   if (v['export-job'] !== undefined && v.out !== undefined) {
     throw new ConfigError('--export-job writes a job instead of training here, so --out has nothing to write: the job writes the reports (python3 DIR/run.py --out OUT)');
   }
+  if (v['no-efficiency']) partial.efficiency = false;
+  if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
   const workers = numberFlag('workers', v.workers) ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new ConfigError(`--workers must be an integer in [1, 256], got ${String(v.workers)}`);
@@ -179,6 +169,7 @@ export function parseCli(argv: string[]): CliOptions {
       throw new ConfigError(`--global-rm ${v['global-rm']}: with --rm use-lite the global head is always trained on this data's pooled training users`);
     }
     if (workers > 1) throw new ConfigError('--workers > 1 is not supported with --rm use-lite (onnxruntime-web already uses the cores to encode)');
+    if (seeds) throw new ConfigError('--seeds is not supported with --rm use-lite yet; run one --seed at a time');
   }
   if (v.encoder !== 'ort' && v.encoder !== 'wasm') throw new ConfigError(`--encoder must be ort or wasm, got "${v.encoder}"`);
   if (v.tune !== undefined && !(TUNE_MODES as readonly string[]).includes(v.tune)) throw new ConfigError(`--tune must be ${TUNE_MODES.join(', ')}, got "${v.tune}"`);
@@ -197,13 +188,13 @@ export function parseCli(argv: string[]): CliOptions {
   }
   const fc = v['feature-cache'];
   return {
+    data: v.data,
+    format: v.format as DataFormat | undefined,
+    rm,
     tune,
     seqLen,
     lora,
     threads,
-    data: v.data,
-    format: v.format as DataFormat | undefined,
-    rm,
     encoder: v.encoder,
     featureCache: fc === 'none' ? null : fc === undefined ? undefined : resolve(fc),
     globalRm: v['global-rm'] ?? 'bundled',
@@ -213,14 +204,17 @@ export function parseCli(argv: string[]): CliOptions {
     exportJob: v['export-job'],
     quiet: v.quiet ?? false,
     goqaMargin: numberFlag('goqa-margin', v['goqa-margin']),
+    splitRule: (v.split as SplitRule | undefined) ?? 'stratified',
     workers,
+    seeds,
     config: resolveConfig(partial),
   };
 }
 
-function dataSpec(o: CliOptions): DataSpec {
+/** Where the data of seed `seed` comes from: synthetic[:N] is data seed N; the split is seeded by the run's seed. */
+function dataSpec(o: CliOptions, seed: number = o.config.seed): DataSpec {
   const m = /^synthetic(?::(\d+))?$/.exec(o.data);
-  const loadOpts = { strict: o.strict, seed: o.config.seed, goqaMargin: o.goqaMargin };
+  const loadOpts = { strict: o.strict, seed, goqaMargin: o.goqaMargin, splitRule: o.splitRule };
   if (m) return { kind: 'synthetic', seed: m[1] === undefined ? 0 : Number(m[1]), loadOpts };
   return { kind: 'path', path: o.data, format: o.format, loadOpts };
 }
@@ -244,13 +238,20 @@ export async function main(argv: string[]): Promise<number> {
     if (!o.quiet) process.stderr.write(escapeControls(s) + '\n');
   };
   const t0 = Date.now();
-  const data = await loadDataSpec(dataSpec(o));
-  log(`data: ${data.source} (${data.format}) ${data.items.length} texts, ${data.pairs.length} pairs, ${data.tiesDropped} ties dropped`);
-  if (data.issues.count > 0) {
-    log(`skipped ${data.issues.count} bad rows: ${Object.entries(data.issues.byReason).map(([k, n]) => `${k} ${n}`).join(', ')}`);
-    for (const ex of data.issues.examples.slice(0, 5)) log(`  ${ex.file}:${ex.line}:${ex.field}: ${ex.message}`);
+  const seeds = o.seeds ?? [o.config.seed];
+  const logData = (data: PreferenceData) => {
+    log(`data: ${data.source} (${data.format}) ${data.items.length} texts, ${data.pairs.length} pairs, ${data.tiesDropped} ties dropped` +
+      (data.identicalTextPairs ? `, ${data.identicalTextPairs} pairs of identical texts kept (always counted wrong)` : ''));
+    if (data.issues.count > 0) {
+      log(`skipped ${data.issues.count} bad rows: ${Object.entries(data.issues.byReason).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      for (const ex of data.issues.examples.slice(0, 5)) log(`  ${ex.file}:${ex.line}:${ex.field}: ${ex.message}`);
+    }
+  };
+  if (o.rm === 'use-lite') {
+    const data = await loadDataSpec(dataSpec(o));
+    logData(data);
+    return mainUseLite(o, data, log, t0);
   }
-  if (o.rm === 'use-lite') return mainUseLite(o, data, log, t0);
   const modelDir = o.globalRm === 'bundled' || o.globalRm === 'train' ? BUNDLED_MODEL_DIR : resolve(o.globalRm);
   let model;
   try {
@@ -259,6 +260,18 @@ export async function main(argv: string[]): Promise<number> {
     throw new ConfigError(`global RM at ${modelDir}: ${(e as Error).message}` +
       (modelDir === BUNDLED_MODEL_DIR ? ' (build it with `npm run build:models`)' : ''));
   }
+  // Every seed's data and config are checked (countries, the global RM's overlap with its held-out users) before
+  // any training, so a bad flag or a leaking global RM fails in seconds rather than after the first seed.
+  const datas: PreferenceData[] = [];
+  for (const seed of seeds) {
+    const data = await loadDataSpec(dataSpec(o, seed));
+    const { leak } = preflight({ data, model, config: { ...o.config, seed } });
+    if (datas.length === 0) logData(data);
+    log(leak.testOverlap === null
+      ? `seed ${seed}: the global RM records no training data; its overlap with the ${leak.testGroups} test users cannot be checked`
+      : `seed ${seed}: the global RM saw 0 of the ${leak.testGroups} test and ${leak.valGroups} validation users (trained on ${leak.provenance?.description})`);
+    datas.push(data);
+  }
   // With workers, each worker selects its own backend by the same policy (the result names the one used).
   const backend = o.workers > 1 ? null : await selectCliBackend(o.backend, model.params.config, log);
   if (!backend) log(`backend: ${o.backend} requested, selected in each of up to ${o.workers} worker threads`);
@@ -266,11 +279,12 @@ export async function main(argv: string[]): Promise<number> {
     const dir = resolve(o.exportJob);
     const globalRmName = o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir;
     const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
-    const r = await exportJobToDir(dir, { data, model, config: o.config, globalRm, globalRmName, backend: backend ?? cpuBackend, log });
+    const r = await exportJobToDir(dir, { data: datas[0], model, config: o.config, globalRm, globalRmName, backend: backend ?? cpuBackend, log });
     log(`wrote a PyTorch job (${r.runs} run${r.runs === 1 ? "" : "s"}, ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB) to ${dir}: python3 ${join(dir, 'run.py')} --out OUT`);
     return 0;
   }
   const loadMs = Date.now() - t0;
+  let config = o.config;
   let lastPhase = '';
   const onEvent = (e: ExperimentEvent) => {
     if (e.type === 'backend-fallback') {
@@ -278,30 +292,47 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e.type === 'phase' && e.label !== lastPhase) {
       lastPhase = e.label;
-      log(`[${e.phase}${e.total > 1 ? ` ${e.done}/${e.total}` : ''}] ${e.label}`);
+      log(`[${seeds.length > 1 ? `seed ${config.seed} ` : ''}${e.phase}${e.total > 1 ? ` ${e.done}/${e.total}` : ''}] ${e.label}`);
     }
   };
   const globalRm = o.globalRm === 'train' ? 'train' : 'as-loaded';
-  const { result } = backend
-    ? await runSession({ data, model, backend, config: o.config, globalRm, onEvent })
-    : await runSessionParallel(
-        { data, source: { data: dataSpec(o), modelDir, backend: o.backend }, config: o.config, globalRm, onEvent },
-        o.workers,
-      );
-  result.timings.loadMs = loadMs;
-  result.timings.wallMs = Date.now() - t0;
-  process.stdout.write(escapeControls(formatTable(result), true) + '\n');
-  log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
-  if (o.out) {
-    const files = reportFiles(result, {
-      data: summarizeData(data),
-      globalRm: o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir,
-      versions: { app: APP_VERSION, node: process.version },
-    });
-    files['report.csv'] = reportCsv(result);
-    await mkdir(o.out, { recursive: true });
-    for (const [name, text] of Object.entries(files)) await writeFile(join(o.out, name), text);
-    log(`wrote ${Object.keys(files).join(', ')} to ${o.out}`);
+  const results: ExperimentResult[] = [];
+  for (const [k, seed] of seeds.entries()) {
+    config = { ...o.config, seed };
+    const data = datas[k];
+    const ts = Date.now();
+    const { result } = backend
+      ? await runSession({ data, model, backend, config, globalRm, onEvent })
+      : await runSessionParallel(
+          { data, source: { data: dataSpec(o, seed), modelDir, backend: o.backend }, config, globalRm, onEvent },
+          o.workers,
+        );
+    result.timings.loadMs = loadMs;
+    result.timings.wallMs = Date.now() - (k === 0 ? t0 : ts);
+    results.push(result);
+    if (seeds.length > 1) process.stdout.write(`seed ${seed}\n`);
+    process.stdout.write(escapeControls(formatTable(result), true) + '\n');
+    log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
+    if (o.out) {
+      const files = reportFiles(result, {
+        data: summarizeData(data),
+        globalRm: o.globalRm === 'bundled' || o.globalRm === 'train' ? o.globalRm : modelDir,
+        versions: { app: APP_VERSION, node: process.version },
+      });
+      files['report.csv'] = reportCsv(result);
+      const dir = o.seeds ? join(o.out, `seed-${seed}`) : o.out;
+      await mkdir(dir, { recursive: true });
+      for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+      log(`wrote ${Object.keys(files).join(', ')} to ${dir}`);
+    }
+  }
+  if (o.seeds) {
+    const rep = seedsReport(results);
+    process.stdout.write(escapeControls(formatSeedsTable(rep, o.config.methods), true) + '\n');
+    if (o.out) {
+      await writeFile(join(o.out, 'seeds_report.json'), JSON.stringify(rep, null, 2) + '\n');
+      log(`wrote seeds_report.json to ${o.out}; all ${seeds.length} seeds in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
   }
   return 0;
 }
@@ -354,6 +385,7 @@ async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string)
 
 /** Known errors become one line and exit 2; anything else is a bug and keeps its message (still no trace). */
 export function describeError(e: unknown): { code: number; line: string } {
+  if (e instanceof HelpRequested) return { code: 0, line: e.usage };
   // Messages quote user data: escaped again here (newlines kept: the usage text has them), whatever built them.
   if (e instanceof ConfigError || e instanceof DataError) return { code: 2, line: `error: ${safeMessage(e.message, true, 8000)}` };
   if (e instanceof CancelledError) return { code: 130, line: 'cancelled' };
@@ -367,7 +399,8 @@ if (isEntry) {
     (code) => process.exit(code),
     (e: unknown) => {
       const { code, line } = describeError(e);
-      process.stderr.write(line + '\n');
+      // --help is not an error: its text goes to stdout.
+      (code === 0 ? process.stdout : process.stderr).write(line + '\n');
       if (process.env.SCPO_DEBUG && e instanceof Error) process.stderr.write((e.stack ?? '') + '\n');
       process.exit(code);
     },

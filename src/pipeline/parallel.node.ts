@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Backend } from '../gpu/backend.ts';
 import { cpuBackend } from '../gpu/cpu/trainer.ts';
-import { getNodeGpu } from '../gpu/node-webgpu.node.ts';
+import { getNodeGpu, prepareVulkan } from '../gpu/node-webgpu.node.ts';
 import { selectBackend } from '../gpu/select.ts';
 import type { BackendPreference } from '../gpu/select.ts';
 import { loadSynthetic } from './data/index.ts';
@@ -119,6 +119,8 @@ export async function runSessionParallel(
   };
   const done = groups.map(() => 0);
   const pool: Worker[] = [];
+  // The workers' Dawn needs the real environment and the preloaded Vulkan loader of this (main) thread.
+  if (inp.source.backend !== 'cpu') prepareVulkan();
   const onWorkerEvent = (g: number, e: ExperimentEvent) => {
     if (e.type === 'phase') {
       if (e.phase === 'train' || e.phase === 'efficiency') {

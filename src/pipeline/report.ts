@@ -6,7 +6,10 @@ import { dict, own } from './dict.ts';
 export const APP_VERSION = '0.1.0';
 
 export interface RunInfo {
-  data: Pick<PreferenceData, 'format' | 'source' | 'tiesDropped' | 'countries' | 'issues'> & { items: number; pairs: number };
+  data: Pick<PreferenceData, 'format' | 'source' | 'tiesDropped' | 'identicalTextPairs' | 'split' | 'countries' | 'issues'> & {
+    items: number;
+    pairs: number;
+  };
   globalRm: string;
   versions: Record<string, string>;
   /** The reward model kind and its provenance (e.g. USE-lite: encoder source, global-head training data/split/steps). */
@@ -20,21 +23,24 @@ export function summarizeData(data: PreferenceData): RunInfo['data'] {
     items: data.items.length,
     pairs: data.pairs.length,
     tiesDropped: data.tiesDropped,
+    identicalTextPairs: data.identicalTextPairs,
+    split: data.split,
     countries: data.countries,
     issues: data.issues,
   };
 }
 
-/** file name -> JSON text: full_report, partial_report, edited_ratios, bias_report, efficiency, run. */
+/** file name -> JSON text: full_report, partial_report, validation_report, edited_ratios, bias_report, efficiency, run. */
 export function reportFiles(result: ExperimentResult, info: RunInfo): Record<string, string> {
   const j = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
-  const counts: Record<string, { train: number; kept: number; test: number; edited: number }> = dict();
+  const counts: Record<string, { train: number; val: number; kept: number; test: number; edited: number }> = dict();
   for (const [c, s] of Object.entries(result.sets)) {
-    counts[c] = { train: s.train.length, kept: s.kept, test: s.test.length, edited: s.edited };
+    counts[c] = { train: s.train.length, val: s.val.length, kept: s.kept, test: s.test.length, edited: s.edited };
   }
   return {
     'full_report.json': j(result.reports.full),
     'partial_report.json': j(result.reports.partial),
+    'validation_report.json': j(result.reports.validation),
     'edited_ratios.json': j(result.reports.editedRatios),
     'bias_report.json': j(result.reports.bias),
     'efficiency.json': j(result.reports.efficiency),
@@ -47,6 +53,9 @@ export function reportFiles(result: ExperimentResult, info: RunInfo): Record<str
       backend: result.backend,
       globalRm: info.globalRm,
       ...(info.rm ? { rm: info.rm } : {}),
+      // What the global RM was trained on and how many of this run's test / validation users it saw (0, or the
+      // run would have refused); null overlaps: the model records no provenance, so it could not be checked.
+      globalRmTraining: result.globalRm ?? null,
       data: info.data,
       counts,
       runs: result.runs.map((r) => ({
@@ -57,6 +66,7 @@ export function reportFiles(result: ExperimentResult, info: RunInfo): Record<str
         accFull: r.accFull,
         accEdited: r.accEdited,
         accMajority: r.accMajority,
+        accVal: r.accVal,
         finalLoss: r.losses.length ? r.losses[r.losses.length - 1] : null,
         ms: r.ms,
       })),
@@ -84,8 +94,8 @@ export function toCsv(rows: (string | number | null)[][]): string {
 /** CSV of the accuracy tables: country, method, full %, edited %, majority %. The CLI and the studio write it. */
 export function reportCsv(result: ExperimentResult): string {
   const f = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : null);
-  const rows: (string | number | null)[][] = [['country', 'method', 'full_acc', 'edited_acc', 'majority_acc', 'train_pairs']];
-  for (const r of result.runs) rows.push([r.country, r.method, f(r.accFull), f(r.accEdited), f(r.accMajority), r.trainPairs]);
+  const rows: (string | number | null)[][] = [['country', 'method', 'full_acc', 'edited_acc', 'majority_acc', 'val_acc', 'train_pairs']];
+  for (const r of result.runs) rows.push([r.country, r.method, f(r.accFull), f(r.accEdited), f(r.accMajority), f(r.accVal), r.trainPairs]);
   return toCsv(rows);
 }
 
@@ -109,9 +119,10 @@ export function formatTable(result: ExperimentResult): string {
   }
   lines.push('accuracy % on the full test set (edited test set in parentheses)');
   const er = result.reports.editedRatios;
+  const p = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
   lines.push(
-    `edited ratios (avg): train kept ${er.train.avg === null ? '-' : (er.train.avg * 100).toFixed(1)}%, ` +
-      `test edited ${er.test.avg === null ? '-' : (er.test.avg * 100).toFixed(1)}%`,
+    `edited ratios (pooled over countries, as the reference): train kept ${p(er.train.avg)}, test edited ${p(er.test.avg)}; ` +
+      `mean of the per-country ratios: ${p(er.macro?.train)}, ${p(er.macro?.test)}`,
   );
   const eff = result.reports.efficiency;
   const n = Object.keys(eff.countries).length;

@@ -83,7 +83,3 @@ export class Rng {
     return new Rng(hashSeed(this.uint32(), label));
   }
 }
-
-export function createRng(seed: number): Rng {
-  return new Rng(seed);
-}

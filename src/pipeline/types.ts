@@ -54,6 +54,19 @@ export interface CountryStats {
 
 export type DataFormat = 'prism' | 'goqa';
 
+/**
+ * How groups (users / questions) were split into train and test. 'stratified': within each country (the default);
+ * 'reference': all groups pooled and split at random, as the reference code does (`train_test_split` over all
+ * survey users). GOQA always splits its questions once for all countries.
+ */
+export type SplitRule = 'stratified' | 'reference';
+
+export interface SplitInfo {
+  rule: SplitRule;
+  seed: number;
+  testFraction: number;
+}
+
 export interface PreferenceData {
   format: DataFormat;
   /** Human-readable origin, e.g. "synthetic:0" or a folder name. */
@@ -63,6 +76,9 @@ export interface PreferenceData {
   countries: Record<string, CountryStats>;
   /** Ties dropped during pair construction. */
   tiesDropped: number;
+  /** Pairs whose chosen and rejected text are identical (kept, as the reference does; no model can rank them right). */
+  identicalTextPairs: number;
+  split: SplitInfo;
   issues: DataIssueReport;
 }
 

@@ -6,7 +6,7 @@
 import type { Backend } from '../gpu/backend.ts';
 import { runExperiment } from './experiment.ts';
 import type { ExperimentConfig, ExperimentInputs } from './experiment.ts';
-import { DEFAULT_GLOBAL_TRAIN, trainGlobalRM } from './global.ts';
+import { checkLeak, DEFAULT_GLOBAL_TRAIN, globalTrainFilter, trainedProvenance, trainGlobalRM } from './global.ts';
 import type { GlobalTrainOptions } from './global.ts';
 import { hashSeed, Rng } from './rng.ts';
 import type { BagRMParams } from './rm/types.ts';
@@ -99,7 +99,8 @@ export async function runUseLiteSession(inp: UseLiteSessionInputs): Promise<UseL
   const timings: Record<string, number> = { tokenizeMs: Date.now() - t0 };
 
   const g = { ...DEFAULT_GLOBAL_TRAIN, ...DEFAULT_USE_LITE_GLOBAL, seed, ...inp.globalTrain };
-  const sample = globalSample(data.pairs, g.maxPairs, g.seed);
+  // Validation users are held out of the global head too (as for the bag RM's --global-rm train).
+  const sample = globalSample(data.pairs.filter(globalTrainFilter(data, seed, inp.config.valFraction)), g.maxPairs, g.seed);
   const need = neededItems(data.pairs, inp.config.countries, inp.config.majority, sample);
   const t1 = Date.now();
   const label = `encoding ${need.length} of ${data.items.length} texts with USE-lite (${inp.encoder.name})`;
@@ -129,7 +130,7 @@ export async function runUseLiteSession(inp: UseLiteSessionInputs): Promise<UseL
     encoder: inp.encoder.name,
     features: stats,
     globalRm: {
-      trainedOn: 'pooled training users of all countries (split train only; no test user)',
+      trainedOn: 'pooled training users of all countries (split train only, validation users excluded; no test user)',
       data: data.source,
       splitSeed: seed,
       pairs: gr.pairs,
@@ -156,7 +157,10 @@ export async function runUseLiteSession(inp: UseLiteSessionInputs): Promise<UseL
     completed: inp.completed,
   });
   Object.assign(result.timings, timings);
-  return { result, encoded: frozen.items, globalParams, timings: result.timings, rmInfo, features: stats };
+  // The pretrained encoder saw no preference data; the head saw exactly `sample`'s users.
+  const provenance = trainedProvenance(data, gr, null, `a sample of the train pairs (validation users excluded) of ${data.source}`);
+  result.globalRm = checkLeak(provenance, data, [...config.countries, ...config.majority], seed, config.valFraction);
+  return { result, encoded: frozen.items, globalParams, provenance, timings: result.timings, rmInfo, features: stats };
 }
 
 /** Multiply-adds of the linear layers per token (USE-LITE.md), times 2 for FLOPs. */

@@ -333,6 +333,7 @@ export function applyMessage(s: StudioState, msg: FromWorker, now: number): P {
     }
     case 'pairs':
       return { items: msg.items, pairs: msg.pairs };
+    case 'saved':
     case 'model':
     case 'job':
       // Answers to exportModel() / exportJob() are resolved by the client itself and never reach the store.

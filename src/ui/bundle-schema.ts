@@ -48,6 +48,8 @@ export const runSchema = z.object({
   accFull: num,
   accEdited: num,
   accMajority: num,
+  // Runs saved before the validation split have none.
+  accVal: num.default(Number.NaN),
   losses: z.array(num).default([]),
   points: z.array(livePoint).default([]),
   ms: num.default(Number.NaN),
@@ -66,7 +68,12 @@ const accuracyTable = dictOf(byMethod(numOrNull));
 const reports = z.object({
   full: accuracyTable,
   partial: accuracyTable,
-  editedRatios: z.object({ train: dictOf(numOrNull), test: dictOf(numOrNull) }),
+  validation: accuracyTable.default({}),
+  editedRatios: z.object({
+    train: dictOf(numOrNull),
+    test: dictOf(numOrNull),
+    macro: z.object({ train: numOrNull, test: numOrNull }).default({ train: null, test: null }),
+  }),
   bias: z.object({
     majority: z.array(z.string()),
     countries: dictOf(byMethod(z.object({ own: numOrNull, majority: numOrNull }))),
@@ -89,7 +96,7 @@ export const resultSchema = z.object({
   backend: z.string().default('unknown'),
   rPlus: f32.default(() => new Float32Array(0)),
   rMinus: f32.default(() => new Float32Array(0)),
-  sets: dictOf(z.object({ train: z.array(int), test: z.array(int), kept: num, edited: num }), true),
+  sets: dictOf(z.object({ train: z.array(int), val: z.array(int).default([]), test: z.array(int), kept: num, edited: num }), true),
   runs: z.array(runSchema),
   margins: dictOf(byMethod(f32), true),
   reports,
@@ -102,6 +109,10 @@ export const summarySchema = z.object({
   items: int,
   pairs: int,
   tiesDropped: int,
+  identicalTextPairs: int.default(0),
+  split: z
+    .object({ rule: z.enum(['stratified', 'reference']), seed: z.number(), testFraction: z.number() })
+    .default({ rule: 'stratified', seed: 0, testFraction: 0.15 }),
   countries: dictOf(z.object({ users: int, pairs: int, trainPairs: int, testPairs: int })),
   issues: z.object({
     count: int,

@@ -62,6 +62,8 @@ export function reportFiles(result: ExperimentResult, summary: DataSummary | nul
     items: 0,
     pairs: result.rPlus.length,
     tiesDropped: 0,
+    identicalTextPairs: 0,
+    split: { rule: 'stratified', seed: result.config.seed, testFraction: 0.15 },
     countries: {},
     issues: { count: 0, byReason: {}, examples: [] },
   };

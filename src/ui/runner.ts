@@ -3,7 +3,7 @@
 import { resolveConfig } from '../pipeline/experiment.ts';
 import type { CompletedRuns } from '../pipeline/experiment.ts';
 import { ConfigError } from '../pipeline/types.ts';
-import type { Method } from '../pipeline/types.ts';
+import type { Method, Pair } from '../pipeline/types.ts';
 import { ExperimentClient } from '../workers/client.ts';
 import { modelStem } from '../pipeline/rm/export.ts';
 import type { DataSpec, FromWorker, JobSpec, ModelSpec } from '../workers/protocol.ts';
@@ -25,6 +25,8 @@ import { dict, dictFrom, own } from '../pipeline/dict.ts';
 let client: ExperimentClient | null = null;
 let pending: PendingRun | null = null;
 let lastPendingSave = 0;
+/** The pairs of the worker's last load as received (the store shows them while s.pairs is this very array). */
+let workerPairs: { pairs: Pair[] | null; version: number } = { pairs: null, version: -1 };
 
 function getClient(): ExperimentClient {
   client ??= new ExperimentClient(onMessage);
@@ -33,15 +35,56 @@ function getClient(): ExperimentClient {
 
 const notice = (level: A.Notice['level'], text: string) => update((s) => A.addNotice(s, level, text));
 
+/**
+ * Live messages ('events', 'status') are applied together, at most every LIVE_UPDATE_MS and on an animation frame,
+ * so one store update (and one React render) covers everything that arrived meanwhile, however many workers send.
+ * Anything else (data, result, error) is applied at once, after what is queued, in arrival order.
+ */
+export const LIVE_UPDATE_MS = 250;
+let queued: FromWorker[] = [];
+let flushTimer: ReturnType<typeof setTimeout> | null = null;
+let lastFlush = 0;
+
 function onMessage(msg: FromWorker): void {
-  update((s) => A.applyMessage(s, msg, Date.now()));
+  queued.push(msg);
+  if (msg.type !== 'events' && msg.type !== 'status') return flushMessages();
+  if (flushTimer) return;
+  const frame = (fn: () => void) => (typeof requestAnimationFrame === 'function' && !document.hidden ? requestAnimationFrame(fn) : fn());
+  flushTimer = setTimeout(() => frame(flushMessages), Math.max(0, LIVE_UPDATE_MS - (Date.now() - lastFlush)));
+}
+
+function flushMessages(): void {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = null;
+  lastFlush = Date.now();
+  const msgs = queued;
+  queued = [];
+  if (msgs.length === 0) return;
+  const now = Date.now();
+  update((s) => {
+    let st = s;
+    for (const m of msgs) st = { ...st, ...A.applyMessage(st, m, now) };
+    return st;
+  });
+  for (const m of msgs) afterMessage(m);
+}
+
+/** Side effects of a message once the store has it: saving the result or the interrupted run's progress. */
+function afterMessage(msg: FromWorker): void {
   const s = useStudio.getState();
-  if (msg.type === 'result') {
-    const bundle: RunBundle = { result: msg.result, summary: s.summary, items: s.items, pairs: s.pairs, savedAt: new Date().toISOString() };
+  if (msg.type === 'pairs' && msg.version !== undefined) workerPairs = { pairs: msg.pairs, version: msg.version };
+  if (msg.type === 'saved') {
+    if (msg.error) notice('warn', `The result could not be saved in this browser (${msg.error}).`);
+    else update(() => ({ resultSavedAt: msg.savedAt }));
+  } else if (msg.type === 'result') {
     pending = null;
-    saveLast(bundle)
-      .then(() => update(() => ({ resultSavedAt: bundle.savedAt })))
-      .catch((e: unknown) => notice('warn', `The result could not be saved in this browser (${String(e)}).`));
+    // The worker saves what it announces (no clone of every pair on this thread); anything else is saved here.
+    if (!msg.saving) {
+      const bundle: RunBundle = { result: msg.result, summary: s.summary, items: s.items, pairs: s.pairs, savedAt: new Date().toISOString() };
+      saveLast(bundle)
+        .then(() => update(() => ({ resultSavedAt: bundle.savedAt })))
+        .catch((e: unknown) => notice('warn', `The result could not be saved in this browser (${String(e)}).`));
+    }
     clearPending().catch(() => {});
   } else if (msg.type === 'error' && pending) {
     pending = null;
@@ -126,6 +169,20 @@ export function startRun(): void {
   launch();
 }
 
+/**
+ * Training workers for runs: by default the worker uses navigator.hardwareConcurrency; localStorage
+ * "scpo-studio.workers" (an integer) overrides it (e.g. 1 to compare with the parallel result, which is identical).
+ */
+export const WORKERS_KEY = 'scpo-studio.workers';
+function workersOverride(): number | undefined {
+  try {
+    const n = Number(localStorage.getItem(WORKERS_KEY));
+    return Number.isInteger(n) && n >= 1 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts a run of the form's settings; `completed`: finished runs of this same config to resume from. */
 function launch(completed?: CompletedRuns): void {
   const s = useStudio.getState();
@@ -140,7 +197,9 @@ function launch(completed?: CompletedRuns): void {
   const model = modelSpecOf(s.model, s.allowNetwork);
   if (typeof data === 'string') return notice('error', data);
   if (typeof model === 'string') return notice('error', model);
-  const id = getClient().run(config, data, model, s.backendPref, s.strict, completed);
+  // The worker does not send the pairs again when the page still shows the ones of its last load.
+  const havePairs = s.pairs !== null && s.pairs === workerPairs.pairs ? workerPairs.version : undefined;
+  const id = getClient().run(config, data, model, s.backendPref, s.strict, completed, workersOverride(), havePairs);
   update((st) => A.startRun(st, id, config, Date.now(), completed?.runs));
   pending = { config, data, model, backend: s.backendPref, startedAt: Date.now(), progress: 0, label: 'starting', ...(completed ? { runs: completed.runs, margins: completed.margins } : {}) };
   lastPendingSave = Date.now();

@@ -9,7 +9,7 @@ import { collapsedMethods, highlightRow, pairStatus, partialLabel, settingWarnin
 const METHODS: Method[] = ['start', 'full_ft', 'filter_only', 'weight_only', 'scpo', 'inverse'];
 
 function run(country: string, method: Method, full: number, edited: number): RunResult {
-  return { country, method, trainPairs: 1, steps: 1, accFull: full / 100, accEdited: edited / 100, accMajority: 0.8, losses: [], points: [], ms: 0 };
+  return { country, method, trainPairs: 1, steps: 1, accFull: full / 100, accEdited: edited / 100, accMajority: 0.8, accVal: Number.NaN, losses: [], points: [], ms: 0 };
 }
 
 function table(rows: Record<string, Partial<Record<Method, [number, number]>>>) {

@@ -121,6 +121,7 @@ const run = (country: string, method: RunResult['method'], accFull: number, accE
   accFull,
   accEdited,
   accMajority: 0.5,
+  accVal: 0.5,
   trainPairs: 10,
   steps: 5,
   losses: [0.7, 0.6, 0.5],
@@ -163,10 +164,10 @@ describe('export', () => {
       backend: 'cpu',
       rPlus: Float32Array.from([1, NaN]),
       rMinus: Float32Array.from([0, 2]),
-      sets: { Chile: { train: [0], test: [1], kept: 1, edited: 0 } },
+      sets: { Chile: { train: [0], val: [], test: [1], kept: 1, edited: 0 } },
       runs: [run('Chile', 'scpo', 0.6, NaN)],
       margins: { Chile: { scpo: Float32Array.from([0.5, -1]) } },
-      reports: { full: {}, partial: {}, editedRatios: { train: {}, test: {} }, bias: { majority: [], countries: {}, avg: {} }, efficiency: { fractions: [], countries: {}, avgRatio: null, neverReached: [] } },
+      reports: { full: {}, partial: {}, validation: {}, editedRatios: { train: {}, test: {}, macro: { train: null, test: null } }, bias: { majority: [], countries: {}, avg: {} }, efficiency: { fractions: [], countries: {}, avgRatio: null, neverReached: [] } },
       timings: { totalMs: 5 },
     };
     const b = parseBundle(bundleJson({ result, summary: null, items, pairs, savedAt: 'now' }));
@@ -268,6 +269,7 @@ describe('actions', () => {
       accFull: 0.7,
       accEdited: 0.4,
       accMajority: 0.6,
+      accVal: 0.6,
       losses: [0.5],
       points: [{ step: 0, loss: null, accFull: 0.5, accEdited: 0 }],
       ms: 1,
@@ -296,6 +298,8 @@ describe('actions', () => {
       items: 4,
       pairs: 2,
       tiesDropped: 0,
+      identicalTextPairs: 0,
+      split: { rule: 'stratified' as const, seed: 0, testFraction: 0.15 },
       countries: { Chile: { users: 1, pairs: 1, trainPairs: 1, testPairs: 0 }, 'United States': { users: 1, pairs: 1, trainPairs: 1, testPairs: 0 } },
       issues: { count: 0, byReason: {}, examples: [] },
     };

@@ -52,11 +52,11 @@ export class ExperimentClient {
    * Starts a run; a run already going is cancelled first. Returns the run id. `completed`: finished main runs of
    * this same config (resuming an interrupted run), which the worker does not train again.
    */
-  run(config: ExperimentConfig, data: DataSpec, model: ModelSpec, backend: BackendPref, strict = false, completed?: CompletedRuns): number {
+  run(config: ExperimentConfig, data: DataSpec, model: ModelSpec, backend: BackendPref, strict = false, completed?: CompletedRuns, workers?: number, havePairs?: number): number {
     if (this.current) this.cancel();
     const id = this.nextId++;
     this.current = id;
-    this.post(completed ? { type: 'run', id, config, data, model, backend, strict, completed } : { type: 'run', id, config, data, model, backend, strict });
+    this.post({ type: 'run', id, config, data, model, backend, strict, ...(completed ? { completed } : {}), ...(workers ? { workers } : {}), ...(havePairs !== undefined ? { havePairs } : {}) });
     return id;
   }
 

@@ -5,7 +5,8 @@ import { describeReport, navigatorGpu } from '../gpu/device.ts';
 import { selectBackend as pickBackend } from '../gpu/select.ts';
 import { WebGpuBackend } from '../gpu/webgpu.ts';
 import { loadGoqa, loadPrism, loadSynthetic } from '../pipeline/data/index.ts';
-import { optimizerConfig } from '../pipeline/experiment.ts';
+import { mergeShards, optimizerConfig, resolveConfig } from '../pipeline/experiment.ts';
+import { METHOD_SPECS } from '../pipeline/scpo.ts';
 import type { ExperimentConfig, ExperimentEvent, ItemScorer } from '../pipeline/experiment.ts';
 import { countryRMFiles } from '../pipeline/rm/export.ts';
 import { fetchReader, loadBagRM, memoryReader, ONNX_FILE } from '../pipeline/rm/files.ts';
@@ -23,6 +24,12 @@ import type { PreferenceData } from '../pipeline/types.ts';
 import { parseToWorker } from './protocol.ts';
 import { batcher, type Batcher } from './batcher.ts';
 import { RunSlot } from './run-slot.ts';
+import { saveLast } from '../ui/persist.ts';
+import { dict } from '../pipeline/dict.ts';
+import type { ExperimentResult } from '../pipeline/experiment.ts';
+import type { Method } from '../pipeline/types.ts';
+import { startShards } from './shards-client.ts';
+import type { ShardPool } from './shards-client.ts';
 import { exportUseLiteModel, runUseLiteInWorker, type UseLiteTrained } from './use-lite-run.ts';
 import { exportUseLiteTuned, runUseLiteTuneInWorker, type UseLiteTuned } from './use-lite-tune-run.ts';
 import type { RunControl } from '../pipeline/train/loop.ts';
@@ -142,25 +149,60 @@ function eventSink(id: number): Batcher<ExperimentEvent> {
   return batcher((events) => post({ type: 'events', id, events }));
 }
 
-/** Loads the data and posts its summary and pairs (the 'load' request and the first part of a run). */
-async function loadAndReport(id: number, spec: DataSpec, strict: boolean, seed: number): Promise<PreferenceData> {
-  post({ type: 'status', id, message: 'loading data' });
-  const data = await loadData(spec, strict, seed);
-  post({ type: 'data', id, summary: summarizeData(data) });
-  post({ type: 'pairs', id, items: data.items, pairs: data.pairs });
-  return data;
+/** The last loaded data, reused by a run of the same spec (Run after the startup load does not load it again). */
+let lastData: { key: string; version: number; data: PreferenceData } | null = null;
+let dataVersion = 0;
+
+/** What identifies a data load: the spec (files by name, size and date), strictness and split seed; null: never reuse. */
+function dataKey(spec: DataSpec, strict: boolean, seed: number): string | null {
+  const file = (f: File) => [f.name, f.size, f.lastModified];
+  const what =
+    spec.kind === 'synthetic' ? [spec.seed] : spec.kind === 'prism' ? [file(spec.utterances), file(spec.survey)] : spec.kind === 'goqa' ? [file(spec.file), spec.margin ?? null] : null;
+  return what === null ? null : JSON.stringify([spec.kind, what, strict, seed]);
+}
+
+/**
+ * Loads the data (or reuses the last load of the same spec) and posts its summary and pairs (the 'load' request and
+ * the first part of a run). The pairs are not posted again when the page says it holds that load's (`havePairs`):
+ * cloning every pair and text again would block the page's thread at the start of each run.
+ */
+async function loadAndReport(id: number, spec: DataSpec, strict: boolean, seed: number, havePairs?: number): Promise<PreferenceData> {
+  const key = dataKey(spec, strict, seed);
+  let entry = key !== null && lastData?.key === key ? lastData : null;
+  if (!entry) {
+    post({ type: 'status', id, message: 'loading data' });
+    const data = await loadData(spec, strict, seed);
+    entry = { key: key ?? '', version: ++dataVersion, data };
+    lastData = key !== null ? entry : null;
+  }
+  post({ type: 'data', id, summary: summarizeData(entry.data) });
+  if (havePairs !== entry.version) post({ type: 'pairs', id, items: entry.data.items, pairs: entry.data.pairs, version: entry.version });
+  return entry.data;
+}
+
+/**
+ * How many shards a run's training is split into: one per logical core (navigator.hardwareConcurrency), at most 8
+ * and at most one per run. This worker trains shard 0; shard workers train the others (shards-client.ts).
+ */
+function shardCount(config: ExperimentConfig, requested?: number): number {
+  const trainMethods = config.methods.filter((m) => METHOD_SPECS[m].trains).length;
+  const eff = config.efficiency && config.methods.includes('full_ft') && config.methods.includes('scpo') ? config.efficiencyFractions.length : 0;
+  const tasks = config.countries.length * (trainMethods + eff);
+  const cores = requested ?? (typeof navigator !== 'undefined' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1);
+  return Math.max(1, Math.min(cores, 8, tasks));
 }
 
 async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' }>): Promise<void> {
-  const { control, end } = slot.begin(msg.id);
+  const { control, end, onControl } = slot.begin(msg.id);
   const sink = eventSink(msg.id);
   let disposeScoring: (() => void) | null = null;
+  let pool: ShardPool | null = null;
   try {
     // A run cancelled while loading stops at the next step instead of finishing its loads for nothing.
     const live = () => {
       if (control.signal?.aborted) throw new CancelledError();
     };
-    const data = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed);
+    const data = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed, msg.havePairs);
     live();
     if (msg.model.kind === 'use-lite') {
       await runUseLite(msg, data, sink, control);
@@ -182,6 +224,55 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     const scoring = ortGlobalScorer(msg.id, onnx, model, msg.backend, backend.name, fallback);
     disposeScoring = scoring.dispose;
     const store = new ModelStore(model.params);
+    const config = resolveConfig(msg.config);
+    const shards = shardCount(config, msg.workers);
+    // Progress over all shards: each counts its own finished runs against the whole experiment's total.
+    const done = new Array<number>(shards).fill(0);
+    const relay = (k: number, e: ExperimentEvent) => {
+      if (e.type === 'phase') {
+        if (e.phase === 'train' || e.phase === 'efficiency') {
+          done[k] = e.done;
+          sink.push({ ...e, done: done.reduce((a, b) => a + b, 0) });
+        } else if (k === 0 && (shards === 1 || (e.phase !== 'evaluate' && e.phase !== 'done'))) sink.push(e);
+        return;
+      }
+      if (k > 0 && e.type === 'scored') return;
+      sink.push(e);
+    };
+    onControl((type) => {
+      if (type === 'cancel') pool?.cancel();
+      else if (type === 'pause') pool?.pause();
+      else pool?.resume();
+    });
+    // The global scores are computed once, here; then onnxruntime-web's session is released (its wasm heap is no
+    // longer needed) and the shard workers start from the same tokenized items, params and scores.
+    const globalScorer: ItemScorer = async (encoded, indices) => {
+      const s = await scoring.scorer(encoded, indices);
+      scoring.dispose();
+      disposeScoring = null;
+      if (shards > 1 && !control.signal?.aborted) {
+        const { items: _texts, ...rest } = data;
+        const shared = { ...rest, items: [] as [] };
+        pool = startShards(
+          Array.from({ length: shards - 1 }, (_, i) => ({
+            type: 'run' as const,
+            shard: { index: i + 1, of: shards },
+            config,
+            data: shared,
+            encoded,
+            globalParams: model.params,
+            scoredItems: indices,
+            scores: s,
+            backend: msg.backend,
+            completed: msg.completed,
+          })),
+          relay,
+          (c, m, entry) => store.putEntry(c, m, entry),
+        );
+        post({ type: 'status', id: msg.id, message: `training on ${shards} workers (${shards - 1} shard worker${shards > 2 ? 's' : ''} + this one), balanced by (country, method)` });
+      }
+      return s;
+    };
     const resumed = new Set((msg.completed?.runs ?? []).map((r) => `${r.country}\u0000${r.method}`));
     trainedUseLite = null;
     trained = { model, store, config: msg.config, modelName: describeModel(msg.model), resumed };
@@ -191,13 +282,23 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
       backend,
       config: msg.config,
       globalRm: 'as-loaded',
-      globalScorer: scoring.scorer,
+      globalScorer,
       onModel: (c, m, params) => store.put(c, m, params),
       completed: msg.completed,
-      onEvent: sink.push,
+      onEvent: (e) => relay(0, e),
       control,
+      shard: shards > 1 ? { index: 0, of: shards } : undefined,
     });
-    const { result } = session;
+    let result = session.result;
+    if (shards > 1) {
+      if (!pool) throw new CancelledError();
+      const others = await (pool as ShardPool).results;
+      result = mergeShards([result, ...others], config);
+      result.timings.workers = shards;
+      // The shards could not build the efficiency entries (they need each other's runs): the merge did.
+      for (const [country, entry] of Object.entries(result.reports.efficiency.countries)) sink.push({ type: 'efficiency', country, entry });
+      sink.push({ type: 'phase', phase: 'done', done: 1, total: 1, label: 'done' });
+    }
     // What a PyTorch job export of this run needs (the scores are copied: the result's buffers go to the page).
     lastJob = {
       data,
@@ -213,14 +314,34 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     for (const byMethod of Object.values(result.margins)) {
       for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
     }
-    post({ type: 'result', id: msg.id, result }, transfer);
+    // Saved as the last run from here (IndexedDB works in workers), so the page's thread never clones every pair and
+    // text; the copy of the result's arrays is taken before they are transferred to the page.
+    const savedAt = new Date().toISOString();
+    const saving = saveLast({ result: copyResult(result), summary: summarizeData(data), items: data.items, pairs: data.pairs, savedAt });
+    post({ type: 'result', id: msg.id, result, saving: true }, transfer);
+    const id = msg.id;
+    saving.then(
+      () => post({ type: 'saved', id, savedAt }),
+      (e: unknown) => post({ type: 'saved', id, savedAt, error: e instanceof Error ? e.message : String(e) }),
+    );
   } catch (e) {
     sink.flush();
     post({ type: 'error', id: msg.id, error: toWorkerError(e) });
   } finally {
     disposeScoring?.();
+    (pool as ShardPool | null)?.cancel();
     end();
   }
+}
+
+/** The result with its own copies of the typed arrays (the originals are transferred away). */
+function copyResult(r: ExperimentResult): ExperimentResult {
+  const margins: ExperimentResult['margins'] = dict();
+  for (const [c, byMethod] of Object.entries(r.margins)) {
+    margins[c] = {};
+    for (const [m, a] of Object.entries(byMethod)) if (a) margins[c][m as Method] = a.slice();
+  }
+  return { ...r, rPlus: r.rPlus.slice(), rMinus: r.rMinus.slice(), margins };
 }
 
 /** A `use-lite` run (use-lite-run.ts): same events and result messages as the bag RM's. */

@@ -32,7 +32,8 @@ export type ModelSpec =
 
 export type ToWorker =
   /** `completed`: main runs of this same config that already finished (a resumed run): the worker trains only the rest. */
-  | { type: 'run'; id: number; config: ExperimentConfig; data: DataSpec; model: ModelSpec; backend: BackendPref; strict: boolean; completed?: CompletedRuns }
+  /** `workers`: training workers to use (default: navigator.hardwareConcurrency; the results are the same). */
+  | { type: 'run'; id: number; config: ExperimentConfig; data: DataSpec; model: ModelSpec; backend: BackendPref; strict: boolean; completed?: CompletedRuns; workers?: number; havePairs?: number }
   /** Load and validate the data only (no model, no training): answered by 'status', 'data' + 'pairs', or 'error'. */
   | { type: 'load'; id: number; data: DataSpec; strict: boolean }
   | { type: 'pause'; id: number }
@@ -86,16 +87,20 @@ export type FromWorker =
   | { type: 'status'; id: number; message: string }
   | { type: 'data'; id: number; summary: DataSummary }
   /** The loaded pairs and their texts, for the studio's pair inspector (sent once per load, right after 'data'). */
-  | { type: 'pairs'; id: number; items: Item[]; pairs: Pair[] }
+  /** `version`: which load of the worker they come from (a run with `havePairs` = this version is not sent them again). */
+  | { type: 'pairs'; id: number; items: Item[]; pairs: Pair[]; version?: number }
   | { type: 'backend'; id: number; report: BackendReport }
   /** Experiment events, batched and throttled (at most ~10 messages per second). */
   | { type: 'events'; id: number; events: ExperimentEvent[] }
-  | { type: 'result'; id: number; result: ExperimentResult }
+  /** `saving`: the worker itself saves the run as the last one in IndexedDB (answered by 'saved'), off the page's thread. */
+  | { type: 'result'; id: number; result: ExperimentResult; saving?: boolean }
+  /** The run of `id` was saved in IndexedDB at `savedAt` (or could not be: `error`). */
+  | { type: 'saved'; id: number; savedAt: string; error?: string }
   | { type: 'model'; id: number; country: string; method: Method; files: ModelFile[] }
   | { type: 'job'; id: number; files: ModelFile[] }
   | { type: 'error'; id: number; error: WorkerError };
 
-const FROM_TYPES = new Set(['status', 'data', 'pairs', 'backend', 'events', 'result', 'model', 'job', 'error']);
+const FROM_TYPES = new Set(['status', 'data', 'pairs', 'backend', 'events', 'result', 'saved', 'model', 'job', 'error']);
 const TO_TYPES = new Set(['run', 'load', 'pause', 'resume', 'cancel', 'export-model', 'export-job']);
 
 function isMethod(v: unknown): v is Method {
@@ -155,7 +160,7 @@ export function parseFromWorker(v: unknown): FromWorker | null {
       const { items, pairs } = v;
       if (!Array.isArray(items) || !Array.isArray(pairs)) return null;
       if (!everyOf(items, isItem) || !everyOf(pairs, (p) => isPair(p, items.length))) return null;
-      return { type: 'pairs', id: v.id, items: items as Item[], pairs: pairs as Pair[] };
+      return { type: 'pairs', id: v.id, items: items as Item[], pairs: pairs as Pair[], ...(typeof v.version === 'number' ? { version: v.version } : {}) };
     }
     case 'backend':
       return isRecord(v.report) && typeof v.report.name === 'string'
@@ -165,9 +170,11 @@ export function parseFromWorker(v: unknown): FromWorker | null {
       return Array.isArray(v.events) && v.events.every((e) => isRecord(e) && typeof e.type === 'string')
         ? { type: 'events', id: v.id, events: v.events as ExperimentEvent[] }
         : null;
+    case 'saved':
+      return typeof v.savedAt === 'string' ? { type: 'saved', id: v.id, savedAt: v.savedAt, ...(typeof v.error === 'string' ? { error: v.error } : {}) } : null;
     case 'result':
       return isRecord(v.result) && isRecord(v.result.reports)
-        ? { type: 'result', id: v.id, result: v.result as unknown as ExperimentResult }
+        ? { type: 'result', id: v.id, result: v.result as unknown as ExperimentResult, ...(v.saving === true ? { saving: true } : {}) }
         : null;
     case 'model':
       return typeof v.country === 'string' && isMethod(v.method) && Array.isArray(v.files) && v.files.length > 0 && everyOf(v.files, isModelFile)
@@ -222,6 +229,7 @@ export function parseToWorker(v: unknown): ToWorker | null {
   if (v.type === 'run') {
     if (!isRecord(v.config) || !isRecord(v.data) || !isRecord(v.model) || typeof v.backend !== 'string') return null;
     if (v.completed !== undefined && !isCompletedRuns(v.completed)) return null;
+    if (v.workers !== undefined && !(typeof v.workers === 'number' && Number.isInteger(v.workers) && v.workers >= 1)) return null;
     return v as unknown as ToWorker;
   }
   if (v.type === 'load') {

@@ -5,12 +5,13 @@ import type { RunControl } from '../pipeline/train/loop.ts';
 export type ControlType = 'pause' | 'resume' | 'cancel';
 
 export class RunSlot {
-  private current: { id: number; abort: AbortController; paused: boolean; wake: (() => void) | null } | null = null;
+  private current: { id: number; abort: AbortController; paused: boolean; wake: (() => void) | null; listeners: ((type: ControlType) => void)[] } | null = null;
 
   /** Starts run `id` (cancelling any other) and returns the RunControl the pipeline polls, plus `end` for finally. */
-  begin(id: number): { control: RunControl; end: () => void } {
+  /** `onControl`: also tell helpers of the run (e.g. shard workers) about pause/resume/cancel. */
+  begin(id: number): { control: RunControl; end: () => void; onControl: (fn: (type: ControlType) => void) => void } {
     this.cancelCurrent();
-    const run = { id, abort: new AbortController(), paused: false, wake: null as (() => void) | null };
+    const run = { id, abort: new AbortController(), paused: false, wake: null as (() => void) | null, listeners: [] as ((type: ControlType) => void)[] };
     this.current = run;
     return {
       control: {
@@ -20,6 +21,7 @@ export class RunSlot {
       end: () => {
         if (this.current === run) this.current = null;
       },
+      onControl: (fn: (type: ControlType) => void) => run.listeners.push(fn),
     };
   }
 
@@ -27,6 +29,7 @@ export class RunSlot {
   control(type: ControlType, id: number): void {
     const run = this.current;
     if (!run || run.id !== id) return;
+    if (type !== 'cancel') for (const fn of run.listeners) fn(type);
     if (type === 'cancel') {
       this.cancelCurrent();
     } else if (type === 'pause') {
@@ -41,6 +44,7 @@ export class RunSlot {
   private cancelCurrent(): void {
     const run = this.current;
     if (!run) return;
+    if (!run.abort.signal.aborted) for (const fn of run.listeners) fn('cancel');
     run.abort.abort();
     run.wake?.();
   }

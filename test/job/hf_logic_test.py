@@ -91,7 +91,7 @@ class HfLogic(unittest.TestCase):
         self.assertEqual(len(r['losses']), 12)
         self.assertEqual([p['step'] for p in r['points']], [0, 6, 12])
         c = run['country']
-        self.assertEqual(len(r['margins']), len(self.job.sets[c]['train']) + len(self.job.sets[c]['test']))
+        self.assertEqual(len(r['margins']), len(self.job.sets[c]['train']) + len(self.job.sets[c].get('val', [])) + len(self.job.sets[c]['test']))
         self.assertTrue(0 <= r['accFull'] <= 1 and 0 <= r['accMajority'] <= 1)
         self.assertFalse(torch.equal(model.head.weight, init.head.weight))
 

@@ -1,10 +1,13 @@
 // Runs every JSON kernel case on the CPU twin (always) and on WebGPU (Node Dawn + SwiftShader; skipped with the
-// reason printed when there is no adapter). Hand-computed expectations are checked against both.
+// reason printed when there is no adapter). Every case has an expected value independent of the twin: hand-computed
+// in the case file, or, for generated cases ("expected": "twin"), the float64 reference of test/kernels/reference.ts.
+// Both the twin and the GPU are checked against it (and the GPU against the twin).
 import { afterAll, describe, expect, it } from 'vitest';
 import { KERNELS } from '../../src/gpu/kernels/index.ts';
 import { runProgram } from '../../src/gpu/kernels/runtime.ts';
 import { compareOutputs, ErrorStats, loadCaseFiles, materialize, skipReason, type Comparison } from './runner.ts';
 import { getTestGpu, withErrorScope } from './gpu.ts';
+import { REFERENCES } from './reference.ts';
 
 const files = loadCaseFiles();
 const gpu = await getTestGpu();
@@ -17,6 +20,20 @@ function expectMatch(c: Comparison, what: string): void {
   }
 }
 
+/** The case's independent expected outputs: hand-computed, else the op's float64 reference on the same inputs. */
+function expectedOf(op: string, c: (typeof files)[number]['cases'][number], dims: Record<string, number | boolean>, inputs: Record<string, ArrayLike<number> | undefined>) {
+  if (c.expected !== 'twin') return c.expected;
+  const ref = REFERENCES[op];
+  if (!ref) throw new Error(`${op}: generated case "${c.name}" needs an independent expected value: add a float64 reference to test/kernels/reference.ts`);
+  return ref(dims, inputs);
+}
+
+describe('kernel references', () => {
+  it('every op with generated cases has a float64 reference', () => {
+    for (const f of files) if (f.cases.some((c) => c.expected === 'twin')) expect(REFERENCES[f.op], f.op).toBeTypeOf('function');
+  });
+});
+
 for (const file of files) {
   const kernel = KERNELS[file.op];
   describe(`${file.op} (${file.cases.length} cases)`, () => {
@@ -27,11 +44,11 @@ for (const file of files) {
         const { dims, inputs } = materialize(kernel, c);
         kernel.validate(dims);
         const out = kernel.cpu(dims, inputs);
-        if (c.expected !== 'twin') {
-          const cmp = compareOutputs(out, c.expected, tol);
-          stats.add(`${file.op} cpu-vs-hand`, cmp);
-          expectMatch(cmp, 'twin vs hand-computed');
-        }
+        const want = expectedOf(file.op, c, dims, inputs);
+        const cmp = compareOutputs(out, want, tol);
+        const what = c.expected === 'twin' ? 'f64 reference' : 'hand-computed';
+        stats.add(`${file.op} cpu-vs-${c.expected === 'twin' ? 'ref' : 'hand'}`, cmp);
+        expectMatch(cmp, `twin vs ${what}`);
       });
       const gpuSkip = skipReason(file, c.name, 'webgpu') ?? (gpu.ctx ? null : gpu.reason);
       it.skipIf(!!gpuSkip)(`webgpu: ${c.name}${gpuSkip ? ` [skip: ${gpuSkip}]` : ''}`, async () => {
@@ -43,11 +60,9 @@ for (const file of files) {
         const cmpTwin = compareOutputs(got, twin, tol);
         stats.add(`${file.op} gpu-vs-twin`, cmpTwin);
         expectMatch(cmpTwin, 'webgpu vs twin');
-        if (c.expected !== 'twin') {
-          const cmp = compareOutputs(got, c.expected, tol);
-          stats.add(`${file.op} gpu-vs-hand`, cmp);
-          expectMatch(cmp, 'webgpu vs hand-computed');
-        }
+        const cmp = compareOutputs(got, expectedOf(file.op, c, dims, inputs), tol);
+        stats.add(`${file.op} gpu-vs-${c.expected === 'twin' ? 'ref' : 'hand'}`, cmp);
+        expectMatch(cmp, `webgpu vs ${c.expected === 'twin' ? 'f64 reference' : 'hand-computed'}`);
       });
     }
   });

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUNDLED_POLICY_DIR } from '../../src/pipeline/policy/cli.ts';
+import { BUNDLED_POLICY_DIR, ppoTarget } from '../../src/pipeline/policy/cli.ts';
 import { loadPolicy } from '../../src/pipeline/policy/onnx.ts';
 import { dirReader } from '../../src/pipeline/rm/files.node.ts';
 
@@ -43,6 +43,21 @@ describe('ppo CLI', () => {
     const base = await loadPolicy(dirReader(join(out, 'policy-base')));
     expect(ppo.vocab.outWords).toEqual(base.vocab.outWords);
     expect(Array.from(ppo.params.W2)).not.toEqual(Array.from(base.params.W2));
+  });
+
+  it('names what PPO optimised: the country RM, or the global RM with --against global', () => {
+    expect(ppoTarget({ against: 'country', country: 'Chile' })).toBe('the Chile RM');
+    expect(ppoTarget({ against: 'global', country: 'Chile' })).toBe('the global RM');
+  });
+
+  it('--help exits 0 with the usage on stdout; an unknown flag is one line', () => {
+    const h = cli(['--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/^usage: npm run ppo/);
+    expect(h.stderr).toBe('');
+    const u = cli(['--country', 'Chile', '--nope']);
+    expect(u.code).toBe(2);
+    expect(u.stderr.trim()).toBe('error: unknown flag --nope; see --help');
   });
 
   it('exits 2 with one line for an unknown country and for a bad flag', () => {

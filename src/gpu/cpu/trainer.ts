@@ -3,10 +3,12 @@
 // Optimizer semantics (the webgpu backend must match them):
 // - MLP tensors (W1, b1, W2, b2): AdamW with decoupled weight decay on every element, bias correction by the
 //   global step count `step` (PyTorch torch.optim.AdamW with one param group).
-// - Embedding table E: lazy AdamW in the spirit of PyTorch SparseAdam. Only the rows whose token ids occur in
-//   the batch (each row once, even if it occurs many times; explicit-zero gradients still count) are updated:
-//   their moments, their own step counter rowStep[row] (used for bias correction) and their weight decay.
-//   Rows the batch does not touch are left exactly as they are: no moment decay and no weight decay.
+// - Embedding table E: "lazy" row-wise AdamW. Only the rows whose token ids occur in the batch (each row once,
+//   even if it occurs many times; explicit-zero gradients still count) are updated: their moments, their weight
+//   decay, and their own step counter rowStep[row], which is what their bias correction uses. Rows the batch does
+//   not touch are left exactly as they are: no moment decay and no weight decay, however many steps pass. This is
+//   not PyTorch's SparseAdam, which keeps one step count per tensor (not per row) and has no weight decay; it
+//   equals dense AdamW only for rows touched at every step (docs/FAITHFULNESS.md).
 // - freezeEmbeddings: E, its moments and rowStep never change and no embedding gradient is computed. A trainer
 //   that starts frozen and has no E moments keeps them as empty arrays (length 0, meaning "all zeros") so a
 //   frozen backbone table with one row per item does not cost two more copies; checkpoints then carry empty
@@ -368,10 +370,6 @@ function loadMoments(src: Record<string, Float32Array>, sizes: Record<string, nu
 
 function copyMoments(m: Moments): Record<string, Float32Array> {
   return { E: m.E.slice(), W1: m.W1.slice(), b1: m.b1.slice(), W2: m.W2.slice(), b2: m.b2.slice() };
-}
-
-export function createCpuTrainer(init: BagRMParams | TrainerCheckpoint, opt: OptimizerConfig): CpuTrainer {
-  return new CpuTrainer(init, opt);
 }
 
 export const cpuBackend: Backend = {

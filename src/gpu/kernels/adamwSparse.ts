@@ -1,5 +1,6 @@
-// Row-sparse ("lazy") AdamW on the embedding table, the CPU trainer's semantics (PyTorch SparseAdam in spirit):
-// only the given unique rows are updated, each with its own step count for bias correction (the host keeps
+// Row-sparse ("lazy") AdamW on the embedding table, the CPU trainer's semantics (not PyTorch's SparseAdam, which
+// has one step count per tensor and no weight decay): only the given unique rows are updated, each with its own
+// step count for bias correction (the host keeps
 // rowStep and uploads per-row stepSize and epsHat, see adamwDense.ts, computed in float64); weight decay hits
 // those rows only.
 // One invocation per (row, dim); rows are unique, so there are no write conflicts.

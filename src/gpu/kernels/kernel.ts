@@ -274,10 +274,3 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   });
 }
 
-/** Formats an f32 as a WGSL literal that round-trips exactly. */
-export function f32Literal(x: number): string {
-  const f = Math.fround(x);
-  if (!Number.isFinite(f)) throw new RangeError(`non-finite constant ${x}`);
-  const s = f.toPrecision(9);
-  return s.includes('.') || s.includes('e') ? `f32(${s})` : `f32(${s}.0)`;
-}

@@ -203,5 +203,6 @@ export async function loadGoqa(file: InputFile, opts?: LoadOptions): Promise<Pre
     seed: o.seed,
     testFraction: o.testFraction,
     splitScope: 'global',
+    splitRule: 'reference',
   });
 }

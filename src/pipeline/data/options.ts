@@ -1,5 +1,6 @@
 // Loader options, their defaults, and the small value checks every loader shares.
 import { ConfigError } from '../types.ts';
+import type { SplitRule } from '../types.ts';
 import { DEFAULT_TEST_FRACTION } from './split.ts';
 
 export interface LoadOptions {
@@ -11,6 +12,8 @@ export interface LoadOptions {
   testFraction?: number;
   /** GOQA: minimum difference of shares for two options to form a pair. Default 0.05. */
   goqaMargin?: number;
+  /** PRISM: split users within each country ('stratified', default) or all users pooled ('reference'). */
+  splitRule?: SplitRule;
 }
 
 export const DEFAULT_GOQA_MARGIN = 0.05;
@@ -21,7 +24,11 @@ export function resolveOptions(opts: LoadOptions | undefined): Required<LoadOpti
     seed: opts?.seed ?? 0,
     testFraction: opts?.testFraction ?? DEFAULT_TEST_FRACTION,
     goqaMargin: opts?.goqaMargin ?? DEFAULT_GOQA_MARGIN,
+    splitRule: opts?.splitRule ?? 'stratified',
   };
+  if (r.splitRule !== 'stratified' && r.splitRule !== 'reference') {
+    throw new ConfigError(`splitRule must be stratified or reference, got ${String(r.splitRule)}`);
+  }
   if (!Number.isFinite(r.seed)) throw new ConfigError(`seed must be a finite number, got ${r.seed}`);
   if (!(r.testFraction >= 0 && r.testFraction <= 1)) {
     throw new ConfigError(`testFraction must be between 0 and 1, got ${r.testFraction}`);

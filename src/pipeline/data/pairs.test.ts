@@ -23,17 +23,20 @@ describe('turnPairs', () => {
 
   it('handles 2-response turns and single responses', () => {
     expect(turnPairs([s(0, 20), s(1, 80)]).pairs).toEqual([{ chosen: s(1, 80), rejected: s(0, 20) }]);
-    expect(turnPairs([s(0, 20), s(1, 20)])).toEqual({ pairs: [], ties: 1 });
-    expect(turnPairs([s(0, 20)])).toEqual({ pairs: [], ties: 0 });
-    expect(turnPairs([])).toEqual({ pairs: [], ties: 0 });
+    expect(turnPairs([s(0, 20), s(1, 20)])).toEqual({ pairs: [], ties: 1, identical: 0 });
+    expect(turnPairs([s(0, 20)])).toEqual({ pairs: [], ties: 0, identical: 0 });
+    expect(turnPairs([])).toEqual({ pairs: [], ties: 0, identical: 0 });
   });
 
-  it('applies a margin inclusively despite float error, and skips identical items', () => {
+  it('applies a margin inclusively despite float error, and keeps and counts identical texts as the reference does', () => {
     // 0.30 - 0.25 is 0.04999999999999999 in floating point.
     const withMargin = turnPairs([s(0, 0.3), s(1, 0.25), s(2, 0.27)], 0.05);
     expect(withMargin.pairs.map((p) => [p.chosen.item, p.rejected.item])).toEqual([[0, 1]]);
     expect(withMargin.ties).toBe(2);
-    expect(turnPairs([s(5, 10), s(5, 90)])).toEqual({ pairs: [], ties: 0 });
+    // Same text, different scores: a pair (no model can rank it right, so it counts as wrong in accuracy).
+    expect(turnPairs([s(5, 10), s(5, 90)])).toEqual({ pairs: [{ chosen: s(5, 90), rejected: s(5, 10) }], ties: 0, identical: 1 });
+    // Same text, same score: a tie like any other.
+    expect(turnPairs([s(5, 10), s(5, 10)])).toEqual({ pairs: [], ties: 1, identical: 0 });
   });
 });
 
@@ -63,6 +66,7 @@ describe('finalizeData', () => {
       pairs: raw,
       tiesDropped: 0,
       issues: { count: 0, byReason: {}, examples: [] },
+      splitRule: 'stratified',
       seed: 1,
       testFraction: 0.15,
       splitScope: 'country',

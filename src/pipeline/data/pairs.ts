@@ -1,5 +1,5 @@
 // Pair construction shared by the loaders: item interning, all-pairs-within-a-turn, split assignment, country stats.
-import type { CountryStats, DataFormat, DataIssueReport, Item, Pair, PreferenceData } from '../types.ts';
+import type { CountryStats, DataFormat, DataIssueReport, Item, Pair, PreferenceData, SplitRule } from '../types.ts';
 import { splitGroups } from './split.ts';
 
 export interface Scored {
@@ -30,30 +30,32 @@ export class ItemTable {
 
 /**
  * Every two responses of one turn (i < j), higher score chosen. Pairs whose scores differ by less than `margin`
- * (or are equal) are dropped and counted as ties. Two rows with the same text carry no preference and are dropped
- * silently.
+ * (or are equal) are dropped and counted as ties. Two rows with the same text but different scores are kept as a
+ * pair, as in the reference code: their margin is always 0, so they count as wrong in accuracy and give no
+ * gradient; `identical` counts them so reports can say how many there are.
  */
 export function turnPairs(
   responses: readonly Scored[],
   margin = 0,
-): { pairs: { chosen: Scored; rejected: Scored }[]; ties: number } {
+): { pairs: { chosen: Scored; rejected: Scored }[]; ties: number; identical: number } {
   const pairs: { chosen: Scored; rejected: Scored }[] = [];
   let ties = 0;
+  let identical = 0;
   for (let i = 0; i < responses.length; i++) {
     for (let j = i + 1; j < responses.length; j++) {
       const a = responses[i];
       const b = responses[j];
-      if (a.item === b.item) continue;
       const diff = a.score - b.score;
       // The epsilon keeps 0.30 vs 0.25 (a float difference of 0.04999...) on the intended side of a 0.05 margin.
       if (diff === 0 || Math.abs(diff) < margin - 1e-9) {
         ties++;
         continue;
       }
+      if (a.item === b.item) identical++;
       pairs.push(diff > 0 ? { chosen: a, rejected: b } : { chosen: b, rejected: a });
     }
   }
-  return { pairs, ties };
+  return { pairs, ties, identical };
 }
 
 export interface FinalizeArgs {
@@ -65,8 +67,10 @@ export interface FinalizeArgs {
   issues: DataIssueReport;
   seed: number;
   testFraction: number;
-  /** GOQA splits questions once for all countries; PRISM splits users within each country. */
+  /** GOQA splits questions once for all countries; PRISM splits users within each country unless 'reference'. */
   splitScope: 'country' | 'global';
+  /** Recorded in PreferenceData.split (GOQA: 'reference', its questions are pooled). */
+  splitRule: SplitRule;
 }
 
 export function finalizeData(a: FinalizeArgs): PreferenceData {
@@ -110,6 +114,8 @@ export function finalizeData(a: FinalizeArgs): PreferenceData {
     pairs,
     countries: sorted,
     tiesDropped: a.tiesDropped,
+    identicalTextPairs: pairs.reduce((n, p) => n + (p.chosen === p.rejected ? 1 : 0), 0),
+    split: { rule: a.splitRule, seed: a.seed, testFraction: a.testFraction },
     issues: a.issues,
   };
 }

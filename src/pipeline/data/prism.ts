@@ -282,7 +282,8 @@ export async function buildPrism(
     issues: issues.toReport(),
     seed: o.seed,
     testFraction: o.testFraction,
-    splitScope: 'country',
+    splitScope: o.splitRule === 'reference' ? 'global' : 'country',
+    splitRule: o.splitRule,
   });
 }
 

@@ -1,7 +1,7 @@
 // Tests of the seeded RNG and of the stratified, order-independent group split.
 import { describe, expect, it } from 'vitest';
 import { hashSeed, Rng } from '../rng.ts';
-import { splitGroups, testCount } from './split.ts';
+import { splitGroups, testCount, validationGroups } from './split.ts';
 
 describe('Rng', () => {
   it('is deterministic per seed and differs across seeds', () => {
@@ -100,5 +100,36 @@ describe('splitGroups', () => {
     const half = splitGroups(groups, 1, 0.5);
     expect(groups.Chile.filter((id) => half.get(id) === 'test').length).toBe(33);
     expect(() => splitGroups(groups, 1, 1.5)).toThrow(RangeError);
+  });
+});
+
+describe('validationGroups', () => {
+  const pairs: { country: string; group: string; split: 'train' | 'test' }[] = [];
+  for (let u = 0; u < 200; u++) {
+    const country = u < 150 ? 'Big' : 'Small';
+    for (let k = 0; k < 2; k++) pairs.push({ country, group: `u${u}`, split: u % 7 === 0 ? 'test' : 'train' });
+  }
+  const trainGroups = (c: string) => new Set(pairs.filter((p) => p.country === c && p.split === 'train').map((p) => p.group));
+
+  it('holds out ~10% of each country\'s train users, never a test user, seeded', () => {
+    const v = validationGroups(pairs, 'stratified', 0, 0.1);
+    for (const c of ['Big', 'Small']) {
+      const train = trainGroups(c);
+      const inC = [...v].filter((g) => train.has(g)).length;
+      expect(inC).toBe(Math.round(train.size * 0.1));
+    }
+    for (const p of pairs) if (p.split === 'test') expect(v.has(p.group)).toBe(false);
+    expect([...validationGroups(pairs, 'stratified', 0, 0.1)]).toEqual([...v]);
+    expect([...validationGroups(pairs, 'stratified', 1, 0.1)].sort()).not.toEqual([...v].sort());
+    // Row order does not matter.
+    expect([...validationGroups([...pairs].reverse(), 'stratified', 0, 0.1)].sort()).toEqual([...v].sort());
+    expect(validationGroups(pairs, 'stratified', 0, 0).size).toBe(0);
+  });
+
+  it('draws from all train users pooled under the reference split', () => {
+    const v = validationGroups(pairs, 'reference', 0, 0.1);
+    const all = new Set([...trainGroups('Big'), ...trainGroups('Small')]);
+    expect(v.size).toBe(Math.round(all.size * 0.1));
+    expect([...v].every((g) => all.has(g))).toBe(true);
   });
 });

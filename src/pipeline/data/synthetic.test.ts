@@ -14,7 +14,7 @@ import {
   SYNTHETIC_TEMPLATES,
   toJsonl,
 } from './synthetic.ts';
-import { textFile } from './testing/fixtures.ts';
+import { textFile } from '../../../test/helpers/data/fixtures.ts';
 
 const UTTERANCE_FIELDS = [
   'utterance_id',
@@ -199,6 +199,38 @@ describe('loadSynthetic', () => {
     expect(Object.values(a.countries).every((c) => c.users >= 2)).toBe(true);
   });
 
+  it('splits by LoadOptions.seed (default 0), not by the data seed, and its users differ per data seed', async () => {
+    const a = await loadSynthetic(7, { scale: 0.1 });
+    expect(a.source).toBe('synthetic:7');
+    expect(a.split).toEqual({ rule: 'stratified', seed: 0, testFraction: 0.15 });
+    const b = await loadSynthetic(7, { scale: 0.1 }, { seed: 0 });
+    expect(b.pairs.map((p) => p.split)).toEqual(a.pairs.map((p) => p.split));
+    const c = await loadSynthetic(7, { scale: 0.1 }, { seed: 3 });
+    expect(c.split.seed).toBe(3);
+    expect(c.pairs.map((p) => p.split)).not.toEqual(a.pairs.map((p) => p.split));
+    // Another population: no user id in common, so a global RM's record of its users cannot match by accident.
+    const other = await loadSynthetic(8, { scale: 0.1 });
+    const ids = new Set(a.pairs.map((p) => p.group));
+    expect(other.pairs.some((p) => ids.has(p.group))).toBe(false);
+  });
+
+  it('splits all users pooled with splitRule reference (the reference code), stratified by default', async () => {
+    const strat = await loadSynthetic(0, undefined, { seed: 2 });
+    const ref = await loadSynthetic(0, undefined, { seed: 2, splitRule: 'reference' });
+    expect(ref.split.rule).toBe('reference');
+    const users = (d: typeof ref, split: string) => new Set(d.pairs.filter((p) => p.split === split).map((p) => p.group)).size;
+    const all = users(ref, 'train') + users(ref, 'test');
+    expect(users(ref, 'test')).toBe(Math.round(all * 0.15));
+    // Stratified: every country's test share is its own round(n * 0.15); pooled: shares wander per country.
+    const share = (d: typeof ref, c: string) => d.countries[c].testPairs / d.countries[c].pairs;
+    const spread = (d: typeof ref) => {
+      const s = Object.keys(d.countries).map((c) => share(d, c));
+      return Math.max(...s) - Math.min(...s);
+    };
+    expect(spread(ref)).toBeGreaterThan(spread(strat));
+    expect(ref.pairs.map((p) => p.split)).not.toEqual(strat.pairs.map((p) => p.split));
+  });
+
   it('plants a minority signal: the majority vector predicts minority pairs worse than their own', async () => {
     const d = await loadSynthetic(0);
     const A = PLANTED.dimensions.map((dim) => new Set(dim.poles[0].words));
@@ -244,7 +276,9 @@ describe('generateSyntheticGoqaCsv', () => {
     expect(csv.split('\n')[0]).toBe('question,selections,options,source');
     const d = await loadGoqa(textFile('global_opinions.csv', csv), { strict: true });
     expect(d.issues.count).toBe(0);
-    expect(Object.keys(d.countries).sort()).toEqual(Object.keys(PRISM_SIZES).sort());
+    // GOQA's own country names (Pew's "Britain"), so the README's --majority "United States,Britain" works on it.
+    expect(Object.keys(d.countries).sort()).toEqual(Object.keys(PRISM_SIZES).map((c) => (c === 'United Kingdom' ? 'Britain' : c)).sort());
+    expect(csv).not.toContain('United Kingdom');
     expect(d.pairs.length).toBeGreaterThan(1000);
     expect(d.items.some((i) => i.response.includes("Don't know"))).toBe(true);
   });

@@ -428,7 +428,9 @@ export function generateSyntheticPrism(seed: number, opts?: SyntheticOptions): S
   const countryNames = Object.keys(COUNTRY_USERS);
 
   countries.forEach((country, userNo) => {
-    const userId = `user${userNo}`;
+    // The data seed is part of the id: synthetic:0 and synthetic:1000 are different people, and a global RM's
+    // record of its training users (global.ts) must not match another population's users by accident.
+    const userId = `s${seed}-user${userNo}`;
     const pref = vectors[country].map((v) => v + o.userSpread * rng.normal());
     const balanced = rng.chance(0.5);
     const nConv = minConv + rng.int(Math.max(1, maxConv - minConv + 1));
@@ -505,8 +507,9 @@ export function toJsonl(rows: readonly unknown[]): string {
 }
 
 /**
- * Synthetic PRISM through the same validation and pair building as loadPrism. The split seed defaults to the data
- * seed (not LoadOptions' 0) so "synthetic:7" always means one dataset with one split.
+ * Synthetic PRISM through the same validation and pair building as loadPrism. `seed` draws the users and texts
+ * ("synthetic:7" is data seed 7); the train/test split is seeded by LoadOptions.seed (default 0, as for every
+ * loader), which the CLI and the studio set to the run's seed, so one dataset can be split several ways.
  */
 export async function loadSynthetic(seed: number, opts?: SyntheticOptions, loadOpts?: LoadOptions): Promise<PreferenceData> {
   const gen = generateSyntheticPrism(seed, opts);
@@ -515,7 +518,7 @@ export async function loadSynthetic(seed: number, opts?: SyntheticOptions, loadO
       utterances: memoryRows('synthetic/utterances.jsonl', gen.utterances),
       survey: memoryRows('synthetic/survey.jsonl', gen.survey),
     },
-    { ...loadOpts, seed: loadOpts?.seed ?? seed },
+    loadOpts,
     `synthetic:${seed}`,
   );
 }
@@ -556,8 +559,14 @@ function pyFloat(x: number): string {
 }
 
 /**
+ * Country names as GlobalOpinionQA writes them where they differ from PRISM's survey: its Pew (GAS) rows say
+ * "Britain" (its WVS rows "Great Britain"); PRISM's reside_country says "United Kingdom".
+ */
+export const GOQA_COUNTRY_NAMES: Readonly<Record<string, string>> = { 'United Kingdom': 'Britain' };
+
+/**
  * A global_opinions.csv-shaped file: each question contrasts two poles of one planted dimension; a country's answer
- * shares are a softmax of its planted vector on that dimension plus noise.
+ * shares are a softmax of its planted vector on that dimension plus noise. Countries carry GOQA's names.
  */
 export function generateSyntheticGoqaCsv(seed: number, nQuestions = 150): string {
   const rng = new Rng(seed);
@@ -572,7 +581,7 @@ export function generateSyntheticGoqaCsv(seed: number, nQuestions = 150): string
     const options = shape.options.map((opt) => fill(opt, { a, b }));
     const parts = countries.map((country) => {
       const logits = shape.signs.map((s, k) => 1.5 * s * vectors[country][dim] + 0.3 * rng.normal() - (s === 0 && k > 1 ? 1 : 0));
-      return `${pyRepr(country)}: [${softmax(logits).map(pyFloat).join(', ')}]`;
+      return `${pyRepr(GOQA_COUNTRY_NAMES[country] ?? country)}: [${softmax(logits).map(pyFloat).join(', ')}]`;
     });
     rows.push([
       fill(shape.text, { a, b }),

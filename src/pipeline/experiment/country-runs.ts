@@ -15,6 +15,8 @@ import { dict, own as ownKey } from '../dict.ts';
 interface EvalSets {
   testC: Int32Array;
   testR: Int32Array;
+  valC: Int32Array;
+  valR: Int32Array;
   edC: Int32Array;
   edR: Int32Array;
   testItems: Int32Array;
@@ -41,24 +43,29 @@ export class CountryRuns<P = unknown> {
   private evalSets(c: string): EvalSets {
     const { pc, pr, rPlus, rMinus } = this.g;
     const test = this.sets[c].test;
+    const val = this.sets[c].val;
     const edited = test.filter((i) => isEdited(rPlus[i], rMinus[i]));
     return {
       testC: Int32Array.from(test, (i) => pc[i]),
       testR: Int32Array.from(test, (i) => pr[i]),
+      valC: Int32Array.from(val, (i) => pc[i]),
+      valR: Int32Array.from(val, (i) => pr[i]),
       edC: Int32Array.from(edited, (i) => pc[i]),
       edR: Int32Array.from(edited, (i) => pr[i]),
       testItems: unique(test.flatMap((i) => [pc[i], pr[i]])),
     };
   }
 
-  private startAcc(c: string): { full: number; edited: number } {
+  private startAcc(c: string): { full: number; edited: number; val: number } {
     const e = this.evalSets(c);
-    return { full: pairAccuracy(this.g.gScores, e.testC, e.testR), edited: pairAccuracy(this.g.gScores, e.edC, e.edR) };
+    const s = this.g.gScores;
+    return { full: pairAccuracy(s, e.testC, e.testR), edited: pairAccuracy(s, e.edC, e.edR), val: pairAccuracy(s, e.valC, e.valR) };
   }
 
-  /** The country's pairs in margin order: train then test. */
+  /** The country's pairs in margin order: train, validation, test. */
   private own(c: string): number[] {
-    return [...this.sets[c].train, ...this.sets[c].test];
+    const s = this.sets[c];
+    return [...s.train, ...s.val, ...s.test];
   }
 
   /** The 'start' method: the global RM itself, evaluated on the country's sets. */
@@ -75,6 +82,7 @@ export class CountryRuns<P = unknown> {
       accFull: s0.full,
       accEdited: s0.edited,
       accMajority: this.startMajority,
+      accVal: s0.val,
       losses: [],
       points: [{ step: 0, loss: null, accFull: s0.full, accEdited: s0.edited }],
       ms: 0,
@@ -86,7 +94,7 @@ export class CountryRuns<P = unknown> {
     const { inp, config } = this.ctx;
     const run = inp.completed?.runs.find((r) => r.country === c && r.method === m);
     const mg = ownKey(inp.completed?.margins, c)?.[m];
-    const own = this.sets[c].train.length + this.sets[c].test.length;
+    const own = this.own(c).length;
     if (!run || !(mg instanceof Float32Array) || mg.length !== own) return null;
     const steps = plannedSteps(trainPairs, config.batch, config.steps, config.epochs);
     if (run.trainPairs !== trainPairs || run.steps !== steps) return null;
@@ -147,7 +155,9 @@ export class CountryRuns<P = unknown> {
     try {
       const own = this.own(c);
       const { majC, majR } = this;
-      const items = unique([...own.flatMap((i) => [pc[i], pr[i]]), ...(full ? majC : []), ...(full ? majR : [])]);
+      // Non-main runs need only the test pairs (the efficiency curve) and the validation pairs.
+      const scored = full ? own : [...this.sets[c].val, ...this.sets[c].test];
+      const items = unique([...scored.flatMap((i) => [pc[i], pr[i]]), ...(full ? majC : []), ...(full ? majR : [])]);
       const sc = await scoreInto(trainer, encoded, items);
       if (full) {
         this.margins[c] ??= {};
@@ -162,6 +172,7 @@ export class CountryRuns<P = unknown> {
         accFull: pairAccuracy(sc, e.testC, e.testR),
         accEdited: pairAccuracy(sc, e.edC, e.edR),
         accMajority: full ? pairAccuracy(sc, majC, majR) : Number.NaN,
+        accVal: pairAccuracy(sc, e.valC, e.valR),
         losses,
         points,
         ms: Date.now() - tr,

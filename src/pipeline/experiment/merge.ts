@@ -67,5 +67,7 @@ export function mergeResults(parts: readonly ExperimentResult[], config: Experim
     margins,
     reports: buildReports(config, sets, runs, efficiencyCountries),
     timings,
+    // Every part checked the same global RM against the same held-out users.
+    ...(parts[0].globalRm ? { globalRm: parts[0].globalRm } : {}),
   };
 }

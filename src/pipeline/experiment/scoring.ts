@@ -1,5 +1,6 @@
 // Phases 1 and 2 of the experiment: global-RM scores of the relevant pairs, then each country's train/test
 // sets with the filter's kept count and the edited test pairs.
+import { validationGroups } from '../data/split.ts';
 import { isEdited, isKept } from '../scpo.ts';
 import { FailoverTrainer } from '../train/loop.ts';
 import { optimizerConfig } from './config.ts';
@@ -53,15 +54,22 @@ export async function scoreGlobal<P>(ctx: RunContext<P>): Promise<GlobalScores> 
   return { pc, pr, gScores, rPlus, rMinus, relevantPairs };
 }
 
-/** Per-country sets (selected, then majority countries): train/test pairs, kept by the filter, edited test pairs. */
+/**
+ * Per-country sets (selected, then majority countries): train/validation/test pairs, train pairs kept by the
+ * filter, edited test pairs.
+ */
 export function buildSets<P>(ctx: RunContext<P>, g: GlobalScores): Record<string, CountrySets> {
   const { config } = ctx;
-  const pairs = ctx.inp.data.pairs;
+  const { data } = ctx.inp;
+  const pairs = data.pairs;
+  const val = validationGroups(pairs, data.split.rule, config.seed, config.valFraction);
   const sets: Record<string, CountrySets> = dict();
-  for (const c of new Set([...config.countries, ...config.majority])) sets[c] = { train: [], test: [], kept: 0, edited: 0 };
+  for (const c of new Set([...config.countries, ...config.majority])) sets[c] = { train: [], val: [], test: [], kept: 0, edited: 0 };
   for (const i of g.relevantPairs) {
     const s = sets[pairs[i].country];
-    if (pairs[i].split === 'train') {
+    if (pairs[i].split === 'train' && val.has(pairs[i].group)) {
+      s.val.push(i);
+    } else if (pairs[i].split === 'train') {
       s.train.push(i);
       if (isKept(g.rPlus[i], g.rMinus[i], config.tau)) s.kept++;
     } else {

@@ -124,5 +124,7 @@ export function mergeShards(parts: readonly ExperimentResult[], config: Experime
     margins,
     reports: buildReports(config, p0.sets, runs, efficiencyCountries),
     timings,
+    // Every shard checked the same global RM against the same held-out users (session.ts).
+    ...(p0.globalRm ? { globalRm: p0.globalRm } : {}),
   };
 }

@@ -5,6 +5,7 @@ import type { AccuracyTable, EfficiencyEntry } from '../eval.ts';
 import type { BagRMParams, EncodedItems } from '../rm/types.ts';
 import type { BackendFallback, RunControl } from '../train/loop.ts';
 import type { Method, PreferenceData } from '../types.ts';
+import type { LeakCheck } from '../global.ts';
 import type { ExperimentConfig } from './config.ts';
 
 export type Phase = 'load' | 'score' | 'filter' | 'train' | 'efficiency' | 'evaluate' | 'done';
@@ -26,6 +27,8 @@ export interface RunResult {
   accEdited: number;
   /** Fraction on the majority countries' test pairs (bias view). */
   accMajority: number;
+  /** Fraction on the country's validation pairs (what sweeps choose on); NaN without a validation set. */
+  accVal: number;
   losses: number[];
   points: LivePoint[];
   ms: number;
@@ -44,7 +47,18 @@ export type ExperimentEvent =
 export interface Reports {
   full: AccuracyTable;
   partial: AccuracyTable;
-  editedRatios: { train: Record<string, number | null>; test: Record<string, number | null> };
+  /** Accuracy on the validation pairs (held-out train users): what hyperparameter sweeps choose on. */
+  validation: AccuracyTable;
+  /**
+   * Kept share of the training pairs and edited share of the test pairs. Per country, and under `avg` pooled over
+   * the countries (total kept / total train pairs), as the reference code computes it; `macro` is the mean of the
+   * per-country ratios.
+   */
+  editedRatios: {
+    train: Record<string, number | null>;
+    test: Record<string, number | null>;
+    macro: { train: number | null; test: number | null };
+  };
   bias: {
     majority: string[];
     countries: Record<string, Partial<Record<Method, { own: number | null; majority: number | null }>>>;
@@ -62,7 +76,10 @@ export interface Reports {
 }
 
 export interface CountrySets {
+  /** Pair indices the country RMs train on (train split minus validation). */
   train: number[];
+  /** Pair indices of the validation users (train split, held out; see ExperimentConfig.valFraction). */
+  val: number[];
   test: number[];
   kept: number;
   edited: number;
@@ -77,10 +94,12 @@ export interface ExperimentResult {
   rMinus: Float32Array;
   sets: Record<string, CountrySets>;
   runs: RunResult[];
-  /** After training: each (country, method) RM's margin s_c - s_r on all of that country's pairs (train then test). */
+  /** After training: each (country, method) RM's margin s_c - s_r on all of that country's pairs (train, val, test). */
   margins: Record<string, Partial<Record<Method, Float32Array>>>;
   reports: Reports;
   timings: Record<string, number>;
+  /** The global RM's provenance and its overlap with the run's held-out users (set by the session). */
+  globalRm?: LeakCheck;
   /** A shard's efficiency subset runs (sharded runs only; mergeShards turns them into the efficiency entries). */
   efficiencyRuns?: EfficiencyRun[];
 }

@@ -6,6 +6,7 @@
 // kept, weights), each run's training pairs, weights, seed and step count (the same plan runExperiment trains),
 // the per-country train/test order, and for the bundled bag RM its token ids and initial weights. Python only
 // replays the batch schedule (mulberry32, the same stream as rng.ts) and trains.
+import { validationGroups } from '../data/split.ts';
 import type { BagRMParams, EncodedItems } from '../rm/types.ts';
 import { scoreItems } from '../rm/bag.ts';
 import { checkCountries, resolveConfig } from '../experiment.ts';
@@ -101,9 +102,12 @@ export function buildJob(inp: JobInputs): JobFiles {
   }
 
   // 2. Per-country train/test order (runExperiment step 2) and 3/4. the plan of every run it trains.
-  const sets: Record<string, { train: number[]; test: number[] }> = {};
-  for (const c of wanted) sets[c] = { train: [], test: [] };
-  for (const i of relevant) sets[pairs[i].country][pairs[i].split].push(i);
+  // Validation users (data/split.ts validationGroups) are held out of training exactly as in buildSets.
+  const val = validationGroups(pairs, data.split.rule, config.seed, config.valFraction);
+  const part = (i: number): 'train' | 'val' | 'test' => (pairs[i].split === 'train' && val.has(pairs[i].group) ? 'val' : pairs[i].split);
+  const sets: Record<string, { train: number[]; val: number[]; test: number[] }> = {};
+  for (const c of wanted) sets[c] = { train: [], val: [], test: [] };
+  for (const i of relevant) sets[pairs[i].country][part(i)].push(i);
   const runs: JobRunPlan[] = [];
   const plan = (c: string, method: Method, role: JobRunPlan['role'], fraction: number | null, tag: string, ids: number[], weights: number[]) => {
     const steps = plannedSteps(ids.length, config.batch, config.steps, config.epochs);
@@ -147,11 +151,11 @@ export function buildJob(inp: JobInputs): JobFiles {
     const p = pairs[i];
     const ci = data.items[p.chosen];
     const ri = data.items[p.rejected];
-    const train = p.split === 'train';
+    const train = part(i) === 'train';
     const row: Record<string, unknown> = {
       id: i,
       country: p.country,
-      split: p.split,
+      split: part(i),
       group: p.group,
       prompt: ci.prompt,
       chosen: ci.response,
@@ -160,7 +164,7 @@ export function buildJob(inp: JobInputs): JobFiles {
       r_minus: rMinus[i],
       p_global: pGlobal(rPlus[i], rMinus[i]),
       kept: train ? isKept(rPlus[i], rMinus[i], config.tau) : null,
-      edited: train ? null : isEdited(rPlus[i], rMinus[i]),
+      edited: part(i) === 'test' ? isEdited(rPlus[i], rMinus[i]) : null,
       weight: scpoWeight(rPlus[i], rMinus[i], config.beta),
       inverse_weight: inverseWeight(rPlus[i], rMinus[i]),
       chosen_item: local(p.chosen),

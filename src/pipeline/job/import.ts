@@ -62,6 +62,8 @@ function runOf(v: unknown, where: string): RunResult {
     accFull: num(r.accFull),
     accEdited: num(r.accEdited),
     accMajority: num(r.accMajority),
+    // Jobs written before the validation split have none.
+    accVal: num(r.accVal),
     losses: Array.isArray(r.losses) ? nums(r.losses) : typeof r.finalLoss === 'number' ? [r.finalLoss] : [],
     points,
     ms: num(r.ms),
@@ -113,7 +115,7 @@ export function importReportFolder(files: Record<string, string>): ImportedRun {
       for (const [m, a] of Object.entries(byM)) if ((METHODS as readonly string[]).includes(m) && Array.isArray(a)) margins[c][m as Method] = Float32Array.from(nums(a));
     }
     for (const [c, s] of Object.entries(isObj(detail.sets) ? detail.sets : {})) {
-      if (isObj(s) && Array.isArray(s.train) && Array.isArray(s.test)) sets[c] = { train: nums(s.train), test: nums(s.test), kept: num(s.kept), edited: num(s.edited) };
+      if (isObj(s) && Array.isArray(s.train) && Array.isArray(s.test)) sets[c] = { train: nums(s.train), val: nums(s.val), test: nums(s.test), kept: num(s.kept), edited: num(s.edited) };
     }
     if (Array.isArray(detail.rPlus) && Array.isArray(detail.rMinus) && detail.rPlus.length === detail.rMinus.length) {
       rPlus = Float32Array.from(nums(detail.rPlus));

@@ -7,7 +7,7 @@ import type { BagRMParams } from '../rm/types.ts';
 import { bestOfN, bestOfNSeed } from './bestofn.ts';
 import { MlpLmPolicy } from './mlp-policy.ts';
 import { bagRmReward, encodeForRm, makePpoPrompts, outToRm, scoreTexts } from './rewards.ts';
-import { TINY_WORDS, tinyModel, tinyVocab } from './testing.ts';
+import { TINY_WORDS, tinyModel, tinyVocab } from '../../../test/helpers/policy.ts';
 import { resolveSampling } from './types.ts';
 import { policyTokenizer } from './vocab.ts';
 
@@ -61,11 +61,20 @@ describe('best-of-N', () => {
       expect(row.scores.global).toEqual(Array.from(direct));
     }
     expect(rep.disagreement.Testland).toBeCloseTo(disagree / 3, 12);
-    expect(rep.steering.Testland.ownGain).toBeGreaterThanOrEqual(0);
-    expect(rep.steering.Testland.globalCost).toBeLessThanOrEqual(0);
+    // Steering recomputed from the rows: own-RM score of the own pick minus that of the global pick (and the
+    // global RM's view of the same swap), averaged over prompts; the RMs disagree, so both are non-zero.
+    const own = rep.prompts.reduce((a, r) => a + r.scores.Testland[r.picks.Testland] - r.scores.Testland[r.picks.global], 0) / 3;
+    const cost = rep.prompts.reduce((a, r) => a + r.scores.global[r.picks.Testland] - r.scores.global[r.picks.global], 0) / 3;
+    expect(disagree).toBeGreaterThan(0);
+    expect(rep.steering.Testland.ownGain).toBeCloseTo(own, 12);
+    expect(rep.steering.Testland.globalCost).toBeCloseTo(cost, 12);
+    expect(own).toBeGreaterThan(0);
+    expect(cost).toBeLessThan(0);
     const d = rep.distributions.global;
     expect(d.histogram.counts.reduce((a, b) => a + b, 0)).toBe(18);
-    expect(d.meanBest).toBeGreaterThanOrEqual(d.mean);
+    const all = rep.prompts.flatMap((r) => r.scores.global);
+    expect(d.mean).toBeCloseTo(all.reduce((a, b) => a + b, 0) / 18, 12);
+    expect(d.meanBest).toBeCloseTo(rep.prompts.reduce((a, r) => a + Math.max(...r.scores.global), 0) / 3, 12);
     // Sample i of prompt j is the policy's generation with the derived seed.
     const g = await policy.generate(prompts[1], { ...rep.sampling, seed: bestOfNSeed(5, 1, 3) });
     expect(rep.prompts[1].responses[3]).toBe(g.text);

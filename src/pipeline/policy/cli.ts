@@ -1,11 +1,10 @@
 // The headless policy runner: `npm run ppo -- --country <name> [options]`. Same session code as the policy
 // worker (src/pipeline/policy/session.ts); bad input or flags end with one readable line and exit code 2.
-import { numberFlag } from '../cli-args.ts';
+import { numberFlag, parseFlags } from '../cli-args.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { cpuBackend } from '../../gpu/cpu/trainer.ts';
 import { BUNDLED_MODEL_DIR, describeError } from '../cli.ts';
 import { loadSynthetic } from '../data/index.ts';
@@ -45,8 +44,14 @@ const USAGE = `usage: npm run ppo -- --country <name> [options]
   --backend cpu|webgpu       policy training backend (webgpu: Node Dawn, falls back to cpu; default cpu)
   --seed S                   (default 0)
   --out <dir>                write policy_report.json and the policies (ONNX folders) there
-  --quiet                    no progress lines`;
+  --quiet                    no progress lines
+  --help                     this text`;
 
+
+/** What PPO optimised, in words: the country RM, or with `--against global` the global RM (the control). */
+export function ppoTarget(c: { against: 'country' | 'global'; country: string }): string {
+  return c.against === 'global' ? 'the global RM' : `the ${c.country} RM`;
+}
 
 export interface PpoCliOptions {
   data: string;
@@ -60,28 +65,20 @@ export interface PpoCliOptions {
 }
 
 export function parsePpoCli(argv: string[]): PpoCliOptions {
-  let parsed;
   const s = { type: 'string' } as const;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        country: s, countries: s, data: s, format: s, rm: s, 'rm-steps': s, policy: s,
-        'policy-steps': s, 'policy-batch': s, 'policy-hidden': s, 'policy-lr': s,
-        steps: s, batch: s, epochs: s, minibatches: s, lr: s, clip: s, kl: s, gamma: s, lambda: s, advantage: s, 'kl-target': s, against: s,
-        'max-tokens': s, n: s, prompts: s, temperature: s, 'top-k': s, 'top-p': s, 'eval-samples': s,
-        backend: s, seed: s, out: s,
-        quiet: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw new ConfigError(`${(e as Error).message.split('\n')[0]}\n${USAGE}`);
-  }
-  const v = parsed.values;
-  if (v.help) throw new ConfigError(USAGE);
-  if (!v.country) throw new ConfigError(`--country is required\n${USAGE}`);
+  const v = parseFlags(
+    argv,
+    {
+      country: s, countries: s, data: s, format: s, rm: s, 'rm-steps': s, policy: s,
+      'policy-steps': s, 'policy-batch': s, 'policy-hidden': s, 'policy-lr': s,
+      steps: s, batch: s, epochs: s, minibatches: s, lr: s, clip: s, kl: s, gamma: s, lambda: s, advantage: s, 'kl-target': s, against: s,
+      'max-tokens': s, n: s, prompts: s, temperature: s, 'top-k': s, 'top-p': s, 'eval-samples': s,
+      backend: s, seed: s, out: s,
+      quiet: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
+  if (!v.country) throw new ConfigError('--country is required; see --help');
   if (v.format !== undefined && v.format !== 'prism' && v.format !== 'goqa') throw new ConfigError(`--format must be prism or goqa, got "${v.format}"`);
   const backend = v.backend ?? 'cpu';
   if (backend !== 'cpu' && backend !== 'webgpu') throw new ConfigError(`--backend must be cpu or webgpu, got "${backend}"`);
@@ -159,7 +156,7 @@ export function formatPolicyReport(r: PolicyReport): string {
     const a = r.bestOfN.after;
     lines.push(`best-of-${a.n} after PPO: ` + Object.entries(a.disagreement).map(([c, x]) => `${c} ${(100 * x).toFixed(0)}%`).join('; '));
   }
-  lines.push(`PPO vs the ${p.against === 'global' ? 'global' : p.country} RM on ${p.backend}, ${p.metrics.length} steps (reward = ${p.country} RM):`);
+  lines.push(`PPO vs ${ppoTarget(p)} on ${p.backend}, ${p.metrics.length} steps (reward = ${p.country} RM):`);
   lines.push('  step  reward  global      kl  entropy  clip%  length  kl-coef');
   const every = Math.max(1, Math.ceil(p.metrics.length / 10));
   p.metrics.forEach((m, i) => {
@@ -259,7 +256,7 @@ export async function main(argv: string[]): Promise<number> {
     await mkdir(o.out, { recursive: true });
     await writeFile(join(o.out, 'policy_report.json'), JSON.stringify(out.report, null, 1) + '\n');
     await writeModelDir(join(o.out, 'policy-base'), policyFiles(out.basePolicy.params, out.basePolicy.vocab, { note: 'bundled policy before PPO' }));
-    await writeModelDir(join(o.out, 'policy-ppo'), policyFiles(out.ppoParams, out.basePolicy.vocab, { note: `after PPO against the ${o.config.country} RM` }));
+    await writeModelDir(join(o.out, 'policy-ppo'), policyFiles(out.ppoParams, out.basePolicy.vocab, { note: `after PPO against ${ppoTarget(o.config)}` }));
     log(`wrote policy_report.json, policy-base/, policy-ppo/ to ${o.out}`);
   }
   log(`wall time ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -272,7 +269,7 @@ if (isEntry) {
     (code) => process.exit(code),
     (e: unknown) => {
       const { code, line } = describeError(e);
-      process.stderr.write(line + '\n');
+      (code === 0 ? process.stdout : process.stderr).write(line + '\n');
       if (process.env.SCPO_DEBUG && e instanceof Error) process.stderr.write((e.stack ?? '') + '\n');
       process.exit(code);
     },

@@ -4,7 +4,8 @@
 import { cloneParams, validateParams } from './bag.ts';
 import type { BagRMParams } from './types.ts';
 
-interface StoredModel {
+/** One stored model in its compact form (what put() keeps); structured-cloneable, e.g. from a shard worker. */
+export interface StoredModel {
   rows: Int32Array;
   values: Float32Array;
   W1: Float32Array;
@@ -79,6 +80,20 @@ export class ModelStore {
       const [country, method] = k.split('\u0000');
       return { country, method };
     });
+  }
+
+  /** The compact stored form of (country, method), e.g. to send to another worker's store; null if absent. */
+  entry(country: string, method: string): StoredModel | null {
+    return this.models.get(key(country, method)) ?? null;
+  }
+
+  /** Adds a compact model made by another store on the same base (see entry()). */
+  putEntry(country: string, method: string, m: StoredModel): void {
+    const { vocabSize: V, dim: D, hidden: H } = this.base.config;
+    if (m.rows.some((r) => r < 0 || r >= V) || m.values.length !== m.rows.length * D || m.W1.length !== this.base.W1.length || m.b1.length !== H) {
+      throw new Error(`model ${country} · ${method}: stored form does not fit the base RM`);
+    }
+    this.models.set(key(country, method), m);
   }
 
   /** Bytes held by the stored models (the base is not counted). */

@@ -1,6 +1,6 @@
 // Live charts (recharts): accuracy vs step, loss, bias (own vs majority), data efficiency, and the histograms of
 // p_global (tau marked) and SCPO weights. They read the live slice, so they update while training runs.
-import { useMemo, useRef, useState } from 'react';
+import { useDeferredValue, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis } from 'recharts';
 import type { XAxisProps, YAxisProps } from 'recharts';
@@ -10,6 +10,9 @@ import { chartSvg, download, svgToPng } from '../export.ts';
 import { update, useStudio } from '../store.ts';
 import { chartTheme, METHOD_COLORS, useChartSizes, useResolvedTheme } from './common.tsx';
 import { own } from '../../pipeline/dict.ts';
+import { useShallow } from 'zustand/react/shallow';
+import type { LivePoint, RunResult } from '../../pipeline/experiment.ts';
+import { runKey } from '../derive.ts';
 
 /** The plot margin every chart uses. */
 const MARGIN = { top: 6, right: 12, bottom: 0, left: -8 };
@@ -118,9 +121,30 @@ function methodsOf(cfg: { methods: Method[] }): Method[] {
   return cfg.methods;
 }
 
+/**
+ * The live points of the shown country's runs only, as a record that keeps its identity while they do not change:
+ * the charts of one country do not re-render (recharts is the page's main cost) while other countries train.
+ */
+function useCountryPoints(country: string, methods: readonly Method[]): Record<string, LivePoint[]> {
+  const arrays = useStudio(useShallow((s) => methods.map((m) => s.live.points[runKey(country, m)])));
+  return useMemo(() => {
+    const out: Record<string, LivePoint[]> = {};
+    methods.forEach((m, i) => {
+      if (arrays[i]) out[runKey(country, m)] = arrays[i];
+    });
+    return out;
+  }, [country, methods, arrays]);
+}
+
+/** The finished runs of the shown country (same identity while they do not change). */
+function useCountryRuns(country: string): RunResult[] {
+  return useStudio(useShallow((s) => s.live.runs.filter((r) => r.country === country)));
+}
+
 export function AccuracyChart() {
-  const points = useStudio((s) => s.live.points);
   const { country, cfg } = useScope();
+  // Deferred: a live update re-renders the chart in a background, interruptible render (see liveChart below).
+  const points = useDeferredValue(useCountryPoints(country, cfg.methods));
   const metric = useStudio((s) => s.ui.metric);
   const a = useAxes();
   const series = useMemo(() => {
@@ -130,8 +154,8 @@ export function AccuracyChart() {
     return [...full, ...edited];
   }, [points, country, metric, cfg]);
   const n = series.reduce((k, s) => k + s.data.length, 0);
-  return (
-    <ChartFrame title={`Accuracy vs step · ${country}`} testid="accuracy-chart" points={n} note="Solid: full test set · dashed: edited test set (pairs the global RM gets wrong).">
+  const chart = useMemo(
+    () => (
       <LineChart margin={MARGIN}>
         {a.parts(STEP_X, { unit: '%', domain: ['auto', 'auto'] })}
         {series.map((s) => (
@@ -149,31 +173,45 @@ export function AccuracyChart() {
           />
         ))}
       </LineChart>
+    ),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [series, metric, a.t.bg, a.z.tick],
+  );
+  return (
+    <ChartFrame title={`Accuracy vs step · ${country}`} testid="accuracy-chart" points={n} note="Solid: full test set · dashed: edited test set (pairs the global RM gets wrong).">
+      {chart}
     </ChartFrame>
   );
 }
 
 export function LossChart() {
-  const points = useStudio((s) => s.live.points);
-  const runs = useStudio((s) => s.live.runs);
   const { country, cfg } = useScope();
+  const points = useDeferredValue(useCountryPoints(country, cfg.methods));
+  const runs = useDeferredValue(useCountryRuns(country));
   const a = useAxes();
   const series = useMemo(() => lossSeries(points, runs, country, methodsOf(cfg)), [points, runs, country, cfg]);
   const n = series.reduce((k, s) => k + s.data.length, 0);
-  return (
-    <ChartFrame title={`Training loss · ${country}`} testid="loss-chart" points={n} note="Weighted Bradley-Terry loss (smoothed once a run ends).">
+  const chart = useMemo(
+    () => (
       <LineChart margin={MARGIN}>
         {a.parts(STEP_X, { domain: ['auto', 'auto'], tickFormatter: (v: number) => v.toFixed(2) })}
         {series.map((s) => (
           <Line key={s.method} data={s.data} dataKey="value" name={s.method} stroke={METHOD_COLORS[s.method]} dot={false} strokeWidth={s.method === 'scpo' ? 2.2 : 1.4} isAnimationActive={false} />
         ))}
       </LineChart>
+    ),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [series, a.t.bg, a.z.tick],
+  );
+  return (
+    <ChartFrame title={`Training loss · ${country}`} testid="loss-chart" points={n} note="Weighted Bradley-Terry loss (smoothed once a run ends).">
+      {chart}
     </ChartFrame>
   );
 }
 
 export function BiasChart() {
-  const runs = useStudio((s) => s.live.runs);
+  const runs = useDeferredValue(useStudio((s) => s.live.runs));
   const { country, cfg } = useScope();
   const [scope, setScope] = useState<'country' | 'avg'>('country');
   const [view, setView] = useState<'acc' | 'gap'>('acc');

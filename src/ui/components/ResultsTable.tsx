@@ -91,7 +91,8 @@ export function ResultsTable() {
           Test accuracy (%) per country and method: <strong>full</strong> test set and <strong>edited</strong> set (pairs the global RM ranks wrong); small numbers are
           deltas vs start. Highlighted: the best method of each row on the full set, and on the edited set the best among methods that do not lose more than{' '}
           {FULL_LOSS_TOLERANCE} points on the full set (ties all highlighted; the <em>inverse</em> ablation is never a candidate). Kept = share of training pairs
-          the filter keeps; edited = share of test pairs in the edited set.
+          the filter keeps; edited = share of test pairs in the edited set (in the average row both pool the pairs of all countries, as
+          the reference code does; accuracies are the mean over countries).
       </p>
       <table className="results" data-testid="results-table" data-complete={status === 'done' ? 'true' : 'false'}>
         <caption className="sr-only">Test accuracy (%) per country and method</caption>

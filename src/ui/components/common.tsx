@@ -1,6 +1,5 @@
 // Small shared pieces of the studio's UI: method colours and labels, the resolved theme, a validated number field.
 import { useEffect, useId, useState } from 'react';
-import type { ReactNode } from 'react';
 import type { Method } from '../../pipeline/types.ts';
 import { PRESENT_KEY } from '../boot.ts';
 import { update, useStudio } from '../store.ts';
@@ -13,15 +12,6 @@ export const METHOD_COLORS: Record<Method, string> = {
   weight_only: '#10b981',
   scpo: '#e11d48',
   inverse: '#8b5cf6',
-};
-
-export const METHOD_LABELS: Record<Method, string> = {
-  start: 'start (global RM)',
-  full_ft: 'full_ft',
-  filter_only: 'filter_only',
-  weight_only: 'weight_only',
-  scpo: 'scpo',
-  inverse: 'inverse',
 };
 
 export function useResolvedTheme(): 'light' | 'dark' {
@@ -145,15 +135,3 @@ export function NumberField({ label, value, onCommit, min, max, step, integer, t
   );
 }
 
-export function Panel({ title, testid, children, actions, className }: { title: string; testid?: string; children: ReactNode; actions?: ReactNode; className?: string }) {
-  const id = useId();
-  return (
-    <section className={`panel ${className ?? ''}`} data-testid={testid} aria-labelledby={id}>
-      <header className="panel-head">
-        <h2 id={id}>{title}</h2>
-        {actions ? <div className="panel-actions">{actions}</div> : null}
-      </header>
-      {children}
-    </section>
-  );
-}

@@ -48,7 +48,7 @@ beforeAll(async () => {
   tfBackend = tf.backend;
   ref = await tf.embed(seqs);
   tf.dispose();
-}, 120_000);
+}, 400_000);
 
 describe('USE-lite golden test against TF.js running the original graph', () => {
   it('uses a real TF.js backend and covers >= 50 texts, one of 128 tokens', () => {
@@ -63,7 +63,7 @@ describe('USE-lite golden test against TF.js running the original graph', () => 
     let worst = 0;
     seqs.forEach((_, i) => (worst = Math.max(worst, compare('reference', emb.subarray(i * D, (i + 1) * D), i).maxAbs)));
     console.log(`reference forward: worst |diff| ${worst.toExponential(2)}`);
-  });
+  }, 400_000);
 
   it('ONNX graph in onnxruntime-web (wasm EP, padded batches) matches within 1e-4', async () => {
     ort.env.wasm.numThreads = 1;
@@ -88,7 +88,7 @@ describe('USE-lite golden test against TF.js running the original graph', () => 
       await session.release();
     }
     console.log(`onnx (wasm): worst |diff| ${worst.toExponential(2)}`);
-  });
+  }, 400_000);
 
   it("empty input: the pooled zeros give l2norm(tanh(b_tanh)), USE's embedding of ''", () => {
     const e = encode(jsMatOps, params, new Int32Array(0));

@@ -320,18 +320,20 @@ def finish_run(job: Job, run: Dict[str, Any], model_scores: Callable[[Sequence[i
     """Final accuracies (full test, edited test, majority test) and, for main runs, margins on the country's pairs."""
     c = run['country']
     main = run['role'] == 'main'
-    own = job.sets[c]['train'] + job.sets[c]['test']
+    own = job.sets[c]['train'] + job.sets[c].get('val', []) + job.sets[c]['test']
     maj = job.majority_test() if main else []
     oc, orj = job.eval_pairs(own)
     mc, mr = job.eval_pairs(maj)
     sc = model_scores(sorted(set(oc) | set(orj) | set(mc) | set(mr)))
     test_c, test_r = job.eval_pairs(job.sets[c]['test'])
     ed_c, ed_r = job.eval_pairs(job.edited_test(c))
+    val_c, val_r = job.eval_pairs(job.sets[c].get('val', []))
     return {
         'country': c, 'method': run['method'], 'role': run['role'], 'fraction': run['fraction'],
         'trainPairs': len(run['pairs']), 'steps': run['steps'],
         'accFull': pair_accuracy(sc, test_c, test_r), 'accEdited': pair_accuracy(sc, ed_c, ed_r),
         'accMajority': pair_accuracy(sc, mc, mr) if main else math.nan,
+        'accVal': pair_accuracy(sc, val_c, val_r),
         'losses': losses, 'points': points, 'ms': round((time.time() - t0) * 1000),
         'margins': [sc[a] - sc[b] for a, b in zip(oc, orj)] if main else None,
     }
@@ -360,22 +362,30 @@ def build_reports(job: Job, runs: List[Dict[str, Any]]) -> Dict[str, Any]:
         t['avg'] = {m: pct(macro([acc(c, m, k) for c in countries])) for m in methods}
         return t
 
-    er: Dict[str, Dict[str, Optional[float]]] = {'train': {}, 'test': {}}
+    er: Dict[str, Any] = {'train': {}, 'test': {}, 'macro': {}}
     tr_all, te_all = [], []
+    tot = {'train': 0, 'kept': 0, 'test': 0, 'edited': 0}
     bias: Dict[str, Any] = {'majority': cfg['majority'], 'countries': {}, 'avg': {}}
     for c in countries:
         s = job.sets[c]
         kept = sum(1 for i in s['train'] if job.pairs[i]['kept'])
         tr = kept / len(s['train']) if s['train'] else math.nan
         te = len(job.edited_test(c)) / len(s['test']) if s['test'] else math.nan
+        tot['train'] += len(s['train'])
+        tot['kept'] += kept
+        tot['test'] += len(s['test'])
+        tot['edited'] += len(job.edited_test(c))
         tr_all.append(tr)
         te_all.append(te)
         er['train'][c] = tr if math.isfinite(tr) else None
         er['test'][c] = te if math.isfinite(te) else None
         bias['countries'][c] = {m: {'own': pct(acc(c, m, 'accFull')), 'majority': pct(acc(c, m, 'accMajority'))} for m in methods}
+    # avg pools the countries' pairs, as the reference does; macro is the mean of the per-country ratios.
+    er['train']['avg'] = tot['kept'] / tot['train'] if tot['train'] else None
+    er['test']['avg'] = tot['edited'] / tot['test'] if tot['test'] else None
     for k, vals in (('train', tr_all), ('test', te_all)):
         a = macro(vals)
-        er[k]['avg'] = a if math.isfinite(a) else None
+        er['macro'][k] = a if math.isfinite(a) else None
     for m in methods:
         bias['avg'][m] = {'own': pct(macro([acc(c, m, 'accFull') for c in countries])),
                           'majority': pct(macro([acc(c, m, 'accMajority') for c in countries]))}
@@ -399,7 +409,7 @@ def build_reports(job: Job, runs: List[Dict[str, Any]]) -> Dict[str, Any]:
         eff['neverReached'] = [c for c, e in eff['countries'].items() if e['fullFtPairsForScpoAccuracy'] is None]
     else:
         eff['skipped'] = 'needs both full_ft and scpo among the methods' if cfg['efficiency'] else 'disabled'
-    return {'full': table('accFull'), 'partial': table('accEdited'), 'editedRatios': er, 'bias': bias, 'efficiency': eff}
+    return {'full': table('accFull'), 'partial': table('accEdited'), 'validation': table('accVal'), 'editedRatios': er, 'bias': bias, 'efficiency': eff}
 
 
 def _js_num(x: Any) -> Any:
@@ -423,7 +433,7 @@ def write_reports(job: Job, runs: List[Dict[str, Any]], out: str, provenance: Di
     counts = {}
     for c in dict.fromkeys(cfg['countries'] + cfg['majority']):
         s = job.sets[c]
-        counts[c] = {'train': len(s['train']), 'kept': sum(1 for i in s['train'] if job.pairs[i]['kept']),
+        counts[c] = {'train': len(s['train']), 'val': len(s.get('val', [])), 'kept': sum(1 for i in s['train'] if job.pairs[i]['kept']),
                      'test': len(s['test']), 'edited': len(job.edited_test(c))}
     run_json = {
         'app': 'scpo-studio', 'version': job.meta.get('versions', {}).get('app', ''),
@@ -431,13 +441,14 @@ def write_reports(job: Job, runs: List[Dict[str, Any]], out: str, provenance: Di
         'config': cfg, 'seed': cfg['seed'], 'backend': backend, 'globalRm': job.meta.get('globalRm'), 'data': job.meta.get('data'),
         'counts': counts,
         'runs': [{'country': r['country'], 'method': r['method'], 'trainPairs': r['trainPairs'], 'steps': r['steps'],
-                  'accFull': r['accFull'], 'accEdited': r['accEdited'], 'accMajority': r['accMajority'],
+                  'accFull': r['accFull'], 'accEdited': r['accEdited'], 'accMajority': r['accMajority'], 'accVal': r['accVal'],
                   'finalLoss': r['losses'][-1] if r['losses'] else None, 'ms': r['ms']} for r in main],
         'timings': provenance['timings'],
         'job': provenance,
     }
     files = {
-        'full_report.json': rep['full'], 'partial_report.json': rep['partial'], 'edited_ratios.json': rep['editedRatios'],
+        'full_report.json': rep['full'], 'partial_report.json': rep['partial'], 'validation_report.json': rep['validation'],
+        'edited_ratios.json': rep['editedRatios'],
         'bias_report.json': rep['bias'], 'efficiency.json': rep['efficiency'], 'run.json': run_json,
     }
     os.makedirs(out, exist_ok=True)
@@ -447,9 +458,9 @@ def write_reports(job: Job, runs: List[Dict[str, Any]], out: str, provenance: Di
     f2 = lambda x: '' if not math.isfinite(x) else f'{x * 100:.2f}'
     esc = lambda s: '"' + s.replace('"', '""') + '"' if any(ch in s for ch in ',"\n') else s
     with open(os.path.join(out, 'report.csv'), 'w') as f:
-        f.write('country,method,full_acc,edited_acc,majority_acc,train_pairs\n')
+        f.write('country,method,full_acc,edited_acc,majority_acc,val_acc,train_pairs\n')
         for r in main:
-            f.write(','.join([esc(r['country']), r['method'], f2(r['accFull']), f2(r['accEdited']), f2(r['accMajority']), str(r['trainPairs'])]) + '\n')
+            f.write(','.join([esc(r['country']), r['method'], f2(r['accFull']), f2(r['accEdited']), f2(r['accMajority']), f2(r['accVal']), str(r['trainPairs'])]) + '\n')
     # What the studio's Import run needs beyond the reports: curves, margins, sets and the global scores.
     n = job.meta['pairsTotal']
     rp: List[Optional[float]] = [None] * n
@@ -458,9 +469,9 @@ def write_reports(job: Job, runs: List[Dict[str, Any]], out: str, provenance: Di
         rp[i], rm[i] = p['r_plus'], p['r_minus']
     detail = {
         'format': 'scpo-job-result', 'version': 1, 'source': job.meta.get('source'), 'backend': backend, 'provenance': provenance,
-        'runs': [{k: r[k] for k in ('country', 'method', 'trainPairs', 'steps', 'accFull', 'accEdited', 'accMajority', 'losses', 'points', 'ms')} for r in main],
+        'runs': [{k: r[k] for k in ('country', 'method', 'trainPairs', 'steps', 'accFull', 'accEdited', 'accMajority', 'accVal', 'losses', 'points', 'ms')} for r in main],
         'margins': {c: {r['method']: [round(x, 6) for x in r['margins']] for r in main if r['country'] == c and r['margins'] is not None} for c in cfg['countries']},
-        'sets': {c: {'train': s['train'], 'test': s['test'], **{k: counts[c][k] for k in ('kept', 'edited')}} for c, s in job.sets.items()},
+        'sets': {c: {'train': s['train'], 'val': s.get('val', []), 'test': s['test'], **{k: counts[c][k] for k in ('kept', 'edited')}} for c, s in job.sets.items()},
         'rPlus': rp, 'rMinus': rm,
     }
     with open(os.path.join(out, 'job_result.json'), 'w') as f:

@@ -1,0 +1,173 @@
+// Float64 reference implementations of every kernel, written from each kernel's mathematical definition (the
+// formulas in the kernel files' headers and the papers), independently of the CPU twins: generated kernel cases
+// are checked against these, so a wrong twin cannot pass by being compared with itself. Inputs are the case's
+// materialized f32 arrays; every sum runs in float64.
+type Arr = ArrayLike<number>;
+type Dims = Record<string, number | boolean>;
+type Inputs = Record<string, Arr | undefined>;
+export type Reference = (d: Dims, x: Inputs) => Record<string, number[]>;
+
+const n = (d: Dims, k: string) => d[k] as number;
+const arr = (x: Inputs, k: string): Arr => {
+  const a = x[k];
+  if (!a) throw new Error(`reference: missing input ${k}`);
+  return a;
+};
+const softplus = (z: number) => Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z)));
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/** One Adam(W) element update, PyTorch's formula: decoupled decay, bias-corrected moments. */
+function adamElement(p: number, m: number, v: number, g: number, d: Dims, stepSize?: number, epsHat?: number) {
+  const b1 = n(d, 'beta1');
+  const b2 = n(d, 'beta2');
+  const m2 = b1 * m + (1 - b1) * g;
+  const v2 = b2 * v + (1 - b2) * g * g;
+  const decayed = p * (1 - n(d, 'lr') * n(d, 'weightDecay'));
+  if (stepSize !== undefined && epsHat !== undefined) return { p: decayed - (stepSize * m2) / (Math.sqrt(v2) + epsHat), m: m2, v: v2 };
+  const t = n(d, 't');
+  const mHat = m2 / (1 - b1 ** t);
+  const vHat = v2 / (1 - b2 ** t);
+  return { p: decayed - (n(d, 'lr') * mHat) / (Math.sqrt(vHat) + n(d, 'eps')), m: m2, v: v2 };
+}
+
+export const REFERENCES: Record<string, Reference> = {
+  denseForward(d, x) {
+    const [M, K, N] = [n(d, 'M'), n(d, 'K'), n(d, 'N')];
+    const X = arr(x, 'X'), W = arr(x, 'W'), b = arr(x, 'b');
+    const Y: number[] = [];
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = b[j];
+        for (let k = 0; k < K; k++) s += X[i * K + k] * W[k * N + j];
+        Y.push(s);
+      }
+    }
+    return { Y };
+  },
+  denseBackward(d, x) {
+    const [M, K, N] = [n(d, 'M'), n(d, 'K'), n(d, 'N')];
+    const X = arr(x, 'X'), W = arr(x, 'W'), dY = arr(x, 'dY');
+    const dW = new Array<number>(K * N).fill(0);
+    const db = new Array<number>(N).fill(0);
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        db[j] += dY[i * N + j];
+        for (let k = 0; k < K; k++) dW[k * N + j] += X[i * K + k] * dY[i * N + j];
+      }
+    }
+    const out: Record<string, number[]> = { dW, db };
+    if (d.inputGrad) {
+      const dX = new Array<number>(M * K).fill(0);
+      for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) dX[i * K + k] += W[k * N + j] * dY[i * N + j];
+      out.dX = dX;
+    }
+    return out;
+  },
+  reluForward(_d, x) {
+    return { Y: Array.from(arr(x, 'X'), (v) => (v > 0 ? v : 0)) };
+  },
+  reluBackward(_d, x) {
+    const Z = arr(x, 'Z');
+    return { dZ: Array.from(arr(x, 'dY'), (g, i) => (Z[i] > 0 ? g : 0)) };
+  },
+  reduceSum(_d, x) {
+    return { out: [Array.from(arr(x, 'x')).reduce((a, b) => a + b, 0)] };
+  },
+  pairAccuracy(d, x) {
+    const S = arr(x, 'S'), c = arr(x, 'chosen'), r = arr(x, 'rejected');
+    let k = 0;
+    for (let i = 0; i < n(d, 'pairs'); i++) if (S[c[i]] > S[r[i]]) k++;
+    return { count: [k] };
+  },
+  btLossForward(d, x) {
+    const S = arr(x, 'S'), w = arr(x, 'w');
+    const B = n(d, 'B');
+    let s = 0;
+    for (let i = 0; i < B; i++) s += w[i] * softplus(-(S[2 * i] - S[2 * i + 1]));
+    const loss = Array.from(x.loss ?? new Array<number>(n(d, 'slots')).fill(0));
+    loss[n(d, 'slot')] = B > 0 ? s / B : 0;
+    return { loss };
+  },
+  btLossBackward(d, x) {
+    const S = arr(x, 'S'), w = arr(x, 'w');
+    const B = n(d, 'B');
+    const dS: number[] = [];
+    for (let i = 0; i < B; i++) {
+      // d/dd of w softplus(-dd) / B = -w sigmoid(-dd) / B.
+      const g = (-w[i] / B) * sigmoid(-(S[2 * i] - S[2 * i + 1]));
+      dS.push(g, -g);
+    }
+    return { dS };
+  },
+  embeddingBagForward(d, x) {
+    const D = n(d, 'dim');
+    const E = arr(x, 'E'), off = arr(x, 'offsets'), ids = arr(x, 'ids');
+    const out: number[] = [];
+    for (let b = 0; b < n(d, 'bags'); b++) {
+      const len = off[b + 1] - off[b];
+      for (let c = 0; c < D; c++) {
+        let s = 0;
+        for (let t = off[b]; t < off[b + 1]; t++) s += E[ids[t] * D + c];
+        out.push(len > 0 ? s / len : 0);
+      }
+    }
+    return { out };
+  },
+  embeddingBagBackward(d, x) {
+    const D = n(d, 'dim');
+    const dX = arr(x, 'dX'), bagOff = arr(x, 'bagOffsets'), rowOff = arr(x, 'rowOffsets'), bag = arr(x, 'contribBag');
+    const gRows: number[] = [];
+    for (let u = 0; u < n(d, 'rows'); u++) {
+      for (let c = 0; c < D; c++) {
+        let s = 0;
+        for (let j = rowOff[u]; j < rowOff[u + 1]; j++) s += dX[bag[j] * D + c] / (bagOff[bag[j] + 1] - bagOff[bag[j]]);
+        gRows.push(s);
+      }
+    }
+    return { gRows };
+  },
+  adamwDense(d, x) {
+    const P = arr(x, 'P'), M = arr(x, 'M'), V = arr(x, 'V'), G = arr(x, 'G');
+    const out = { P: [] as number[], M: [] as number[], V: [] as number[] };
+    for (let i = 0; i < n(d, 'n'); i++) {
+      const r = adamElement(P[i], M[i], V[i], G[i], d);
+      out.P.push(r.p);
+      out.M.push(r.m);
+      out.V.push(r.v);
+    }
+    return out;
+  },
+  adamwSparse(d, x) {
+    const D = n(d, 'dim');
+    const out = { P: Array.from(arr(x, 'P')), M: Array.from(arr(x, 'M')), V: Array.from(arr(x, 'V')) };
+    const G = arr(x, 'G'), rows = arr(x, 'rowIds'), coef = arr(x, 'rowCoef');
+    for (let k = 0; k < n(d, 'rows'); k++) {
+      for (let c = 0; c < D; c++) {
+        const i = rows[k] * D + c;
+        const r = adamElement(out.P[i], out.M[i], out.V[i], G[k * D + c], d, coef[2 * k], coef[2 * k + 1]);
+        out.P[i] = r.p;
+        out.M[i] = r.m;
+        out.V[i] = r.v;
+      }
+    }
+    return out;
+  },
+  softmaxCrossEntropy(d, x) {
+    const [N, C] = [n(d, 'N'), n(d, 'C')];
+    const Z = arr(x, 'Z'), y = arr(x, 'y'), w = arr(x, 'w');
+    const lse: number[] = [];
+    const dZ: number[] = [];
+    let total = 0;
+    for (let i = 0; i < N; i++) {
+      const row = Array.from({ length: C }, (_v, c) => Z[i * C + c]);
+      const mx = Math.max(...row);
+      const l = mx + Math.log(row.reduce((s, z) => s + Math.exp(z - mx), 0));
+      lse.push(l);
+      total += w[i] * (l - row[y[i]]);
+      for (let c = 0; c < C; c++) dZ.push(w[i] * (Math.exp(row[c] - l) - (c === y[i] ? 1 : 0)));
+    }
+    const loss = Array.from(x.loss ?? new Array<number>(n(d, 'slots')).fill(0));
+    loss[n(d, 'slot')] = total;
+    return { dZ, lse, loss };
+  },
+};
