@@ -5,6 +5,7 @@
 // tanh + head). `--tune head` is the frozen-encoder path of use-lite-session.ts (features + MLP head).
 // Shared by the CLI, the worker and the tests, like session.ts for the bag RM.
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { Backend } from '../../../gpu/backend.ts';
 import type { MatOps } from '../../../gpu/matops.ts';
 import { runExperiment } from '../../experiment.ts';
 import type { CompletedRuns, ExperimentConfig, ExperimentEvent, ExperimentResult } from '../../experiment.ts';
@@ -46,6 +47,11 @@ export interface UseLiteTuneSessionInputs {
   seqLen?: number;
   /** Pairs per micro-batch (activations are kept for one at a time). Default 8. */
   microBatch?: number;
+  /**
+   * The country runs' backend (e.g. the webgpu one from selectUseLiteBackend); default the cpu trainer on `ops`,
+   * which is also where a run continues if this backend loses its device. The global head always trains on cpu.
+   */
+  backend?: Backend<UseLiteRM>;
   globalHead?: Partial<UseLiteGlobalHeadOptions>;
   onEvent?: (e: ExperimentEvent) => void;
   control?: RunControl;
@@ -137,7 +143,7 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
       data,
       encoded,
       globalParams: globalRM,
-      backend,
+      backend: inp.backend ?? backend,
       fallback: backend,
       globalScorer,
       config: { ...inp.config, freezeEmbeddings: true },
