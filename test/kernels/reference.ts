@@ -253,6 +253,71 @@ export const REFERENCES: Record<string, Reference> = {
     }
     return { X };
   },
+  layerNormForward(d, x) {
+    const [R, W] = [n(d, 'rows'), n(d, 'W')];
+    const X = arr(x, 'X'), gamma = arr(x, 'gamma'), beta = arr(x, 'beta');
+    const out = { Y: [] as number[], mean: [] as number[], rstd: [] as number[] };
+    for (let r = 0; r < R; r++) {
+      const row = Array.from({ length: W }, (_v, c) => X[r * W + c]);
+      const mu = row.reduce((a, b) => a + b, 0) / W;
+      const variance = row.reduce((a, b) => a + (b - mu) ** 2, 0) / W;
+      const rs = 1 / Math.sqrt(variance + n(d, 'eps'));
+      out.mean.push(mu);
+      out.rstd.push(rs);
+      for (let c = 0; c < W; c++) out.Y.push(gamma[c] * (row[c] - mu) * rs + beta[c]);
+    }
+    return out;
+  },
+  layerNormBackward(d, x) {
+    const [R, W] = [n(d, 'rows'), n(d, 'W')];
+    const X = arr(x, 'X'), gamma = arr(x, 'gamma'), mean = arr(x, 'mean'), rstd = arr(x, 'rstd'), dY = arr(x, 'dY');
+    const dX = d.accumulate && x.dX ? Array.from(x.dX) : new Array<number>(R * W).fill(0);
+    const dgamma = d.paramAccumulate && x.dgamma ? Array.from(x.dgamma) : new Array<number>(W).fill(0);
+    const dbeta = d.paramAccumulate && x.dbeta ? Array.from(x.dbeta) : new Array<number>(W).fill(0);
+    for (let r = 0; r < R; r++) {
+      const xhat = Array.from({ length: W }, (_v, c) => (X[r * W + c] - mean[r]) * rstd[r]);
+      const g = Array.from({ length: W }, (_v, c) => dY[r * W + c] * gamma[c]);
+      const mg = g.reduce((a, b) => a + b, 0) / W;
+      const mgx = g.reduce((a, b, c) => a + b * xhat[c], 0) / W;
+      for (let c = 0; c < W; c++) {
+        dX[r * W + c] += rstd[r] * (g[c] - mg - xhat[c] * mgx);
+        dgamma[c] += dY[r * W + c] * xhat[c];
+        dbeta[c] += dY[r * W + c];
+      }
+    }
+    const out: Record<string, number[]> = { dX };
+    if (d.paramGrad !== false) Object.assign(out, { dgamma, dbeta });
+    return out;
+  },
+  attentionForward(d, x) {
+    const [S, T, H, Dh] = [n(d, 'seqs'), n(d, 'T'), n(d, 'heads'), n(d, 'headDim')];
+    const qkv = arr(x, 'qkv'), lens = arr(x, 'lens');
+    const Wd = H * Dh;
+    const at = (b: number, t: number, part: number, h: number, e: number) => qkv[(b * T + t) * 3 * Wd + part * Wd + h * Dh + e];
+    const A = new Array<number>(S * T * Wd).fill(0);
+    const P = new Array<number>(S * H * T * T).fill(0);
+    for (let b = 0; b < S; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let i = 0; i < lens[b]; i++) {
+          const sc: number[] = [];
+          for (let j = 0; j < lens[b]; j++) {
+            let dot = 0;
+            for (let e = 0; e < Dh; e++) dot += at(b, i, 0, h, e) * at(b, j, 1, h, e);
+            sc.push(dot * n(d, 'scale'));
+          }
+          const mx = Math.max(...sc);
+          const ex = sc.map((v) => Math.exp(v - mx));
+          const z = ex.reduce((a, v) => a + v, 0);
+          for (let j = 0; j < lens[b]; j++) {
+            const p = ex[j] / z;
+            P[((b * H + h) * T + i) * T + j] = p;
+            for (let e = 0; e < Dh; e++) A[(b * T + i) * Wd + h * Dh + e] += p * at(b, j, 2, h, e);
+          }
+        }
+      }
+    }
+    return { A, P };
+  },
   softmaxCrossEntropy(d, x) {
     const [N, C] = [n(d, 'N'), n(d, 'C')];
     const Z = arr(x, 'Z'), y = arr(x, 'y'), w = arr(x, 'w');
