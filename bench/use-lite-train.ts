@@ -11,6 +11,7 @@
 // the same work. Weights: the converted USE-lite weights when public/models has them, else random weights of the
 // same shapes (speed does not depend on the values). Saves bench/results/use-lite-train.json and prints a table.
 //   tsx bench/use-lite-train.ts [--impls ours-js,ours-wasm-1,ours-wasm-2,tfjs-wasm] [--batches 8,32] [--seq-len 64] [--seconds 20]
+//                               [--js-batches 8] [--js-seconds 30]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,6 +33,8 @@ const { values: args } = parseArgs({
     'seq-len': { type: 'string', default: '64' },
     seconds: { type: 'string', default: '20' },
     'js-seconds': { type: 'string', default: '30' },
+    // The plain-TS reference is ~20x slower: only this batch size by default (a batch-32 step takes minutes).
+    'js-batches': { type: 'string', default: '8' },
     out: { type: 'string', default: 'bench/results' },
   },
 });
@@ -143,7 +146,8 @@ async function main(): Promise<void> {
   if (wasm2) peaks['wasm-2'] = await peakGflops(wasm2, `wasm SIMD ${wasm2.threads} threads`);
   let flopsPerPair = 0;
   for (const impl of impls) {
-    for (const B of batches) {
+    const implBatches = impl === 'ours-js' ? args['js-batches']!.split(',').map(Number) : batches;
+    for (const B of implBatches) {
       const limit = impl === 'ours-js' ? Number(args['js-seconds']) : seconds;
       try {
         let step: () => Promise<number>;

@@ -28,14 +28,13 @@ import {
   modelLayout,
   packBags,
   trainSteps,
-  TwinExecutor,
   type ModelLayout,
   type PlanExecutor,
   type PlanStep,
   type Readback,
 } from './kernels/plan.ts';
 import { encodeProgram, PipelineCache, type BufferRef } from './kernels/runtime.ts';
-import { DeviceCalls, neverLost, type LostState } from './device-calls.ts';
+import { DeviceCalls, type LostState } from './device-calls.ts';
 
 export interface WebGpuTrainerOptions {
   /**
@@ -206,7 +205,7 @@ export class WebGpuTrainer implements Trainer {
   private unread = 0;
   private readonly calls: DeviceCalls;
 
-  /** Use WebGpuBackend.createTrainer (or createTwinPlanTrainer in tests). */
+  /** Use WebGpuBackend.createTrainer (tests: test/helpers/twin-trainer.ts runs the plans on the CPU twins). */
   constructor(
     private readonly exec: PlanExecutor,
     lostState: LostState,
@@ -497,15 +496,3 @@ export async function createWebGpuBackend(gpu?: GPU | null, opts: WebGpuBackendO
   return new WebGpuBackend(ctx, trainerDefaults);
 }
 
-/**
- * The same trainer with its plans run by the kernels' CPU twins instead of a GPU: isolates the plan and host
- * bookkeeping from the WGSL, so they can be checked against the cpu backend on machines without WebGPU.
- * Slow and for tests only.
- */
-export function createTwinPlanTrainer(
-  init: BagRMParams | TrainerCheckpoint,
-  opt: OptimizerConfig,
-  options?: WebGpuTrainerOptions,
-): WebGpuTrainer {
-  return new WebGpuTrainer(new TwinExecutor(), neverLost(), init, opt, options);
-}

@@ -364,9 +364,10 @@ async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string)
     const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
     ({ result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache, encoder: o.encoder }));
   } else {
-    // Fine-tuning (LoRA / top): the USE-lite cpu trainer on the wasm-SIMD matmul (src/pipeline/rm/use-lite/train*.ts).
+    // Fine-tuning (LoRA / top): the USE-lite cpu trainer on the wasm-SIMD matmul (src/pipeline/rm/use-lite/train*.ts),
+    // or with --backend webgpu (auto: a hardware adapter) the WGSL trainer (src/gpu/use-lite-webgpu.ts).
     const { runUseLiteTuneCli } = await import('./rm/use-lite/train-cli.node.ts');
-    ({ result, rmInfo } = await runUseLiteTuneCli({ data, config: o.config, tune: o.tune, lora: o.lora, seqLen: o.seqLen, threads: o.threads, onEvent, log }));
+    ({ result, rmInfo } = await runUseLiteTuneCli({ data, config: o.config, tune: o.tune, lora: o.lora, seqLen: o.seqLen, threads: o.threads, backend: o.backend, onEvent, log }));
   }
   result.timings.loadMs = loadMs;
   result.timings.wallMs = Date.now() - t0;

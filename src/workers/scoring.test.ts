@@ -124,9 +124,15 @@ describe('scoring worker + client (in-process)', () => {
   it('a malformed request is answered with an error, and a dead worker rejects what is pending', async () => {
     const replies: unknown[] = [];
     const prev = endpoint.onmessage;
-    endpoint.onmessage = (ev) => replies.push(ev.data);
+    // Wait for the reply itself (a fixed delay flaked on a loaded machine), bounded so a missing reply fails.
+    const replied = new Promise<void>((resolve) => {
+      endpoint.onmessage = (ev) => {
+        replies.push(ev.data);
+        resolve();
+      };
+    });
     endpoint.postMessage({ type: 'score', id: 77, items: { count: 2 } }, []);
-    await new Promise((r) => setTimeout(r, 20));
+    await Promise.race([replied, new Promise((r) => setTimeout(r, 10_000))]);
     expect(replies).toEqual([{ type: 'error', id: 77, message: 'malformed scoring request' }]);
     endpoint.onmessage = prev;
 

@@ -2,7 +2,7 @@
 // (no GPU needed): same losses and parameters up to float32 rounding over a full run.
 import { describe, expect, it } from 'vitest';
 import { CpuTrainer } from '../../src/gpu/cpu/trainer.ts';
-import { createTwinPlanTrainer } from '../../src/gpu/webgpu.ts';
+import { createTwinPlanTrainer } from '../helpers/twin-trainer.ts';
 import { maxDiff, paritySetup } from './parity-data.ts';
 
 describe('webgpu plan on CPU twins vs cpu trainer', () => {

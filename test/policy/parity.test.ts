@@ -9,7 +9,7 @@ import { initMlpLm, type MlpLmParams } from '../../src/pipeline/policy/lm.ts';
 import { Rng } from '../../src/pipeline/rng.ts';
 import { CpuPolicyTrainer, type PolicyTrainer } from '../../src/pipeline/policy/trainer.ts';
 import { WebGpuPolicyTrainer } from '../../src/pipeline/policy/trainer-webgpu.ts';
-import { tinyBatch } from '../../src/pipeline/policy/testing.ts';
+import { tinyBatch } from '../helpers/policy.ts';
 import { vocabFromWords } from '../../src/pipeline/policy/vocab.ts';
 import { getTestGpu, withErrorScope } from '../kernels/gpu.ts';
 

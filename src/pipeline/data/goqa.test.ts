@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../types.ts';
 import { loadGoqa, parseGoqaCells } from './goqa.ts';
-import { fixtureFile, fixtureText, textFile } from './testing/fixtures.ts';
+import { fixtureFile, fixtureText, textFile } from '../../../test/helpers/data/fixtures.ts';
 
 async function dataError(p: Promise<unknown>): Promise<DataError> {
   try {

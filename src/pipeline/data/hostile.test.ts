@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DataError, type InputFile } from '../types.ts';
 import { loadGoqa } from './goqa.ts';
 import { loadPrism } from './prism.ts';
-import { textFile } from './testing/fixtures.ts';
+import { textFile } from '../../../test/helpers/data/fixtures.ts';
 
 const ESC = '\u001b';
 

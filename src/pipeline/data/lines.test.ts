@@ -1,7 +1,7 @@
 // Tests of the streaming line reader: BOM, CRLF, blank lines, chunk boundaries, early exit.
 import { describe, expect, it } from 'vitest';
 import { readLines, type TextLine } from './lines.ts';
-import { ChunkedBlob, textFile } from './testing/fixtures.ts';
+import { ChunkedBlob, textFile } from '../../../test/helpers/data/fixtures.ts';
 import type { InputFile } from '../types.ts';
 
 async function collect(file: InputFile): Promise<TextLine[]> {

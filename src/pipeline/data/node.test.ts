@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataError } from '../types.ts';
 import { loadDataPath, openDataPath } from './node.ts';
-import { fixturePath } from './testing/fixtures.ts';
+import { fixturePath } from '../../../test/helpers/data/fixtures.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'scpo-data-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { DataError, type InputFile, type PreferenceData } from '../types.ts';
 import { buildPrism, loadPrism } from './prism.ts';
 import { memoryRows } from './rows.ts';
-import { FailingBlob, fixtureBytes, fixtureFile, fixtureText, textFile } from './testing/fixtures.ts';
-import { writeParquet, type Column } from './testing/parquet-writer.ts';
-import { jsonlToRows, SURVEY_PARQUET_COLUMNS, UTTERANCE_PARQUET_COLUMNS } from './testing/prism-parquet.ts';
+import { FailingBlob, fixtureBytes, fixtureFile, fixtureText, textFile } from '../../../test/helpers/data/fixtures.ts';
+import { writeParquet, type Column } from '../../../test/helpers/data/parquet-writer.ts';
+import { jsonlToRows, SURVEY_PARQUET_COLUMNS, UTTERANCE_PARQUET_COLUMNS } from '../../../test/helpers/data/prism-parquet.ts';
 
 const valid = () => ({
   utterances: fixtureFile('prism-valid/utterances.jsonl'),

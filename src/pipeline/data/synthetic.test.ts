@@ -14,7 +14,7 @@ import {
   SYNTHETIC_TEMPLATES,
   toJsonl,
 } from './synthetic.ts';
-import { textFile } from './testing/fixtures.ts';
+import { textFile } from '../../../test/helpers/data/fixtures.ts';
 
 const UTTERANCE_FIELDS = [
   'utterance_id',

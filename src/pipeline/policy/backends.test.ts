@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { GpuDeviceLostError } from '../../gpu/device.ts';
 import { FallbackPolicyTrainer, selectPolicyTrainerFactory, withCpuFallback } from './backends.ts';
 import type { LmBatch, MlpLmParams } from './lm.ts';
-import { tinyBatch, tinyModel, tinyVocab } from './testing.ts';
+import { tinyBatch, tinyModel, tinyVocab } from '../../../test/helpers/policy.ts';
 import { CpuPolicyTrainer, DEFAULT_POLICY_OPTIMIZER, type PolicyTrainer } from './trainer.ts';
 
 /** A cpu trainer posing as webgpu whose device is lost at step `failAt`. */

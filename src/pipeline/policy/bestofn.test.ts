@@ -7,7 +7,7 @@ import type { BagRMParams } from '../rm/types.ts';
 import { bestOfN, bestOfNSeed } from './bestofn.ts';
 import { MlpLmPolicy } from './mlp-policy.ts';
 import { bagRmReward, encodeForRm, makePpoPrompts, outToRm, scoreTexts } from './rewards.ts';
-import { TINY_WORDS, tinyModel, tinyVocab } from './testing.ts';
+import { TINY_WORDS, tinyModel, tinyVocab } from '../../../test/helpers/policy.ts';
 import { resolveSampling } from './types.ts';
 import { policyTokenizer } from './vocab.ts';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { cloneLm, lmLogits, type MlpLmParams } from './lm.ts';
 import { MlpLmPolicy, sampleBatch } from './mlp-policy.ts';
 import { CpuPolicyTrainer, softmaxXentBackward } from './trainer.ts';
-import { tinyBatch, tinyModel, tinyVocab } from './testing.ts';
+import { tinyBatch, tinyModel, tinyVocab } from '../../../test/helpers/policy.ts';
 import { resolveSampling } from './types.ts';
 import { detokenize, EOS_OUT, policyTokenizer, vocabFromWords } from './vocab.ts';
 

@@ -6,7 +6,7 @@ import { appendResponseExamples, emptyExamples, lmLogits, toLmBatch, type LmBatc
 import { MlpLmPolicy } from './mlp-policy.ts';
 import { exportPolicyOnnx, importPolicyOnnx, loadPolicy, policyFiles } from './onnx.ts';
 import { OrtPolicy } from './ort-policy.ts';
-import { tinyBatch, tinyModel, tinyVocab } from './testing.ts';
+import { tinyBatch, tinyModel, tinyVocab } from '../../../test/helpers/policy.ts';
 import { resolveSampling } from './types.ts';
 
 function rowsOf(b: LmBatch, k: number) {

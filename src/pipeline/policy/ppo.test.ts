@@ -5,7 +5,7 @@ import { Rng } from '../rng.ts';
 import { adaptKlCoef, clippedSurrogate, gae, probRatio, resolvePpo, rewardToGo, runPpo, tokenRewards, whiten, type PpoPrompt, type RewardFn } from './ppo.ts';
 import { entropyOfLogits, klOfLogits, logSoftmax } from './sampling.ts';
 import { CpuPolicyTrainer } from './trainer.ts';
-import { tinyModel, tinyVocab } from './testing.ts';
+import { tinyModel, tinyVocab } from '../../../test/helpers/policy.ts';
 import { EOS_OUT } from './vocab.ts';
 
 describe('PPO math (hand-computed)', () => {

@@ -2,12 +2,18 @@
 // tokenizer from public/models/scpo-use-lite-rm, starts the wasm-SIMD matmul (threads: both cores by default) and
 // runs the tune session. Kept apart from cli.ts so the CLI stays a thin flag parser.
 import { availableParallelism } from 'node:os';
+import type { Backend } from '../../../gpu/backend.ts';
+import { describeReport } from '../../../gpu/device.ts';
+import { getNodeGpu } from '../../../gpu/node-webgpu.node.ts';
+import type { BackendPreference } from '../../../gpu/select.ts';
+import { selectUseLiteBackend } from '../../../gpu/use-lite-webgpu.ts';
 import { createWasmMatOps } from '../../../gpu/wasm/matops.ts';
 import type { ExperimentConfig, ExperimentEvent } from '../../experiment.ts';
 import { ConfigError, type PreferenceData } from '../../types.ts';
 import { loadUseLiteModel } from '../../use-lite-cli.node.ts';
 import type { LoraConfig, TuneMode } from './spec.ts';
 import { runUseLiteTuneSession, type UseLiteTuneSessionOutput } from './train-session.ts';
+import { useLiteCpuBackend, type UseLiteRM } from './train.ts';
 
 export interface UseLiteTuneCliRun {
   data: PreferenceData;
@@ -17,6 +23,8 @@ export interface UseLiteTuneCliRun {
   seqLen?: number;
   /** wasm matmul threads (default: the cores, at most 4). */
   threads?: number;
+  /** The country runs' backend by select.ts's policy (default cpu): webgpu runs the WGSL trainer, cpu is its fallback. */
+  backend?: BackendPreference;
   onEvent: (e: ExperimentEvent) => void;
   log: (s: string) => void;
   modelDir?: string;
@@ -33,8 +41,19 @@ export async function runUseLiteTuneCli(o: UseLiteTuneCliRun): Promise<UseLiteTu
     `rm: USE-lite, tune ${o.tune}${o.tune === 'lora' ? ` (rank ${o.lora.rank}, alpha ${o.lora.alpha})` : ''}, seq len ${seqLen}, ` +
       `cpu trainer on wasm SIMD matmul (${ops.threads} thread${ops.threads > 1 ? 's' : ''})`,
   );
+  let backend: (Backend<UseLiteRM> & { dispose?(): void }) | undefined;
+  const pref = o.backend ?? 'cpu';
+  if (pref !== 'cpu') {
+    const { gpu, notes } = await getNodeGpu();
+    const sel = await selectUseLiteBackend(pref, useLiteCpuBackend({ ops }), gpu);
+    o.log(`backend: ${sel.backend.name} (${pref} requested): ${sel.reason}`);
+    if (sel.backend.name !== 'webgpu' && sel.adapter) o.log(`  adapter passed over: ${describeReport(sel.adapter)}`);
+    if (!gpu && notes.length) o.log(`  ${notes.join('; ')}`);
+    if (sel.backend.name === 'webgpu') backend = sel.backend;
+  }
   try {
     return await runUseLiteTuneSession({
+      backend,
       data: o.data,
       params: model.params,
       tokenizer: model.tokenizer,
@@ -46,6 +65,7 @@ export async function runUseLiteTuneCli(o: UseLiteTuneCliRun): Promise<UseLiteTu
       onEvent: o.onEvent,
     });
   } finally {
+    backend?.dispose?.();
     ops.dispose();
   }
 }

@@ -1,9 +1,9 @@
 // Test-only helpers (Node): fixture files as InputFiles, Blobs with controlled chunking or failing streams.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { InputFile } from '../../types.ts';
+import type { InputFile } from '../../../src/pipeline/types.ts';
 
-export const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/data/', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../../fixtures/data/', import.meta.url));
 
 export function fixturePath(rel: string): string {
   return FIXTURES + rel;

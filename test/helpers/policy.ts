@@ -1,7 +1,7 @@
 // Test fixtures of the policy code: a tiny vocabulary, a seeded random model and token batches (no data files).
-import { Rng } from '../rng.ts';
-import { appendResponseExamples, emptyExamples, initMlpLm, toLmBatch, type LmBatch, type MlpLmParams } from './lm.ts';
-import { vocabFromWords, type PolicyVocab } from './vocab.ts';
+import { Rng } from '../../src/pipeline/rng.ts';
+import { appendResponseExamples, emptyExamples, initMlpLm, toLmBatch, type LmBatch, type MlpLmParams } from '../../src/pipeline/policy/lm.ts';
+import { vocabFromWords, type PolicyVocab } from '../../src/pipeline/policy/vocab.ts';
 
 export const TINY_WORDS = ['good', 'bad', 'okay', 'plan', 'is', 'the', '.', 'what', 'do', 'you', 'think'];
 /** Response words (outputs); the prompt-only words are inputs only. */
