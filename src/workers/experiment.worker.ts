@@ -362,9 +362,10 @@ async function runUseLite(
     trained = null;
     lastJob = null;
     trainedUseLite = null;
-    // Fine-tuning runs on this worker's wasm matmul (the cpu trainer), whatever the backend preference.
-    post({ type: 'backend', id: msg.id, report: { name: 'cpu', info: 'CPU (wasm SIMD matmul; USE-lite trainer)', reason: 'USE-lite fine-tuning runs on the cpu trainer' } });
+    // Country runs on the WGSL trainer or on this worker's wasm matmul (the cpu trainer), by the backend preference.
     const { session, trained: tt } = await runUseLiteTuneInWorker({
+      backend: msg.backend,
+      onBackend: (report) => post({ type: 'backend', id: msg.id, report }),
       data,
       config: msg.config,
       tune,

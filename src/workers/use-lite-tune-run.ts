@@ -2,13 +2,17 @@
 // fetched from public/models), the wasm-SIMD matmul in this worker (threads when the page is cross-origin isolated,
 // else 1 with the reason said), the shared tune session (rm/use-lite/train-session.ts), the tuned country RMs kept
 // for export (adapters merged on export). The frozen-encoder path (tune head) stays in use-lite-run.ts.
+import type { Backend } from '../gpu/backend.ts';
+import { describeReport, navigatorGpu } from '../gpu/device.ts';
+import { selectUseLiteBackend } from '../gpu/use-lite-webgpu.ts';
 import { createWasmMatOps } from '../gpu/wasm/matops.ts';
 import type { ExperimentConfig, ExperimentEvent } from '../pipeline/experiment.ts';
 import { fetchReader } from '../pipeline/rm/files.ts';
 import { loadUseLite, type LoadedUseLite } from '../pipeline/rm/use-lite/files.ts';
 import { DEFAULT_LORA, type LoraConfig, type TuneMode } from '../pipeline/rm/use-lite/spec.ts';
 import { runUseLiteTuneSession, useLiteTunedRMFiles, type UseLiteTuneSessionOutput } from '../pipeline/rm/use-lite/train-session.ts';
-import type { UseLiteRM } from '../pipeline/rm/use-lite/train.ts';
+import { useLiteCpuBackend, type UseLiteRM } from '../pipeline/rm/use-lite/train.ts';
+import type { BackendPref, BackendReport } from './protocol.ts';
 import type { RunControl } from '../pipeline/train/loop.ts';
 import { ConfigError, type Method, type PreferenceData } from '../pipeline/types.ts';
 import { useLiteModelUrl } from './use-lite-run.ts';
@@ -23,6 +27,10 @@ export interface UseLiteTuneWorkerRun {
   say: (m: string) => void;
   onEvent: (e: ExperimentEvent) => void;
   control: RunControl;
+  /** The country runs' backend by select.ts's policy on this worker's navigator.gpu (default cpu). */
+  backend?: BackendPref;
+  /** Told which backend the country runs use, and why. */
+  onBackend?: (report: BackendReport) => void;
 }
 
 /** What the worker keeps of a finished tuned run, for 'export-model'. */
@@ -50,8 +58,21 @@ export async function runUseLiteTuneInWorker(o: UseLiteTuneWorkerRun): Promise<{
       (ops.fallback ? ` (${ops.fallback})` : isolated ? '' : ' (the page is not cross-origin isolated: no threads)'),
   );
   const models = new Map<string, UseLiteRM>();
+  // The WGSL trainer when the preference and the adapter allow ('auto' passes over software adapters), else the
+  // cpu trainer on this worker's wasm matmul, which is also where a run continues if the GPU device is lost.
+  const cpu = useLiteCpuBackend({ ops });
+  let backend: (Backend<UseLiteRM> & { dispose?(): void }) | undefined;
+  let report: BackendReport = { name: 'cpu', info: cpu.info, reason: 'cpu backend requested' };
+  if ((o.backend ?? 'cpu') !== 'cpu') {
+    const sel = await selectUseLiteBackend(o.backend!, cpu, navigatorGpu() ?? null);
+    if (sel.backend.name === 'webgpu') backend = sel.backend;
+    const info = sel.backend.name !== 'webgpu' && sel.adapter ? `${sel.backend.info}; WebGPU adapter not used: ${describeReport(sel.adapter)}` : sel.backend.info;
+    report = { name: sel.backend.name, info, reason: sel.reason };
+  }
+  o.onBackend?.(report);
   try {
     const session = await runUseLiteTuneSession({
+      backend,
       data: o.data,
       params: model.params!,
       tokenizer: model.tokenizer,
@@ -66,6 +87,7 @@ export async function runUseLiteTuneInWorker(o: UseLiteTuneWorkerRun): Promise<{
     });
     return { session, trained: { kind: 'use-lite-tuned', model, models, global: session.globalRM, rmInfo: session.rmInfo, config: o.config } };
   } finally {
+    backend?.dispose?.();
     ops.dispose();
   }
 }

@@ -152,6 +152,107 @@ export const REFERENCES: Record<string, Reference> = {
     }
     return out;
   },
+  // USE-lite transformer ops (helper "wgsl"'s kernels), from the formulas in their headers.
+  add(_d, x) {
+    const B = arr(x, 'B');
+    return { Y: Array.from(arr(x, 'A'), (a, i) => a + B[i]) };
+  },
+  tanhForward(_d, x) {
+    return { Y: Array.from(arr(x, 'X'), (v) => Math.tanh(v)) };
+  },
+  tanhBackward(_d, x) {
+    const Y = arr(x, 'Y');
+    return { dX: Array.from(arr(x, 'dY'), (g, i) => g * (1 - Y[i] * Y[i])) };
+  },
+  biasGrad(d, x) {
+    const [M, N] = [n(d, 'M'), n(d, 'N')];
+    const dY = arr(x, 'dY');
+    const db = d.accumulate && x.db ? Array.from(x.db) : new Array<number>(N).fill(0);
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) db[j] += dY[i * N + j];
+    return { db };
+  },
+  matmul(d, x) {
+    const [M, N, K] = [n(d, 'M'), n(d, 'N'), n(d, 'K')];
+    const A = arr(x, 'A'), B = arr(x, 'B');
+    const alpha = d.alpha === undefined ? 1 : (d.alpha as number);
+    // op(A)[i, k] and op(B)[k, j] by the storage layouts in matmul.ts's header.
+    const a = (i: number, k: number) => (d.transA ? A[k * M + i] : A[i * K + k]);
+    const b = (k: number, j: number) => (d.transB ? B[j * K + k] : B[k * N + j]);
+    const C: number[] = [];
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a(i, k) * b(k, j);
+        let v = alpha * s;
+        if (d.bias) v += arr(x, 'bias')[j];
+        if (d.accumulate && x.C) v += x.C[i * N + j];
+        C.push(v);
+      }
+    }
+    return { C };
+  },
+  meanPoolForward(d, x) {
+    const [S, T, W] = [n(d, 'seqs'), n(d, 'T'), n(d, 'W')];
+    const X = arr(x, 'X'), lens = arr(x, 'lens');
+    const out: number[] = [];
+    for (let b = 0; b < S; b++) {
+      for (let c = 0; c < W; c++) {
+        let s = 0;
+        for (let t = 0; t < lens[b]; t++) s += X[(b * T + t) * W + c];
+        out.push(s / Math.max(lens[b], 1));
+      }
+    }
+    return { out };
+  },
+  meanPoolBackward(d, x) {
+    const [S, T, W] = [n(d, 'seqs'), n(d, 'T'), n(d, 'W')];
+    const dOut = arr(x, 'dOut'), lens = arr(x, 'lens');
+    const dX: number[] = [];
+    for (let b = 0; b < S; b++) for (let t = 0; t < T; t++) for (let c = 0; c < W; c++) dX.push(t < lens[b] ? dOut[b * W + c] / Math.max(lens[b], 1) : 0);
+    return { dX };
+  },
+  l2NormForward(d, x) {
+    const [R, W] = [n(d, 'rows'), n(d, 'W')];
+    const X = arr(x, 'X');
+    const Y: number[] = [];
+    for (let r = 0; r < R; r++) {
+      let q = 0;
+      for (let c = 0; c < W; c++) q += X[r * W + c] ** 2;
+      const inv = 1 / Math.sqrt(Math.max(q, 1e-12));
+      for (let c = 0; c < W; c++) Y.push(X[r * W + c] * inv);
+    }
+    return { Y };
+  },
+  l2NormBackward(d, x) {
+    const [R, W] = [n(d, 'rows'), n(d, 'W')];
+    const X = arr(x, 'X'), dY = arr(x, 'dY');
+    const dX: number[] = [];
+    for (let r = 0; r < R; r++) {
+      let q = 0;
+      for (let c = 0; c < W; c++) q += X[r * W + c] ** 2;
+      if (q > 1e-12) {
+        // d/dX of X / |X|: (dY - Y (Y . dY)) / |X|.
+        const inv = 1 / Math.sqrt(q);
+        let ydy = 0;
+        for (let c = 0; c < W; c++) ydy += X[r * W + c] * inv * dY[r * W + c];
+        for (let c = 0; c < W; c++) dX.push(inv * (dY[r * W + c] - X[r * W + c] * inv * ydy));
+      } else {
+        for (let c = 0; c < W; c++) dX.push(dY[r * W + c] / Math.sqrt(1e-12));
+      }
+    }
+    return { dX };
+  },
+  useEmbedding(d, x) {
+    const [S, T, W] = [n(d, 'seqs'), n(d, 'T'), n(d, 'W')];
+    const E = arr(x, 'E'), PE = arr(x, 'PE'), ids = arr(x, 'ids'), lens = arr(x, 'lens');
+    const X: number[] = [];
+    for (let b = 0; b < S; b++) {
+      for (let t = 0; t < T; t++) {
+        for (let c = 0; c < W; c++) X.push(t < lens[b] ? 2 * E[ids[b * T + t] * W + c] + PE[t * W + c] : 0);
+      }
+    }
+    return { X };
+  },
   softmaxCrossEntropy(d, x) {
     const [N, C] = [n(d, 'N'), n(d, 'C')];
     const Z = arr(x, 'Z'), y = arr(x, 'y'), w = arr(x, 'w');

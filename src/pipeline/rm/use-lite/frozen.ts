@@ -1,6 +1,6 @@
 // The frozen-encoder path of the USE-lite RM: the encoder turns each item's joint sequence (prompt [SEP] response)
 // into its 512-d embedding once; the embeddings become the "embedding table" of a bag RM with one row per item
-// (like rm/backbone.ts), so the existing cpu/webgpu trainers train the reward head unchanged. Exported country
+// (one table row of features per item), so the existing cpu/webgpu trainers train the reward head unchanged. Exported country
 // RMs put the trained head back on top of the encoder in ONNX (exportFrozenHeadOnnx).
 import type { MatOps } from '../../../gpu/matops.ts';
 import { initBagRM } from '../bag.ts';
