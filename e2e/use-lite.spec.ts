@@ -34,7 +34,7 @@ test('USE-lite: estimate before the run, encode + train in the worker, export th
 
   // Export the trained Chile scpo RM (encoder weights fetched from the model folder, head from the run).
   await page.getByTestId('export-button').click();
-  await page.getByTestId('export-onnx-method').selectOption('scpo');
+  await page.getByTestId('export-onnx-method-scpo').click();
   const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-onnx').click()]);
   const path = join(ARTIFACTS, 'downloads', dl.suggestedFilename());
   await dl.saveAs(path);

@@ -46,7 +46,7 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [option
   --lora-rank 8 --lora-alpha 16   use-lite: LoRA rank and alpha (scale alpha / rank)
   --threads N                use-lite lora/top: wasm matmul threads (default: the cores, at most 4)
   --feature-cache DIR|none   use-lite: keep encoder features between runs (default .cache/use-lite-features)
-  --encoder ort|wasm         use-lite encoder: onnxruntime-web (default, 1 thread) or our wasm-SIMD forward (all cores)
+  --encoder ort|wasm         use-lite encoder: onnxruntime-web (default) or our wasm-SIMD forward, both on the cores
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1       SCPO filter threshold and weight temperature
