@@ -4,7 +4,7 @@
 // GPU, utility processes; PSS shares pages fairly between them), sampled every 200 ms, peak and idle.
 // Needs a production build (`npx vite build`); prints the figures and saves bench/results/studio.json (and appends
 // the run to bench/results/studio-history.json, so before/after runs on the same machine sit side by side).
-// Usage: npm run bench:studio [-- --label <text>]
+// Usage: npm run bench:studio [-- --label <text>] [--workers N]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -29,22 +29,32 @@ function processTree(marker: string): number[] {
   return [...tree];
 }
 
-/** Sum of PSS (MiB) over the processes (from /proc/<pid>/smaps_rollup; processes that just ended count 0). */
-function pssMiB(pids: number[]): number {
-  let kb = 0;
+/** PSS (MiB) of each process by its Chromium role (--type=renderer, gpu-process, utility...; 'browser' for the root). */
+function pssByRole(pids: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
   for (const pid of pids) {
     try {
       const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-      if (m) kb += Number(m[1]);
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const role = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
+      if (m) out[role] = (out[role] ?? 0) + Number(m[1]) / 1024;
     } catch {
       // gone
     }
   }
-  return kb / 1024;
+  return out;
+}
+
+/** Sum of PSS (MiB) over the processes (from /proc/<pid>/smaps_rollup; processes that just ended count 0). */
+function pssMiB(pids: number[]): number {
+  return Object.values(pssByRole(pids)).reduce((a, b) => a + b, 0);
 }
 
 async function main(): Promise<void> {
-  const label = process.argv.includes('--label') ? process.argv[process.argv.indexOf('--label') + 1] : '';
+  const arg = (k: string) => (process.argv.includes(k) ? process.argv[process.argv.indexOf(k) + 1] : undefined);
+  const label = arg('--label') ?? '';
+  // --workers N: the studio's training workers (default: navigator.hardwareConcurrency), via its localStorage override.
+  const workers = arg('--workers');
   const dist = join(process.cwd(), 'dist');
   if (!existsSync(join(dist, 'index.html'))) throw new Error('no production build: run `npx vite build` first');
   const { server, url } = await startServer([{ prefix: '/', dir: dist }]);
@@ -64,15 +74,23 @@ async function main(): Promise<void> {
       }).observe({ type: 'longtask', buffered: true });
     });
     await page.goto(url + '/');
+    if (workers) {
+      await page.evaluate((n) => localStorage.setItem('scpo-studio.workers', n), workers);
+      await page.reload();
+    }
     await page.waitForFunction(() => window.__studio?.getState().dataStatus === 'ready', null, { timeout: 120_000 });
     await page.waitForTimeout(1000);
     const idlePss = pssMiB(processTree(marker));
     let peakPss = idlePss;
+    const t0 = performance.now();
+    let peakRoles: Record<string, number> = {};
+    let peakAt = 0;
     const sampler = setInterval(() => {
-      peakPss = Math.max(peakPss, pssMiB(processTree(marker)));
+      const roles = pssByRole(processTree(marker));
+      const total = Object.values(roles).reduce((a, b) => a + b, 0);
+      if (total > peakPss) (peakPss = total), (peakRoles = roles), (peakAt = performance.now() - t0);
     }, 200);
     const clickAt = await page.evaluate(() => performance.now());
-    const t0 = performance.now();
     await page.getByTestId('run-button').click();
     await page.waitForFunction(
       () => {
@@ -116,6 +134,8 @@ async function main(): Promise<void> {
         tableAtMs: Math.round(tableAt - clickAt),
       },
       peakChromiumPssMiB: Math.round(peakPss),
+      peakAtMs: Math.round(peakAt),
+      peakByRoleMiB: Object.fromEntries(Object.entries(peakRoles).map(([k, v]) => [k, Math.round(v)])),
       idleChromiumPssMiB: Math.round(idlePss),
       pageJsHeapMiB: heap === null ? null : Math.round(heap / 2 ** 20),
     };
@@ -126,6 +146,7 @@ async function main(): Promise<void> {
     console.log(`  long tasks            ${lt.count}, total ${lt.totalMs} ms, worst ${lt.worstMs} ms, ${lt.over100ms} over 100 ms`);
     console.log(`  longest (at ms)       ${lt.longest.map((t) => `${t.ms}@${t.atMs}`).join(', ')} (table at ${lt.tableAtMs})`);
     console.log(`  Chromium PSS          peak ${figures.peakChromiumPssMiB} MiB, idle ${figures.idleChromiumPssMiB} MiB (whole process tree)`);
+    console.log(`  at the peak (${(figures.peakAtMs / 1000).toFixed(1)} s)   ${Object.entries(figures.peakByRoleMiB).map(([k, v]) => `${k} ${v}`).join(', ')} MiB`);
     console.log(`  page JS heap at end   ${figures.pageJsHeapMiB ?? '-'} MiB`);
     const dir = join(process.cwd(), 'bench/results');
     mkdirSync(dir, { recursive: true });

@@ -269,7 +269,7 @@ export function BiasChart() {
 }
 
 export function EfficiencyChart() {
-  const eff = useStudio((s) => s.live.efficiency);
+  const eff = useDeferredValue(useStudio((s) => s.live.efficiency));
   const country = useStudio((s) => s.ui.country);
   const a = useAxes();
   const entry = own(eff, country);
@@ -300,9 +300,10 @@ export function EfficiencyChart() {
 }
 
 function useDistribution() {
-  const pairs = useStudio((s) => s.pairs);
-  const rPlus = useStudio((s) => s.live.rPlus);
-  const rMinus = useStudio((s) => s.live.rMinus);
+  // Deferred (like the live charts): the histograms appear in a background render when the scores arrive.
+  const pairs = useDeferredValue(useStudio((s) => s.pairs));
+  const rPlus = useDeferredValue(useStudio((s) => s.live.rPlus));
+  const rMinus = useDeferredValue(useStudio((s) => s.live.rMinus));
   const { country, cfg } = useScope();
   return useMemo(() => {
     if (!pairs || !rPlus || !rMinus) return null;
