@@ -26,7 +26,7 @@ function expectMatch(c: Comparison, what: string): void {
  * norm of the USE-lite transformer; each reference added to test/kernels/reference.ts must remove its op from this
  * list, and no new op can join it silently (the coverage test below pins it).
  */
-const TWIN_ONLY = new Set(['attentionBackward', 'attentionForward', 'layerNormBackward', 'layerNormForward']);
+const TWIN_ONLY = new Set<string>([]);
 
 /** The case's independent expected outputs: hand-computed, else the op's float64 reference; null when twin-only. */
 function expectedOf(op: string, c: (typeof files)[number]['cases'][number], dims: Record<string, number | boolean>, inputs: Record<string, ArrayLike<number> | undefined>) {
