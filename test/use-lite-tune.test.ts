@@ -57,7 +57,7 @@ describe('USE-lite fine-tuning session (tiny end to end)', () => {
     for (const run of r.runs) {
       expect(run.accFull).toBeGreaterThanOrEqual(0);
       expect(run.accFull).toBeLessThanOrEqual(1);
-      expect(r.margins[country][run.method]!.length).toBe(r.sets[country].train.length + r.sets[country].test.length);
+      expect(r.margins[country][run.method]!.length).toBe(r.sets[country].train.length + r.sets[country].val.length + r.sets[country].test.length);
     }
     expect(r.runs.find((x) => x.method === 'full_ft')!.losses).toHaveLength(3);
     expect(r.reports.editedRatios.train[country]).not.toBeNull();

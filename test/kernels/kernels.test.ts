@@ -22,11 +22,11 @@ function expectMatch(c: Comparison, what: string): void {
 
 /**
  * Ops whose generated cases have no float64 reference yet: their GPU output is checked against the twin only, and
- * the twin's generated cases are skipped (comparing the twin with itself proves nothing). Left: the attention
- * backward of the USE-lite transformer; each reference added to test/kernels/reference.ts must remove its op from this
+ * the twin's generated cases are skipped (comparing the twin with itself proves nothing). Left: attention and layer
+ * norm of the USE-lite transformer; each reference added to test/kernels/reference.ts must remove its op from this
  * list, and no new op can join it silently (the coverage test below pins it).
  */
-const TWIN_ONLY = new Set(['attentionBackward']);
+const TWIN_ONLY = new Set<string>([]);
 
 /** The case's independent expected outputs: hand-computed, else the op's float64 reference; null when twin-only. */
 function expectedOf(op: string, c: (typeof files)[number]['cases'][number], dims: Record<string, number | boolean>, inputs: Record<string, ArrayLike<number> | undefined>) {

@@ -253,70 +253,52 @@ export const REFERENCES: Record<string, Reference> = {
     }
     return { X };
   },
+  // Layer norm from its definition; the backward as the Jacobian-vector product of y = gamma xhat + beta with
+  // d xhat_i / d x_j = rstd (delta_ij - 1/W - xhat_i xhat_j / W) (O(W^2) per row: a different computation from the
+  // kernels' closed form). The backward uses the case's saved mean/rstd inputs, as the kernel does.
   layerNormForward(d, x) {
-    const [R, W] = [n(d, 'rows'), n(d, 'W')];
-    const X = arr(x, 'X'), gamma = arr(x, 'gamma'), beta = arr(x, 'beta');
-    const out = { Y: [] as number[], mean: [] as number[], rstd: [] as number[] };
+    const [R, W, eps] = [n(d, 'rows'), n(d, 'W'), Math.fround(n(d, 'eps'))];
+    const X = arr(x, 'X'), g = arr(x, 'gamma'), b = arr(x, 'beta');
+    const Y: number[] = [], mean: number[] = [], rstd: number[] = [];
     for (let r = 0; r < R; r++) {
       const row = Array.from({ length: W }, (_v, c) => X[r * W + c]);
-      const mu = row.reduce((a, b) => a + b, 0) / W;
-      const variance = row.reduce((a, b) => a + (b - mu) ** 2, 0) / W;
-      const rs = 1 / Math.sqrt(variance + n(d, 'eps'));
-      out.mean.push(mu);
-      out.rstd.push(rs);
-      for (let c = 0; c < W; c++) out.Y.push(gamma[c] * (row[c] - mu) * rs + beta[c]);
+      const mu = row.reduce((a, v) => a + v, 0) / W;
+      const rs = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mu) ** 2, 0) / W + eps);
+      row.forEach((v, c) => Y.push(g[c] * (v - mu) * rs + b[c]));
+      mean.push(mu);
+      rstd.push(rs);
     }
-    return out;
+    return { Y, mean, rstd };
   },
   layerNormBackward(d, x) {
     const [R, W] = [n(d, 'rows'), n(d, 'W')];
-    const X = arr(x, 'X'), gamma = arr(x, 'gamma'), mean = arr(x, 'mean'), rstd = arr(x, 'rstd'), dY = arr(x, 'dY');
-    const dX = d.accumulate && x.dX ? Array.from(x.dX) : new Array<number>(R * W).fill(0);
-    const dgamma = d.paramAccumulate && x.dgamma ? Array.from(x.dgamma) : new Array<number>(W).fill(0);
-    const dbeta = d.paramAccumulate && x.dbeta ? Array.from(x.dbeta) : new Array<number>(W).fill(0);
+    const X = arr(x, 'X'), g = arr(x, 'gamma'), mean = arr(x, 'mean'), rstd = arr(x, 'rstd'), dY = arr(x, 'dY');
+    const dX: number[] = [];
+    const P = d.paramGrad ? W : 0;
+    const dgamma = Array.from({ length: P }, (_v, c) => (d.paramAccumulate && x.dgamma ? x.dgamma[c] : 0));
+    const dbeta = Array.from({ length: P }, (_v, c) => (d.paramAccumulate && x.dbeta ? x.dbeta[c] : 0));
     for (let r = 0; r < R; r++) {
-      const xhat = Array.from({ length: W }, (_v, c) => (X[r * W + c] - mean[r]) * rstd[r]);
-      const g = Array.from({ length: W }, (_v, c) => dY[r * W + c] * gamma[c]);
-      const mg = g.reduce((a, b) => a + b, 0) / W;
-      const mgx = g.reduce((a, b, c) => a + b * xhat[c], 0) / W;
-      for (let c = 0; c < W; c++) {
-        dX[r * W + c] += rstd[r] * (g[c] - mg - xhat[c] * mgx);
-        dgamma[c] += dY[r * W + c] * xhat[c];
+      const xh = Array.from({ length: W }, (_v, c) => (X[r * W + c] - mean[r]) * rstd[r]);
+      for (let j = 0; j < W; j++) {
+        let s = 0;
+        for (let i = 0; i < W; i++) s += dY[r * W + i] * g[i] * rstd[r] * ((i === j ? 1 : 0) - 1 / W - (xh[i] * xh[j]) / W);
+        dX.push(d.accumulate && x.dX ? x.dX[r * W + j] + s : s);
+      }
+      for (let c = 0; c < P; c++) {
+        dgamma[c] += dY[r * W + c] * xh[c];
         dbeta[c] += dY[r * W + c];
       }
     }
-    const out: Record<string, number[]> = { dX };
-    if (d.paramGrad !== false) Object.assign(out, { dgamma, dbeta });
-    return out;
+    return { dX, dgamma, dbeta };
   },
+  // Masked attention from its definition: per (sequence, head) the score matrix S = scale Q K^T over the first
+  // len keys, P = softmax(S) by rows, A = P V; padded query rows 0. The backward recomputes P from qkv (not the
+  // case's saved P) and applies the softmax Jacobian dS_ij = sum_k dP_ik P_ik (delta_kj - P_ij) element by element.
   attentionForward(d, x) {
-    const [S, T, H, Dh] = [n(d, 'seqs'), n(d, 'T'), n(d, 'heads'), n(d, 'headDim')];
-    const qkv = arr(x, 'qkv'), lens = arr(x, 'lens');
-    const Wd = H * Dh;
-    const at = (b: number, t: number, part: number, h: number, e: number) => qkv[(b * T + t) * 3 * Wd + part * Wd + h * Dh + e];
-    const A = new Array<number>(S * T * Wd).fill(0);
-    const P = new Array<number>(S * H * T * T).fill(0);
-    for (let b = 0; b < S; b++) {
-      for (let h = 0; h < H; h++) {
-        for (let i = 0; i < lens[b]; i++) {
-          const sc: number[] = [];
-          for (let j = 0; j < lens[b]; j++) {
-            let dot = 0;
-            for (let e = 0; e < Dh; e++) dot += at(b, i, 0, h, e) * at(b, j, 1, h, e);
-            sc.push(dot * n(d, 'scale'));
-          }
-          const mx = Math.max(...sc);
-          const ex = sc.map((v) => Math.exp(v - mx));
-          const z = ex.reduce((a, v) => a + v, 0);
-          for (let j = 0; j < lens[b]; j++) {
-            const p = ex[j] / z;
-            P[((b * H + h) * T + i) * T + j] = p;
-            for (let e = 0; e < Dh; e++) A[(b * T + i) * Wd + h * Dh + e] += p * at(b, j, 2, h, e);
-          }
-        }
-      }
-    }
-    return { A, P };
+    return attentionRef(d, x, null);
+  },
+  attentionBackward(d, x) {
+    return attentionRef(d, x, arr(x, 'dA'));
   },
   softmaxCrossEntropy(d, x) {
     const [N, C] = [n(d, 'N'), n(d, 'C')];
@@ -337,3 +319,61 @@ export const REFERENCES: Record<string, Reference> = {
     return { dZ, lse, loss };
   },
 };
+
+/** attentionForward's outputs {A, P}, or with dA attentionBackward's {dqkv, dS}, in float64. */
+function attentionRef(d: Dims, x: Inputs, dA: Arr | null): Record<string, number[]> {
+  const [S, T, H, HD, scale] = [n(d, 'seqs'), n(d, 'T'), n(d, 'heads'), n(d, 'headDim'), Math.fround(n(d, 'scale'))];
+  const qkv = arr(x, 'qkv'), lens = arr(x, 'lens');
+  const Wd = H * HD;
+  const at = (b: number, t: number, part: number, h: number, e: number) => (b * T + t) * 3 * Wd + part * Wd + h * HD + e;
+  const A = new Array<number>(S * T * Wd).fill(0);
+  const Pout = new Array<number>(S * H * T * T).fill(0);
+  const dqkv = new Array<number>(S * T * 3 * Wd).fill(0);
+  const dSout = new Array<number>(S * H * T * T).fill(0);
+  for (let b = 0; b < S; b++) {
+    const L = lens[b];
+    for (let h = 0; h < H; h++) {
+      const P: number[][] = [];
+      for (let i = 0; i < L; i++) {
+        const s = Array.from({ length: L }, (_v, j) => {
+          let acc = 0;
+          for (let e = 0; e < HD; e++) acc += qkv[at(b, i, 0, h, e)] * qkv[at(b, j, 1, h, e)];
+          return scale * acc;
+        });
+        const mx = Math.max(...s);
+        const ex = s.map((v) => Math.exp(v - mx));
+        const z = ex.reduce((a, v) => a + v, 0);
+        P.push(ex.map((v) => v / z));
+      }
+      const base = (b * H + h) * T * T;
+      for (let i = 0; i < L; i++) {
+        for (let j = 0; j < L; j++) Pout[base + i * T + j] = P[i][j];
+        for (let e = 0; e < HD; e++) {
+          let acc = 0;
+          for (let j = 0; j < L; j++) acc += P[i][j] * qkv[at(b, j, 2, h, e)];
+          A[(b * T + i) * Wd + h * HD + e] = acc;
+        }
+      }
+      if (!dA) continue;
+      const dO = (i: number, e: number) => dA[(b * T + i) * Wd + h * HD + e];
+      for (let i = 0; i < L; i++) {
+        const dP = Array.from({ length: L }, (_v, j) => {
+          let acc = 0;
+          for (let e = 0; e < HD; e++) acc += dO(i, e) * qkv[at(b, j, 2, h, e)];
+          return acc;
+        });
+        for (let j = 0; j < L; j++) {
+          let ds = 0;
+          for (let k = 0; k < L; k++) ds += dP[k] * P[i][k] * ((k === j ? 1 : 0) - P[i][j]);
+          dSout[base + i * T + j] = ds;
+          for (let e = 0; e < HD; e++) {
+            dqkv[at(b, i, 0, h, e)] += scale * ds * qkv[at(b, j, 1, h, e)];
+            dqkv[at(b, j, 1, h, e)] += scale * ds * qkv[at(b, i, 0, h, e)];
+          }
+        }
+        for (let j = 0; j < L; j++) for (let e = 0; e < HD; e++) dqkv[at(b, j, 2, h, e)] += P[i][j] * dO(i, e);
+      }
+    }
+  }
+  return dA ? { dqkv, dS: dSout } : { A, P: Pout };
+}
