@@ -94,6 +94,33 @@ describe('USE-lite fine-tuning session (tiny end to end)', () => {
   }, 300_000);
 });
 
+describe('USE-lite top-layer tuning (tiny end to end)', () => {
+  it('tune top trains layer 1, the tanh layer and the head; layer 0 and the embeddings stay the global arrays', async () => {
+    const country = Object.keys(data.countries).sort((a, b) => data.countries[b].pairs - data.countries[a].pairs)[0];
+    const config = resolveConfig({ countries: [country], majority: [country], methods: ['start', 'full_ft'], steps: 2, batch: 4, evalPoints: 1, efficiency: false, seed: 1 });
+    let tuned: UseLiteRM | null = null;
+    const out = await runUseLiteTuneSession({
+      data,
+      params: model.params!,
+      tokenizer: model.tokenizer,
+      ops,
+      config,
+      tune: 'top',
+      seqLen: 10,
+      globalHead: { maxPairs: 20, steps: 5 },
+      onModel: (_c, _m, rm) => {
+        tuned = rm;
+      },
+    });
+    expect(out.rmInfo).toMatchObject({ tune: 'top', trained: 'layer 1, tanh layer, head' });
+    const rm = tuned as UseLiteRM | null;
+    expect(rm?.lora).toBeNull();
+    const g = out.globalRM.model.tensors;
+    for (const n of ['E', 'L0.qkv.W', 'L0.ff2.W']) expect(rm!.model.tensors[n]).toBe(g[n]);
+    for (const n of ['L1.qkv.W', 'L1.ln2.g', 'tanh.W', 'head.w']) expect(rm!.model.tensors[n]).not.toEqual(g[n]);
+  }, 300_000);
+});
+
 describe('CLI flags of the USE-lite fine-tuning', () => {
   it('parses --tune, --seq-len, --lora-rank/--lora-alpha, --threads; lora is the default', () => {
     const o = parseCli(['--data', 'synthetic', '--rm', 'use-lite', '--seq-len', '32', '--lora-rank', '4', '--lora-alpha', '8', '--threads', '2']);
