@@ -140,7 +140,7 @@ describe('scpo CLI', () => {
     const diffs = per.map((p) => p.avg.scpo - p.avg.full_ft);
     expect(rep.paired.scpo_vs_full_ft.full.meanDiff).toBeCloseTo(diffs.reduce((a, b) => a + b, 0) / 3, 9);
     expect(rep.paired.scpo_vs_start.full.n).toBe(3);
-  });
+  }, 300_000); // three seeds; ~30 s alone, several times that on a loaded 2-core machine
 
   it('--strict stops at the first bad row with file:line:field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scpo-bad-'));

@@ -1,5 +1,6 @@
 // The studio's state shape and its pure actions: (state, args) -> partial state. The zustand store (store.ts)
 // applies them; side effects (worker, IndexedDB, URL) live in runner.ts. Components stay thin.
+import type { SeedsReport } from '../pipeline/seeds.ts';
 import type { EfficiencyEntry } from '../pipeline/eval.ts';
 import type { ExperimentConfig, ExperimentEvent, ExperimentResult, LivePoint, Phase, RunResult } from '../pipeline/experiment.ts';
 import { DEFAULT_CONFIG } from '../pipeline/experiment.ts';
@@ -94,6 +95,8 @@ export interface StudioState {
   /** 'partial': the finished runs of a run a reload interrupted (no result yet; it can be resumed). */
   resultOrigin: 'run' | 'import' | 'restored' | 'partial' | null;
   resultSavedAt: string | null;
+  /** The imported folder's seeds_report.json (a CLI `--seeds` run), shown in the results view; null otherwise. */
+  seeds: SeedsReport | null;
   interrupted: PendingRun | null;
   ui: UiState;
   notices: Notice[];
@@ -144,6 +147,7 @@ export function initialState(): StudioState {
     result: null,
     resultOrigin: null,
     resultSavedAt: null,
+    seeds: null,
     interrupted: null,
     ui: { theme: 'system', tab: 'charts', country: DEFAULT_CONFIG.countries[0], metric: 'both', marginMethod: 'scpo', educator: null, present: false },
     notices: [],
@@ -216,6 +220,7 @@ export function startRun(s: StudioState, id: number, config: ExperimentConfig, n
     result: null,
     resultOrigin: null,
     resultSavedAt: null,
+    seeds: null,
     interrupted: null,
     dataError: null,
     ui: config.countries.includes(s.ui.country) ? s.ui : { ...s.ui, country: config.countries[0] },
@@ -351,6 +356,7 @@ export function applyMessage(s: StudioState, msg: FromWorker, now: number): P {
         result: r,
         resultOrigin: 'run',
         resultSavedAt: null,
+        seeds: null,
         run: { ...s.run, status: 'done', message: 'done', endedAt: now, phase: 'done', stepFraction: 0 },
         live: { ...s.live, points: { ...s.live.points, ...points }, runs: r.runs, efficiency, rPlus: r.rPlus, rMinus: r.rMinus },
       };
@@ -390,6 +396,7 @@ export function showBundle(s: StudioState, b: RunBundle, origin: 'import' | 'res
     result: r,
     resultOrigin: origin,
     resultSavedAt: b.savedAt,
+    seeds: null,
     summary: b.summary ?? s.summary,
     // Without its own pairs a bundle may only borrow the loaded ones when they come from the same source.
     items: b.items ?? (s.summary?.source === r.source ? s.items : null),
@@ -427,6 +434,7 @@ export function showPartial(s: StudioState, p: PendingRun): P {
     result: null,
     resultOrigin: 'partial',
     resultSavedAt: null,
+    seeds: null,
     config: p.config,
     live: { ...emptyLive(), ...liveOfRuns(runs) },
     run: { ...idleRun(), status: 'idle', message: `interrupted: ${trained} run${trained === 1 ? '' : 's'} finished`, config: p.config },

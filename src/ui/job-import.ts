@@ -1,6 +1,7 @@
 // "Import run…" for report folders: the PyTorch job's --out folder (or the CLI's), picked as a folder or as a zip,
 // becomes a RunBundle the studio shows like a browser run; a saved run bundle (.json) still imports as before.
 import { importReportFolder, pickReportFolder } from '../pipeline/job/import.ts';
+import type { SeedsReport } from '../pipeline/seeds.ts';
 import { parseBundle } from './export.ts';
 import type { RunBundle } from './export.ts';
 import { unzip } from './unzip.ts';
@@ -9,6 +10,8 @@ export interface ImportedFiles {
   bundle: RunBundle;
   /** What to tell the user about where the run came from (engine, processes, device, time). */
   origin: string;
+  /** The folder's seeds_report.json when it has one (a CLI --seeds run). */
+  seeds: SeedsReport | null;
 }
 
 /** A name for what was picked: the file, or the folder of a directory pick. */
@@ -21,7 +24,7 @@ export async function readRunFiles(files: readonly File[]): Promise<ImportedFile
   if (files.length === 0) throw new Error('nothing was chosen');
   const one = files.length === 1 ? files[0] : null;
   if (one && /\.json$/i.test(one.name) && one.name !== 'run.json') {
-    return { bundle: parseBundle(await one.text()), origin: 'a saved studio run' };
+    return { bundle: parseBundle(await one.text()), origin: 'a saved studio run', seeds: null };
   }
   const texts: Record<string, string> = {};
   if (one && /\.zip$/i.test(one.name)) {
@@ -36,5 +39,5 @@ export async function readRunFiles(files: readonly File[]): Promise<ImportedFile
   }
   const imp = importReportFolder(texts);
   const finished = typeof imp.provenance.finishedAt === 'string' ? imp.provenance.finishedAt : '';
-  return { bundle: { result: imp.result, summary: imp.summary, items: null, pairs: null, savedAt: finished }, origin: imp.origin };
+  return { bundle: { result: imp.result, summary: imp.summary, items: null, pairs: null, savedAt: finished }, origin: imp.origin, seeds: imp.seeds };
 }

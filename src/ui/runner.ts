@@ -263,11 +263,11 @@ export function dismissInterrupted(): void {
 export async function importRunFiles(files: File[]): Promise<void> {
   const name = pickedName(files);
   try {
-    const { bundle, origin } = await readRunFiles(files);
+    const { bundle, origin, seeds } = await readRunFiles(files);
     update((s) => {
       const shown = A.showBundle(s, bundle, 'import');
       // backend: null so the badge names the imported run's engine (result.backend), not this page's last backend.
-      return { ...shown, backend: null, run: { ...(shown.run as A.RunState), message: `imported: ${origin}` }, ...A.addNotice(s, 'info', `Imported ${name}: ${origin}.`) };
+      return { ...shown, seeds, backend: null, run: { ...(shown.run as A.RunState), message: `imported: ${origin}` }, ...A.addNotice(s, 'info', `Imported ${name}: ${origin}.`) };
     });
   } catch (e) {
     notice('error', `Could not import ${name}: ${e instanceof Error ? e.message : String(e)}`);

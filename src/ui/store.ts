@@ -3,6 +3,7 @@ import { create } from 'zustand';
 import type { StudioState } from './actions.ts';
 import { initialState } from './actions.ts';
 import { macroByMethod } from './derive.ts';
+import { macroBars, pairedSentences } from './derive/seeds.ts';
 
 export const useStudio = create<StudioState>()(() => initialState());
 
@@ -55,6 +56,7 @@ export function snapshot(s: StudioState = useStudio.getState()) {
       ? { source: s.result.source, backend: s.result.backend, reports: s.result.reports, timings: s.result.timings, runs: s.result.runs.length }
       : null,
     resultOrigin: s.resultOrigin,
+    seeds: s.seeds ? { seeds: s.seeds.seeds, bars: macroBars(s.seeds, 'full'), paired: pairedSentences(s.seeds, 'full') } : null,
     interrupted: s.interrupted
       ? { startedAt: s.interrupted.startedAt, progress: s.interrupted.progress, label: s.interrupted.label, runs: s.interrupted.runs?.length ?? 0 }
       : null,

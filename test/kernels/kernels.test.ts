@@ -3,7 +3,7 @@
 // in the case file, or, for generated cases ("expected": "twin"), the float64 reference of test/kernels/reference.ts.
 // Both the twin and the GPU are checked against it (and the GPU against the twin).
 import { afterAll, describe, expect, it } from 'vitest';
-import { KERNELS } from '../../src/gpu/kernels/index.ts';
+import { KERNELS, OP_TABLE } from '../../src/gpu/kernels/index.ts';
 import { runProgram } from '../../src/gpu/kernels/runtime.ts';
 import { compareOutputs, ErrorStats, loadCaseFiles, materialize, skipReason, type Comparison } from './runner.ts';
 import { getTestGpu, withErrorScope } from './gpu.ts';
@@ -38,6 +38,16 @@ function expectedOf(op: string, c: (typeof files)[number]['cases'][number], dims
   }
   return ref(dims, inputs);
 }
+
+describe('OP_TABLE (the gradient review table in kernels/index.ts)', () => {
+  it('names only registered kernels, and lists every registered training kernel', () => {
+    // Evaluation-only kernels have no gradient to review.
+    const evalOnly = new Set(['reduceSum', 'pairAccuracy']);
+    const named = OP_TABLE.flatMap((r) => [r.forward, r.backward]).filter((k): k is NonNullable<typeof k> => k !== null);
+    for (const k of named) expect(KERNELS[k], `${k} in OP_TABLE`).toBeDefined();
+    for (const k of Object.keys(KERNELS)) if (!evalOnly.has(k)) expect(named, `kernel ${k} missing from OP_TABLE`).toContain(k);
+  });
+});
 
 describe('kernel references', () => {
   it('every op with generated cases has a float64 reference, except the listed twin-only ones', () => {

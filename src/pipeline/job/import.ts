@@ -5,6 +5,8 @@
 import { resolveConfig } from '../experiment.ts';
 import type { ExperimentResult, LivePoint, Reports, RunResult } from '../experiment.ts';
 import type { RunInfo } from '../report.ts';
+import type { SeedsReport, SummaryTable } from '../seeds.ts';
+import type { PairedComparison, Summary } from '../stats.ts';
 import { ConfigError, METHODS } from '../types.ts';
 import type { Method } from '../types.ts';
 
@@ -17,6 +19,8 @@ export const REPORT_FILES = {
 } as const;
 export const RUN_FILE = 'run.json';
 export const JOB_RESULT_FILE = 'job_result.json';
+/** Written by the CLI's `--seeds` next to the per-seed folders seed-<s>/ (see seeds.ts). */
+export const SEEDS_FILE = 'seeds_report.json';
 
 export interface ImportedRun {
   result: ExperimentResult;
@@ -25,6 +29,8 @@ export interface ImportedRun {
   provenance: Record<string, unknown>;
   /** A one-line description for the studio: engine, processes, device, wall time. */
   origin: string;
+  /** The folder's seeds_report.json (a `--seeds` run), validated; null when there is none. */
+  seeds: SeedsReport | null;
 }
 
 type Obj = Record<string, unknown>;
@@ -77,6 +83,9 @@ export function pickReportFolder(paths: string[]): { dir: string; names: Record<
   const dir = runs[0].slice(0, runs[0].length - RUN_FILE.length);
   const names: Record<string, string> = {};
   for (const p of paths) if (p.startsWith(dir) && !p.slice(dir.length).includes('/')) names[p.slice(dir.length)] = p;
+  // A `--seeds` --out folder has run.json only in seed-<s>/; its seeds_report.json is one level up.
+  const parent = /(^|\/)seed-[^/]+\/$/.exec(dir) ? dir.slice(0, dir.replace(/\/$/, '').lastIndexOf('/') + 1) : null;
+  if (parent !== null && !names[SEEDS_FILE] && paths.includes(parent + SEEDS_FILE)) names[SEEDS_FILE] = parent + SEEDS_FILE;
   return { dir, names };
 }
 
@@ -122,6 +131,7 @@ export function importReportFolder(files: Record<string, string>): ImportedRun {
       rMinus = Float32Array.from(nums(detail.rMinus));
     }
   }
+  const seeds = typeof files[SEEDS_FILE] === 'string' ? parseSeedsReport(files[SEEDS_FILE]) : null;
   const provenance: Obj = isObj(run.job) ? run.job : { engine: 'scpo-studio CLI', versions: run.versions ?? null };
   const timings: Record<string, number> = {};
   if (isObj(run.timings)) for (const [k, v] of Object.entries(run.timings)) if (typeof v === 'number') timings[k] = v;
@@ -133,6 +143,73 @@ export function importReportFolder(files: Record<string, string>): ImportedRun {
     result: { config, source, backend, rPlus, rMinus, sets, runs, margins, reports: reports as unknown as Reports, timings },
     summary: data ? (data as unknown as RunInfo['data']) : null,
     provenance,
-    origin: `${backend}${wall}`,
+    origin: `${backend}${wall}${seeds ? `, over ${seeds.seeds.length} seeds` : ''}`,
+    seeds,
+  };
+}
+
+// JSON writes NaN (sd of one seed, a country without an edited set) as null: read null back as NaN.
+function numOrNaN(v: unknown, where: string): number {
+  if (v === null) return Number.NaN;
+  if (typeof v !== 'number') throw new ConfigError(`${SEEDS_FILE}: ${where}: expected a number, got ${JSON.stringify(v ?? null)}`);
+  return v;
+}
+
+function pairOf(v: unknown, where: string): [number, number] {
+  if (!Array.isArray(v) || v.length !== 2) throw new ConfigError(`${SEEDS_FILE}: ${where}: expected [low, high]`);
+  return [numOrNaN(v[0], `${where}[0]`), numOrNaN(v[1], `${where}[1]`)];
+}
+
+function summaryOf(v: unknown, where: string): Summary {
+  const o = obj(v, `${SEEDS_FILE}: ${where}`);
+  return {
+    n: numOrNaN(o.n, `${where}.n`),
+    mean: numOrNaN(o.mean, `${where}.mean`),
+    sd: numOrNaN(o.sd, `${where}.sd`),
+    ci95: pairOf(o.ci95, `${where}.ci95`),
+    values: Array.isArray(o.values) ? o.values.map((x, i) => numOrNaN(x, `${where}.values[${i}]`)) : [],
+  };
+}
+
+function tableOf(v: unknown, where: string): SummaryTable {
+  const out: SummaryTable = {};
+  for (const [row, byM] of Object.entries(obj(v, `${SEEDS_FILE}: ${where}`))) {
+    out[row] = {};
+    for (const [m, sm] of Object.entries(obj(byM, `${SEEDS_FILE}: ${where}.${row}`))) {
+      if (!(METHODS as readonly string[]).includes(m)) throw new ConfigError(`${SEEDS_FILE}: ${where}.${row}: unknown method ${JSON.stringify(m)}`);
+      out[row][m as Method] = summaryOf(sm, `${where}.${row}.${m}`);
+    }
+  }
+  return out;
+}
+
+function pairedOf(v: unknown, where: string): PairedComparison {
+  const o = obj(v, `${SEEDS_FILE}: ${where}`);
+  const f = (k: string) => numOrNaN(o[k], `${where}.${k}`);
+  return { n: f('n'), meanDiff: f('meanDiff'), sdDiff: f('sdDiff'), ci95: pairOf(o.ci95, `${where}.ci95`), t: f('t'), p: f('p'), wins: f('wins'), losses: f('losses'), ties: f('ties') };
+}
+
+/** seeds_report.json validated field by field (errors name the file and the field); NaN where the file has null. */
+export function parseSeedsReport(text: string): SeedsReport {
+  const o = obj(parse({ [SEEDS_FILE]: text }, SEEDS_FILE), SEEDS_FILE);
+  if (!Array.isArray(o.seeds) || o.seeds.length === 0) throw new ConfigError(`${SEEDS_FILE}: seeds: expected a non-empty array of seeds`);
+  const seeds = o.seeds.map((x, i) => numOrNaN(x, `seeds[${i}]`));
+  const er = obj(o.editedRatios ?? {}, `${SEEDS_FILE}: editedRatios`);
+  const nan: Summary = { n: 0, mean: Number.NaN, sd: Number.NaN, ci95: [Number.NaN, Number.NaN], values: [] };
+  const paired: SeedsReport['paired'] = {};
+  for (const [k, c] of Object.entries(obj(o.paired ?? {}, `${SEEDS_FILE}: paired`))) {
+    const co = obj(c, `${SEEDS_FILE}: paired.${k}`);
+    paired[k] = { full: pairedOf(co.full, `paired.${k}.full`), partial: pairedOf(co.partial, `paired.${k}.partial`) };
+  }
+  return {
+    seeds,
+    full: tableOf(o.full, 'full'),
+    partial: tableOf(o.partial, 'partial'),
+    validation: o.validation === undefined ? {} : tableOf(o.validation, 'validation'),
+    editedRatios: {
+      train: er.train === undefined ? nan : summaryOf(er.train, 'editedRatios.train'),
+      test: er.test === undefined ? nan : summaryOf(er.test, 'editedRatios.test'),
+    },
+    paired,
   };
 }

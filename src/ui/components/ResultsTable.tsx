@@ -9,6 +9,7 @@ import { fmt, resultsTable } from '../derive.ts';
 import { useStudio } from '../store.ts';
 import { ABLATIONS, collapsedMethods, FULL_LOSS_TOLERANCE, highlightRow, partialLabel } from '../story.ts';
 import { METHOD_COLORS } from './common.tsx';
+import { SeedsPanel } from './SeedsPanel.tsx';
 
 function delta(d: number | null) {
   if (d === null) return null;
@@ -137,6 +138,7 @@ export function ResultsTable() {
           <Row r={avg} methods={methods} isAvg />
         </tfoot>
       </table>
+      <SeedsPanel />
     </div>
   );
 }
