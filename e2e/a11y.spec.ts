@@ -127,7 +127,11 @@ test('Escape from the pair view and the guided tour returns the focus where it w
   await page.getByTestId('tab-pairs').click();
   const row = page.locator('[data-testid=pair-row][tabindex="0"]');
   await row.focus();
+  const before = await page.evaluate(() => document.activeElement?.getAttribute('data-pos'));
   await page.keyboard.press('ArrowDown');
+  // The roving focus moves on the next animation frame: wait for it, as a user would, before opening the pair
+  // (pressing Enter inside that frame opened the old row and the late focus then left the dialog).
+  await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-pos'))).not.toBe(before);
   const idx = await page.evaluate(() => document.activeElement?.getAttribute('data-index'));
   await page.keyboard.press('Enter');
   await expect(page.getByTestId('pair-detail')).toBeVisible();

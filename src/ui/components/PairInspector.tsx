@@ -166,6 +166,9 @@ export function PairInspector() {
     const i = selected;
     setSelected(null);
     requestAnimationFrame(() => {
+      // Not when the user has already put the focus elsewhere within that frame (e.g. clicked the search box).
+      const active = document.activeElement;
+      if (active !== null && active !== document.body) return;
       const row = i === null ? null : scrollRef.current?.querySelector<HTMLElement>(`[data-index="${i}"]`);
       (row ?? scrollRef.current)?.focus();
     });
@@ -204,7 +207,15 @@ export function PairInspector() {
     const next = Math.max(0, Math.min(rows.length - 1, pos));
     setFocusPos(next);
     virt.scrollToIndex(next, { align: 'auto' });
-    requestAnimationFrame(() => scrollRef.current?.querySelector<HTMLElement>(`[data-pos="${next}"]`)?.focus());
+    // Only while the focus is still in the list (or was dropped to the body because the virtualizer unmounted the
+    // old row): a key pressed within that frame (Enter opens the pair view) must not have its focus taken back.
+    requestAnimationFrame(() => {
+      const list = scrollRef.current;
+      const active = document.activeElement;
+      if (list && (active === null || active === document.body || list.contains(active))) {
+        list.querySelector<HTMLElement>(`[data-pos="${next}"]`)?.focus();
+      }
+    });
   };
   const rowKeys = (e: { key: string; preventDefault: () => void }, pos: number, pairIndex: number) => {
     const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? rowH * 10) / rowH) - 1);
