@@ -309,11 +309,7 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
       globalRm: describeModel(msg.model),
     };
     sink.flush();
-    // The result's typed arrays are not used here again: move them to the page instead of copying.
-    const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
-    for (const byMethod of Object.values(result.margins)) {
-      for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
-    }
+    const transfer = resultTransfers(result);
     // Saved as the last run from here (IndexedDB works in workers), so the page's thread never clones every pair and
     // text; the copy of the result's arrays is taken before they are transferred to the page.
     const savedAt = new Date().toISOString();
@@ -378,10 +374,7 @@ async function runUseLite(
     trainedUseLite = tt;
     const { result } = session;
     sink.flush();
-    const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
-    for (const byMethod of Object.values(result.margins)) {
-      for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
-    }
+    const transfer = resultTransfers(result);
     post({ type: 'result', id: msg.id, result }, transfer);
     return;
   }
@@ -405,14 +398,20 @@ async function runUseLite(
   trainedUseLite = t;
   const { result } = session;
   sink.flush();
-  const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
-  for (const byMethod of Object.values(result.margins)) {
-    for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
-  }
+  const transfer = resultTransfers(result);
   post({ type: 'result', id: msg.id, result }, transfer);
 }
 
 let trainedUseLite: UseLiteTrained | UseLiteTuned | null = null;
+
+/** A finished result's typed arrays are not used in this worker again: moved to the page instead of copied. */
+function resultTransfers(result: ExperimentResult): Transferable[] {
+  const transfer: Transferable[] = [result.rPlus.buffer, result.rMinus.buffer];
+  for (const byMethod of Object.values(result.margins)) {
+    for (const m of Object.values(byMethod)) if (m) transfer.push(m.buffer);
+  }
+  return transfer;
+}
 
 /** Loads the RM and keeps the bytes of its ONNX file (for the onnxruntime-web scorer). */
 async function loadModelFiles(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
