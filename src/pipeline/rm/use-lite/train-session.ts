@@ -7,6 +7,7 @@
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { Backend } from '../../../gpu/backend.ts';
 import type { MatOps } from '../../../gpu/matops.ts';
+import type { GradPeer } from './data-parallel.ts';
 import { runExperiment } from '../../experiment.ts';
 import type { CompletedRuns, ExperimentConfig, ExperimentEvent, ExperimentResult } from '../../experiment.ts';
 import { plannedSteps, train, type RunControl } from '../../train/loop.ts';
@@ -48,6 +49,11 @@ export interface UseLiteTuneSessionInputs {
   /** Pairs per micro-batch (activations are kept for one at a time). Default 8. */
   microBatch?: number;
   /**
+   * Data-parallel peers of the cpu trainers and the global scorer (data-parallel.ts; e.g. startUseLitePeers in
+   * Node): each step's micro-batches and each scoring pass are shared with them. `ops` should then be one thread.
+   */
+  peers?: readonly GradPeer[];
+  /**
    * The country runs' backend (e.g. the webgpu one from selectUseLiteBackend); default the cpu trainer on `ops`,
    * which is also where a run continues if this backend loses its device. The global head always trains on cpu.
    */
@@ -82,7 +88,7 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
   emit({ type: 'phase', phase: 'load', done: 0, total: 1, label: `tokenizing ${data.items.length} texts (USE-lite)` });
   const encoded = encodeUseItems(inp.tokenizer, data.items, seqLen);
   const timings: Record<string, number> = { tokenizeMs: Date.now() - t0 };
-  const backend = useLiteCpuBackend({ ops: inp.ops, microBatch: inp.microBatch });
+  const backend = useLiteCpuBackend({ ops: inp.ops, microBatch: inp.microBatch, peers: inp.peers });
 
   // Global RM: the pretrained encoder with a linear head trained on pooled training users (frozen encoder:
   // embeddings are computed once per item and cached by the head trainer).
@@ -120,7 +126,7 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
   // Global scores through a head-mode trainer on the same frozen tensors: it reuses the cached embeddings. Only the
   // items a report uses are encoded: every pair of the selected countries, the TEST pairs of the majority countries
   // (the bias view); the majority's training pairs (most of the data: US + UK) get NaN, as pairs outside the run do.
-  const scorer = new UseLiteCpuTrainer({ ...globalRM, tune: 'head' }, gOpt, { ops: inp.ops });
+  const scorer = new UseLiteCpuTrainer({ ...globalRM, tune: 'head' }, gOpt, { ops: inp.ops, peers: inp.peers });
   const needed = new Set<number>();
   const selected = new Set(inp.config.countries);
   const majority = new Set(inp.config.majority);
@@ -161,7 +167,7 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
       ...(inp.tune === 'lora' ? { lora: { rank: lora.rank, alpha: lora.alpha, targets: 'qkv, out, ff1, ff2 of both layers; plus the head' } } : { trained: 'layer 1, tanh layer, head' }),
       input: { maxLen: seqLen, separator: USE_SEP_PIECE, truncation: 'prompt end first, then response end' },
       head: { kind: 'linear', on: 'USE-lite embedding (512)' },
-      matmul: inp.ops.name,
+      matmul: inp.peers?.length ? `${inp.ops.name}, data-parallel over ${1 + inp.peers.length} threads` : inp.ops.name,
       globalRm: {
         trainedOn: 'pooled training users of all countries (split train only; no test user); frozen encoder, linear head',
         data: data.source,
