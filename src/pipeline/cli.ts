@@ -429,6 +429,11 @@ async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string)
   result.timings.wallMs = Date.now() - t0;
   process.stdout.write(escapeControls(formatTable(result), true) + '\n');
   log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
+  const work = rmInfo.work as { trainTokens: number; forwardTokens: number; tflop: number; gpuSecondsAt10Tflops: number } | undefined;
+  if (work) {
+    log(`work: ${work.tflop.toFixed(1)} TFLOP of matmul (${(work.trainTokens / 1e6).toFixed(2)}M tokens trained, ${(work.forwardTokens / 1e6).toFixed(2)}M forwarded): ` +
+      `${(work.tflop * 1e3 / (result.timings.wallMs / 1000)).toFixed(1)} GFLOP/s here; ~${work.gpuSecondsAt10Tflops < 10 ? work.gpuSecondsAt10Tflops.toFixed(2) : work.gpuSecondsAt10Tflops.toFixed(0)} s on a GPU sustaining 10 TFLOP/s (run.json rm.work)`);
+  }
   if (o.out) {
     const files = reportFiles(result, { data: summarizeData(data), globalRm: 'train', rm: rmInfo, versions: { app: APP_VERSION, node: process.version } });
     files['report.csv'] = reportCsv(result);
