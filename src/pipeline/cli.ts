@@ -454,9 +454,13 @@ export function describeError(e: unknown): { code: number; line: string } {
   return { code: 1, line: `internal error: ${safeMessage(msg)}` };
 }
 
-const isEntry = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isEntry) {
-  main(process.argv.slice(2)).then(
+/**
+ * Runs `main` when `moduleUrl` is the script node was started with: exit with its code; an error becomes one line
+ * (describeError: no stack trace unless SCPO_DEBUG is set). Shared by the scpo and ppo CLIs.
+ */
+export function runIfEntry(moduleUrl: string, run: (argv: string[]) => Promise<number>): void {
+  if (process.argv[1] === undefined || resolve(process.argv[1]) !== fileURLToPath(moduleUrl)) return;
+  run(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
       const { code, line } = describeError(e);
@@ -467,3 +471,5 @@ if (isEntry) {
     },
   );
 }
+
+runIfEntry(import.meta.url, main);
