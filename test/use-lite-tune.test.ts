@@ -65,6 +65,15 @@ describe('USE-lite fine-tuning session (tiny end to end)', () => {
     expect(r.reports.editedRatios.train[country]).not.toBeNull();
     expect(out.rmInfo).toMatchObject({ kind: 'use-lite', tune: 'lora', lora: { rank: 4, alpha: 8 }, input: { maxLen: 12 } });
     expect((out.rmInfo.globalRm as { trainedOn: string }).trainedOn).toMatch(/split train only; no test user/);
+    // The work record: every joint sequence of this fixture is cut to the 12 tokens, so the trained tokens are
+    // 2 trained runs x 3 steps x 4 pairs x 2 sequences x 12; the FLOPs follow from the per-token constants.
+    expect(Math.min(...Array.from({ length: out.encoded.count }, (_, k) => jointLength(out.encoded, k, 12)))).toBe(12);
+    const work = out.rmInfo.work as { trainTokens: number; forwardTokens: number; tflop: number; gpuSecondsAt10Tflops: number };
+    expect(work.trainTokens).toBe(2 * 3 * 4 * 2 * 12);
+    expect(work.forwardTokens % 12).toBe(0);
+    expect(work.forwardTokens).toBeGreaterThan(0);
+    expect(work.tflop).toBeCloseTo((work.trainTokens * 19.2e6 + work.forwardTokens * 9.6e6) / 1e12, 12);
+    expect(work.gpuSecondsAt10Tflops).toBeCloseTo(work.tflop / 10, 12);
     // The country RMs are LoRA-tuned: adapters moved, the encoder's frozen weights are the global RM's arrays.
     const rm = models[`${country}/scpo`];
     expect(rm.lora).not.toBeNull();

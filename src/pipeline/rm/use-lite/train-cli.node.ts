@@ -13,7 +13,7 @@ import { getNodeGpu } from '../../../gpu/node-webgpu.node.ts';
 import type { BackendPreference } from '../../../gpu/select.ts';
 import { selectUseLiteBackend } from '../../../gpu/use-lite-webgpu.ts';
 import { createWasmMatOps } from '../../../gpu/wasm/matops.ts';
-import type { ExperimentConfig, ExperimentEvent } from '../../experiment.ts';
+import type { CompletedRuns, ExperimentConfig, ExperimentEvent } from '../../experiment.ts';
 import { ConfigError, type PreferenceData } from '../../types.ts';
 import { loadUseLiteModel } from '../../use-lite-cli.node.ts';
 import type { LoraConfig, TuneMode } from './spec.ts';
@@ -33,6 +33,8 @@ export interface UseLiteTuneCliRun {
   /** The country runs' backend by select.ts's policy (default cpu): webgpu runs the WGSL trainer, cpu is its fallback. */
   backend?: BackendPreference;
   onEvent: (e: ExperimentEvent) => void;
+  /** Finished runs to reuse (`--resume`). */
+  completed?: CompletedRuns;
   log: (s: string) => void;
   modelDir?: string;
 }
@@ -79,6 +81,7 @@ export async function runUseLiteTuneCli(o: UseLiteTuneCliRun): Promise<UseLiteTu
       lora: o.lora,
       seqLen,
       onEvent: o.onEvent,
+      completed: o.completed,
     });
   } finally {
     backend?.dispose?.();
