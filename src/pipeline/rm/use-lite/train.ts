@@ -451,7 +451,9 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     const per = want === 'emb' ? d : 1;
     const out = new Float32Array(idx.length * per);
     const P = 1 + this.peers.length;
-    const cb = this.scoreBatch;
+    // Chunks of scoreBatch items, smaller when there are too few for every thread to get one (e.g. a head-training
+    // batch of 64 new items over 2 threads); a sequence's forward does not depend on its chunk.
+    const cb = Math.min(this.scoreBatch, Math.ceil(idx.length / P));
     const chunks = Math.ceil(idx.length / cb);
     const take = (g: number): Int32Array => {
       const r: number[] = [];
@@ -643,7 +645,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     const idx = indices ?? Int32Array.from({ length: items.count }, (_, i) => i);
     const out = new Float32Array(idx.length);
     const d = this.view.config.modelDim;
-    if (this.peers.length > 0 && idx.length > this.scoreBatch) {
+    if (this.peers.length > 0 && idx.length > 1) {
       if (this.rm.tune !== 'head') return this.encodeParallel(items, idx, 'scores');
       await this.prefetchEmbeddings(items, idx);
     }
