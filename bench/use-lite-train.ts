@@ -9,13 +9,16 @@
 //   tfjs-wasm    the same LoRA model in TensorFlow.js ops on its wasm backend (SIMD; 1 thread: threads do not start in Node)
 // plus FLOPs per pair (counted at the gemm calls of our trainer: 2mnk each; elementwise ops not counted) and the
 // achieved GFLOP/s against the plain wasm-SIMD matmul peak measured in the same run (256 x 512 x 1536, pinned B).
+// All but ours-js run interleaved (one step of each in turn, peak bursts between rounds; --seconds per impl), so
+// the ratios compare the same machine conditions; CPU seconds per wall second and GFLOP per CPU second are saved
+// too (a loaded machine shows as cpu/wall below the threads used), with the load average at start and end.
 // Every sequence is exactly --seq-len tokens (prompt [SEP] response), so packed (ours) and padded (TF.js) layouts do
 // the same work. Weights: the converted USE-lite weights when public/models has them, else random weights of the
 // same shapes (speed does not depend on the values). Saves bench/results/use-lite-train.json and prints a table.
 //   tsx bench/use-lite-train.ts [--impls ours-js,ours-wasm-1,ours-wasm-2,ours-dp-2,tfjs-wasm] [--batches 8,32] [--seq-len 64] [--seconds 20]
 //                               [--js-batches 8] [--js-seconds 30]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { jsMatOps, type MatOps } from '../src/gpu/matops.ts';
@@ -103,22 +106,32 @@ const sampleRss = () => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 };
 
-async function peakGflops(ops: MatOps, label: string): Promise<number> {
+/** The "plain wasm-SIMD matmul" of the peak: 256 x 512 x 1536 with B pinned (a USE-lite FFN shape). */
+const PEAK = (() => {
   const [m, k, n] = [256, 512, 1536];
   const rng = new Rng(3);
-  const A = Float32Array.from({ length: m * k }, () => rng.normal());
-  const B = Float32Array.from({ length: k * n }, () => rng.normal());
-  const C = new Float32Array(m * n);
+  return { m, k, n, A: Float32Array.from({ length: m * k }, () => rng.normal()), B: Float32Array.from({ length: k * n }, () => rng.normal()), C: new Float32Array(m * n) };
+})();
+
+/** CPU seconds per wall second while measuring each peak (helper threads spin while waiting: up to 2 with 2 threads). */
+const peakCpu: Record<string, { cpuPerWall: number }> = {};
+
+async function peakGflops(ops: MatOps, label: string): Promise<number> {
+  const { m, k, n, A, B, C } = PEAK;
   ops.pin?.(B);
   ops.gemm(m, n, k, A, B, C);
   let reps = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (performance.now() - t0 < 2000) {
     ops.gemm(m, n, k, A, B, C);
     reps++;
   }
-  const g = (2 * m * n * k * reps) / ((performance.now() - t0) / 1000) / 1e9;
-  log(`peak ${label}: ${g.toFixed(1)} GFLOP/s (${m}x${k}x${n})`);
+  const sec = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const g = (2 * m * n * k * reps) / sec / 1e9;
+  peakCpu[label] = { cpuPerWall: (cpu.user + cpu.system) / 1e6 / sec };
+  log(`peak ${label}: ${g.toFixed(1)} GFLOP/s (${m}x${k}x${n}), cpu/wall ${peakCpu[label].cpuPerWall.toFixed(2)}`);
   return g;
 }
 
@@ -133,10 +146,18 @@ interface Row {
   fractionOfPeak?: number;
   activationBytesPerPair?: number;
   firstLoss?: number;
+  /**
+   * CPU seconds of this process (all its threads) per wall second of the timed loop: ~1 for one thread, up to 2 for
+   * two when they really run side by side; lower when other jobs take the cores (a loaded shared machine).
+   */
+  cpuPerWall?: number;
+  /** gemm GFLOP per CPU second of this process: the efficiency, less sensitive to other jobs than GFLOP/s. */
+  gflopPerCpuSecond?: number;
   error?: string;
 }
 
 async function main(): Promise<void> {
+  const loadStart = loadavg();
   const { params, source } = await loadWeights();
   log(`model: ${source}; seq len ${T}; LoRA r ${DEFAULT_LORA.rank} alpha ${DEFAULT_LORA.alpha}`);
   const rng = new Rng(7);
@@ -147,93 +168,171 @@ async function main(): Promise<void> {
   const wasm2 = impls.some((i) => i === 'ours-wasm-2' || i === 'ours-dp-2') ? await createWasmMatOps({ threads: 2 }) : null;
   const peers: GradPeer[] = impls.includes('ours-dp-2') ? await startUseLitePeers(1) : [];
   if (wasm2?.fallback) log(wasm2.fallback);
-  if (wasm1) peaks['wasm-1'] = await peakGflops(wasm1, 'wasm SIMD 1 thread');
-  if (wasm2) peaks['wasm-2'] = await peakGflops(wasm2, `wasm SIMD ${wasm2.threads} threads`);
+  // Measured once here (2 s each), then again in bursts between the interleaved rounds (`peaks`, what the rows are
+  // compared with).
+  const peakAtStart: Record<string, number> = {};
+  /** The interleaved peaks per CPU second of this process (helper threads spinning while they wait count too). */
+  const peakPerCpuSecond: Record<string, number> = {};
+  if (wasm1) peakAtStart['wasm-1'] = await peakGflops(wasm1, 'wasm SIMD 1 thread');
+  if (wasm2) peakAtStart['wasm-2'] = await peakGflops(wasm2, `wasm SIMD ${wasm2.threads} threads`);
   let flopsPerPair = 0;
-  for (const impl of impls) {
-    const implBatches = impl === 'ours-js' ? args['js-batches']!.split(',').map(Number) : batches;
-    for (const B of implBatches) {
-      const limit = impl === 'ours-js' ? Number(args['js-seconds']) : seconds;
+
+  interface Runner {
+    impl: string;
+    B: number;
+    step: () => Promise<number>;
+    dispose: () => void;
+    firstLoss: number;
+    flopsPerPair: number;
+    steps: number;
+    sec: number;
+    cpuSec: number;
+    act: number;
+  }
+
+  /** The trainer of `impl` at batch B, warmed up (one step: compiles, pins, allocates) and its FLOPs per pair counted. */
+  async function makeRunner(impl: string, B: number): Promise<Runner> {
+    let step: () => Promise<number>;
+    let dispose = () => {};
+    let counter: (MatOps & { flops: number }) | null = null;
+    const r = { impl, B, firstLoss: 0, flopsPerPair: 0, steps: 0, sec: 0, cpuSec: 0, act: 0 } as Runner;
+    if (impl.startsWith('ours-')) {
+      const base = impl === 'ours-js' ? jsMatOps : impl === 'ours-wasm-2' ? wasm2! : wasm1!;
+      counter = counting(base);
+      const dp = impl === 'ours-dp-2' ? peers : [];
+      const t = new UseLiteCpuTrainer(useLiteRM(params, 'lora', DEFAULT_LORA, 0), OPT, { ops: counter, microBatch: 8, peers: dp });
+      const br = new Rng(11);
+      step = async () => (await t.step(items, batchAt(br, items.count, B))).loss;
+      dispose = () => {
+        r.act = t.peakScratchBytes / 8;
+        t.dispose();
+      };
+    } else if (impl === 'tfjs-wasm') {
+      const tf = await import('@tensorflow/tfjs');
+      await import('@tensorflow/tfjs-backend-wasm');
+      const ok = await tf.setBackend('wasm');
+      if (!ok || tf.getBackend() !== 'wasm') throw new Error(`tfjs: setBackend('wasm') failed (on ${tf.getBackend()})`);
+      await tf.ready();
+      const m = createTfjsLoraModel(tf, params, DEFAULT_LORA, LR, 0);
+      {
+        // Same model: TF.js scores vs ours on 4 items (fresh adapters: B = 0 on both sides).
+        const ids4 = new Int32Array(4 * T);
+        for (let k = 0; k < 4; k++) seqIds(items, k, ids4, k * T);
+        const tfScores = m.score(ids4, 4, T, new Int32Array(4).fill(T));
+        const ours = await new UseLiteCpuTrainer(useLiteRM(params, 'lora', DEFAULT_LORA, 0), OPT, { ops: wasm1 ?? jsMatOps }).score(items, Int32Array.from([0, 1, 2, 3]));
+        tfjsMaxAbsDiff = Math.max(...Array.from(ours, (v, i) => Math.abs(v - tfScores[i])));
+        log(`tfjs vs ours scores, max |diff| on 4 items: ${tfjsMaxAbsDiff.toExponential(2)}`);
+      }
+      const br = new Rng(11);
+      const ids = new Int32Array(2 * B * T);
+      const lens = new Int32Array(2 * B).fill(T);
+      const seqOf = (k: number, at: number) => seqIds(items, k, ids, at);
+      step = async () => {
+        const b = batchAt(br, items.count, B);
+        for (let i = 0; i < B; i++) {
+          seqOf(b.chosen[i], 2 * i * T);
+          seqOf(b.rejected[i], (2 * i + 1) * T);
+        }
+        return m.step(ids, 2 * B, T, lens, b.weight);
+      };
+      dispose = () => m.dispose();
+    } else throw new Error(`unknown impl ${impl}`);
+    r.step = step;
+    r.dispose = dispose;
+    r.firstLoss = await step();
+    if (counter) {
+      const f0 = counter.flops;
+      await step();
+      // ours-dp-2 counts this thread's gemms only: its micro-batches are an equal share (every sequence is T
+      // tokens and the batch splits into equal micro-batches), so the pair's FLOPs are (1 + peers) x that.
+      r.flopsPerPair = ((counter.flops - f0) * (impl === 'ours-dp-2' ? 1 + peers.length : 1)) / B;
+      flopsPerPair = r.flopsPerPair;
+    }
+    sampleRss();
+    return r;
+  }
+
+  async function timedStep(r: Runner): Promise<void> {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await r.step();
+    r.sec += (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    r.cpuSec += (cpu.user + cpu.system) / 1e6;
+    r.steps++;
+    sampleRss();
+  }
+
+  function finish(r: Runner): void {
+    r.dispose();
+    const pps = (r.steps * r.B) / r.sec;
+    const row: Row = { impl: r.impl, batch: r.B, pairsPerSec: pps, steps: r.steps, seconds: r.sec, firstLoss: r.firstLoss, cpuPerWall: r.cpuSec / r.sec };
+    const fpp = r.flopsPerPair || flopsPerPair; // TF.js: the same model's FLOPs as counted at our trainer
+    if (fpp) {
+      row.flopsPerPair = fpp;
+      row.gflops = (pps * fpp) / 1e9;
+      row.gflopPerCpuSecond = (r.steps * r.B * fpp) / 1e9 / r.cpuSec;
+      const peak = r.impl === 'ours-wasm-2' || r.impl === 'ours-dp-2' ? peaks['wasm-2'] : peaks['wasm-1'];
+      if (peak && r.impl !== 'ours-js') row.fractionOfPeak = row.gflops / peak;
+    }
+    if (r.act) row.activationBytesPerPair = r.act;
+    rows.push(row);
+    log(`${r.impl} batch ${r.B}: ${pps.toFixed(2)} pairs/s (${r.steps} steps in ${r.sec.toFixed(1)} s)${row.gflops ? `, ${row.gflops.toFixed(1)} GFLOP/s` : ''}`);
+  }
+
+  const failed = (impl: string, B: number, e: unknown): void => {
+    rows.push({ impl, batch: B, pairsPerSec: Number.NaN, steps: 0, seconds: 0, error: (e as Error).message });
+    log(`${impl} batch ${B}: ERROR ${(e as Error).message}`);
+  };
+
+  // The plain-TS reference alone (minutes per step): sequentially, before the others.
+  if (impls.includes('ours-js')) {
+    for (const B of args['js-batches']!.split(',').map(Number)) {
       try {
-        let step: () => Promise<number>;
-        let dispose = () => {};
-        let act = 0;
-        let counter: (MatOps & { flops: number }) | null = null;
-        if (impl.startsWith('ours-')) {
-          const base = impl === 'ours-js' ? jsMatOps : impl === 'ours-wasm-2' ? wasm2! : wasm1!;
-          counter = counting(base);
-          const dp = impl === 'ours-dp-2' ? peers : [];
-          const t = new UseLiteCpuTrainer(useLiteRM(params, 'lora', DEFAULT_LORA, 0), OPT, { ops: counter, microBatch: 8, peers: dp });
-          const br = new Rng(11);
-          step = async () => (await t.step(items, batchAt(br, items.count, B))).loss;
-          dispose = () => {
-            act = t.peakScratchBytes / 8;
-            t.dispose();
-          };
-        } else if (impl === 'tfjs-wasm') {
-          const tf = await import('@tensorflow/tfjs');
-          await import('@tensorflow/tfjs-backend-wasm');
-          const ok = await tf.setBackend('wasm');
-          if (!ok || tf.getBackend() !== 'wasm') throw new Error(`tfjs: setBackend('wasm') failed (on ${tf.getBackend()})`);
-          await tf.ready();
-          const m = createTfjsLoraModel(tf, params, DEFAULT_LORA, LR, 0);
-          {
-            // Same model: TF.js scores vs ours on 4 items (fresh adapters: B = 0 on both sides).
-            const ids4 = new Int32Array(4 * T);
-            for (let k = 0; k < 4; k++) seqIds(items, k, ids4, k * T);
-            const tfScores = m.score(ids4, 4, T, new Int32Array(4).fill(T));
-            const ours = await new UseLiteCpuTrainer(useLiteRM(params, 'lora', DEFAULT_LORA, 0), OPT, { ops: wasm1 ?? jsMatOps }).score(items, Int32Array.from([0, 1, 2, 3]));
-            tfjsMaxAbsDiff = Math.max(...Array.from(ours, (v, i) => Math.abs(v - tfScores[i])));
-            log(`tfjs vs ours scores, max |diff| on 4 items: ${tfjsMaxAbsDiff.toExponential(2)}`);
-          }
-          const br = new Rng(11);
-          const ids = new Int32Array(2 * B * T);
-          const lens = new Int32Array(2 * B).fill(T);
-          const seqOf = (k: number, at: number) => seqIds(items, k, ids, at);
-          step = async () => {
-            const b = batchAt(br, items.count, B);
-            for (let i = 0; i < B; i++) {
-              seqOf(b.chosen[i], 2 * i * T);
-              seqOf(b.rejected[i], (2 * i + 1) * T);
-            }
-            return m.step(ids, 2 * B, T, lens, b.weight);
-          };
-          dispose = () => m.dispose();
-        } else throw new Error(`unknown impl ${impl}`);
-        const firstLoss = await step(); // warm-up (compiles, pins, allocates)
-        if (counter) {
-          const f0 = counter.flops;
-          await step();
-          // ours-dp-2 counts this thread's gemms only: its micro-batches are an equal share (every sequence is T
-          // tokens and the batch splits into equal micro-batches), so the pair's FLOPs are (1 + peers) x that.
-          flopsPerPair = ((counter.flops - f0) * (impl === 'ours-dp-2' ? 1 + peers.length : 1)) / B;
-        }
-        sampleRss();
-        let steps = 0;
-        const t0 = performance.now();
-        while (steps < 2 || (performance.now() - t0) / 1000 < limit) {
-          await step();
-          steps++;
-          sampleRss();
-        }
-        const sec = (performance.now() - t0) / 1000;
-        dispose();
-        const pps = (steps * B) / sec;
-        const row: Row = { impl, batch: B, pairsPerSec: pps, steps, seconds: sec, firstLoss };
-        if (flopsPerPair) {
-          row.flopsPerPair = flopsPerPair;
-          row.gflops = (pps * flopsPerPair) / 1e9;
-          const peak = impl === 'ours-wasm-2' || impl === 'ours-dp-2' ? peaks['wasm-2'] : peaks['wasm-1'];
-          if (peak && impl !== 'ours-js') row.fractionOfPeak = row.gflops / peak;
-        }
-        if (act) row.activationBytesPerPair = act;
-        rows.push(row);
-        log(`${impl} batch ${B}: ${pps.toFixed(2)} pairs/s (${steps} steps in ${sec.toFixed(1)} s)${row.gflops ? `, ${row.gflops.toFixed(1)} GFLOP/s` : ''}`);
+        const r = await makeRunner('ours-js', B);
+        while (r.steps < 2 || r.sec < Number(args['js-seconds'])) await timedStep(r);
+        finish(r);
       } catch (e) {
-        rows.push({ impl, batch: B, pairsPerSec: Number.NaN, steps: 0, seconds: 0, error: (e as Error).message });
-        log(`${impl} batch ${B}: ERROR ${(e as Error).message}`);
+        failed('ours-js', B, e);
       }
     }
+  }
+  // The rest interleaved, one step of each in turn, with a short burst of each wasm peak between rounds: on a shared
+  // machine whose load changes by the minute, every impl and the peaks then see the same conditions, so their ratios
+  // (the figures of merit) hold even when the absolute numbers do not.
+  const peakAcc: Record<string, { flops: number; sec: number; cpuSec: number }> = {};
+  const burst = (ops: MatOps | null, key: string): void => {
+    if (!ops) return;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < 8; i++) ops.gemm(PEAK.m, PEAK.n, PEAK.k, PEAK.A, PEAK.B, PEAK.C);
+    const a = (peakAcc[key] ??= { flops: 0, sec: 0, cpuSec: 0 });
+    a.flops += 8 * 2 * PEAK.m * PEAK.n * PEAK.k;
+    a.sec += (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    a.cpuSec += (cpu.user + cpu.system) / 1e6;
+  };
+  const rest = impls.filter((i) => i !== 'ours-js');
+  for (const B of batches) {
+    const runners: Runner[] = [];
+    for (const impl of rest) {
+      try {
+        runners.push(await makeRunner(impl, B));
+      } catch (e) {
+        failed(impl, B, e);
+      }
+    }
+    const t0 = performance.now();
+    while (runners.some((r) => r.steps < 2) || (performance.now() - t0) / 1000 < seconds * runners.length) {
+      for (const r of runners) await timedStep(r);
+      burst(wasm1, 'wasm-1');
+      burst(wasm2, 'wasm-2');
+    }
+    for (const [k, a] of Object.entries(peakAcc)) {
+      peaks[k] = a.flops / a.sec / 1e9;
+      peakPerCpuSecond[k] = a.flops / a.cpuSec / 1e9;
+    }
+    for (const r of runners) finish(r);
   }
   wasm1?.dispose();
   wasm2?.dispose();
@@ -251,12 +350,18 @@ async function main(): Promise<void> {
     when: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) },
     note: 'shared 2-core machine with other jobs running: absolute numbers are noisy; ratios within this run are the figure',
+    /** 1/5/15-minute load averages at the start and the end of the run (2 cores: above ~2 other jobs took CPU). */
+    loadAvg: { start: loadStart.map((x) => Math.round(x * 100) / 100), end: loadavg().map((x) => Math.round(x * 100) / 100) },
     model: source,
     seqLen: T,
     lora: DEFAULT_LORA,
     flopsPerPair,
     tfjsMaxAbsDiff,
     peakGflops: peaks,
+    peakGflopsAtStart: peakAtStart,
+    peakGflopPerCpuSecond: peakPerCpuSecond,
+    peakCpu,
+    interleaved: 'every impl but ours-js one step in turn, with 8 peak gemms on wasm-1 and wasm-2 between rounds',
     peakRssMiB: Math.round(peakRss / 2 ** 20),
     rows,
     ratios,
@@ -265,13 +370,14 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'use-lite-train.json'), JSON.stringify(result, null, 2));
   console.log(`\nUSE-lite LoRA training, seq len ${T}, ${(flopsPerPair / 1e9).toFixed(2)} GFLOP per pair (gemm), peak RSS ${result.peakRssMiB} MiB`);
-  console.log('impl          batch   pairs/s   GFLOP/s   of peak   act. MiB/pair');
+  console.log(`load average (1/5/15 min): start ${result.loadAvg.start.join(' ')}, end ${result.loadAvg.end.join(' ')}`);
+  console.log('impl          batch   pairs/s   GFLOP/s   of peak   act. MiB/pair   cpu/wall   GFLOP/cpu-s');
   for (const r of rows) {
     console.log(
-      `${r.impl.padEnd(13)} ${String(r.batch).padStart(5)} ${r.error ? `  error: ${r.error}` : `${r.pairsPerSec.toFixed(2).padStart(9)} ${(r.gflops ?? NaN).toFixed(1).padStart(9)} ${r.fractionOfPeak !== undefined ? `${(100 * r.fractionOfPeak).toFixed(0)}%`.padStart(9) : '        -'} ${r.activationBytesPerPair ? (r.activationBytesPerPair / 2 ** 20).toFixed(1).padStart(12) : '           -'}`}`,
+      `${r.impl.padEnd(13)} ${String(r.batch).padStart(5)} ${r.error ? `  error: ${r.error}` : `${r.pairsPerSec.toFixed(2).padStart(9)} ${(r.gflops ?? NaN).toFixed(1).padStart(9)} ${r.fractionOfPeak !== undefined ? `${(100 * r.fractionOfPeak).toFixed(0)}%`.padStart(9) : '        -'} ${r.activationBytesPerPair ? (r.activationBytesPerPair / 2 ** 20).toFixed(1).padStart(12) : '           -'} ${(r.cpuPerWall ?? NaN).toFixed(2).padStart(10)} ${(r.gflopPerCpuSecond ?? NaN).toFixed(1).padStart(13)}`}`,
     );
   }
-  console.log(`peaks: ${Object.entries(peaks).map(([k, v]) => `${k} ${v.toFixed(1)} GFLOP/s`).join(', ')}`);
+  console.log(`peaks (interleaved): ${Object.entries(peaks).map(([k, v]) => `${k} ${v.toFixed(1)} GFLOP/s (${(peakPerCpuSecond[k] ?? NaN).toFixed(1)} per cpu-s)`).join(', ')}`);
   console.log(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} ${v.toFixed(2)}x`).join(', ')}`);
 }
 
