@@ -10,6 +10,7 @@ import type { EncodedItems, OptimizerConfig, PairBatch } from '../types.ts';
 import { inProcessPeer, PeerState, type GradPeer, type PeerRequest } from './data-parallel.ts';
 import { startUseLitePeers } from './data-parallel.node.ts';
 import type { TuneMode } from './spec.ts';
+import { jointLength } from './tokenizer.ts';
 import { UseLiteCpuTrainer, useLiteRM, type UseLiteRM } from './train.ts';
 import { randomUseLiteParams, TINY_CONFIG } from './train-testing.ts';
 
@@ -125,6 +126,42 @@ describe('data-parallel USE-lite trainer', () => {
     expect(seen).toEqual(['grads', 'miss', 'grads']);
     // The batch of 1 pair (batches[2]) runs on this thread alone: no request.
     expect(batches[2].chosen.length).toBe(1);
+  });
+
+  it('each thread gets a contiguous share of the batch with about the same number of tokens', async () => {
+    const { items, init, batches } = setup('lora', 5);
+    const inner = inProcessPeer(jsMatOps);
+    const shares: Int32Array[] = [];
+    const peer: GradPeer = {
+      name: 'recording',
+      request(req) {
+        if (req.task.kind === 'grads') shares.push(req.task.ranges.slice());
+        return inner.request(req);
+      },
+      dispose() {},
+    };
+    const dp = new UseLiteCpuTrainer(init, OPT, { microBatch: 2, peers: [peer] });
+    const tokens = (b: PairBatch, i: number) => jointLength(items, b.chosen[i], TINY_CONFIG.maxLen) + jointLength(items, b.rejected[i], TINY_CONFIG.maxLen);
+    for (const b of batches.filter((x) => x.chosen.length >= 5)) {
+      await dp.step(items, b);
+      const r = shares.pop()!;
+      // Contiguous to the end of the batch, in micro-batches of <= 2 pairs.
+      for (let q = 0; q < r.length; q += 2) {
+        expect(r[q + 1]).toBeLessThanOrEqual(2);
+        if (q > 0) expect(r[q]).toBe(r[q - 2] + r[q - 1]);
+      }
+      const from = r[0];
+      expect(r[r.length - 2] + r[r.length - 1]).toBe(b.chosen.length);
+      let own = 0;
+      let theirs = 0;
+      let most = 0;
+      for (let i = 0; i < b.chosen.length; i++) {
+        if (i < from) own += tokens(b, i);
+        else theirs += tokens(b, i);
+        most = Math.max(most, tokens(b, i));
+      }
+      expect(Math.abs(own - theirs)).toBeLessThanOrEqual(most);
+    }
   });
 
   it('a peer request without the frozen tensors is a "miss", a failing peer fails the step with its name', async () => {

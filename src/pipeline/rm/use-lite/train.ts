@@ -48,10 +48,10 @@ export interface UseLiteTrainerOptions {
   sepId?: number;
   /**
    * Data parallelism: other threads (data-parallel.ts; e.g. startUseLitePeers in Node) that each run the same
-   * forward/backward on their own wasm instance. A step splits its batch into at least 1 + peers.length micro-batches
-   * (`microBatch` pairs at most), deals them out round-robin (this thread takes the first), sums the gradients in
-   * a fixed order (own, then peer 1, 2, ...) and makes one AdamW update here. Scoring deals out chunks of
-   * `scoreBatch` items. Losses differ from one thread only by float rounding (the micro-batch split); scores are
+   * forward/backward on their own wasm instance. A step gives each thread a contiguous share of the batch with about
+   * the same number of tokens (this thread the first), run in micro-batches of `microBatch` pairs at most, sums the
+   * gradients in a fixed order (own, then peer 1, 2, ...) and makes one AdamW update here. Scoring deals out chunks
+   * of `scoreBatch` items. Losses differ from one thread only by float rounding (the micro-batch split); scores are
    * the same bits. Give `ops` one thread then: the peers are the other cores.
    */
   peers?: readonly GradPeer[];
@@ -347,20 +347,34 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   }
 
   /**
-   * forwardBackward over this thread and the peers: micro-batches of at most `microBatch` pairs, at least one per
-   * thread, dealt round-robin; gradients summed own + peer 1 + peer 2 ... (a fixed order: the same bits whatever
-   * the timing); the loss summed over micro-batches in batch order.
+   * forwardBackward over this thread and the peers: each takes a contiguous share of the pairs with about the same
+   * number of tokens, in micro-batches of at most `microBatch` pairs; gradients summed own + peer 1 + peer 2 ... (a
+   * fixed order: the same bits whatever the timing); the loss summed over micro-batches in batch order.
    */
   private async forwardBackwardParallel(items: EncodedItems, batch: PairBatch): Promise<number> {
     const B = batch.chosen.length;
     const P = 1 + this.peers.length;
-    const all = microRanges(B, Math.min(this.microBatch, Math.ceil(B / P)));
-    const nmb = all.length / 2;
+    // Thread g takes the contiguous pairs [cut[g], cut[g+1]), cut where the tokens (the work) split most evenly, in
+    // micro-batches of at most microBatch pairs. Losses are summed in batch order, gradients own + peer 1 + ...
+    const maxLen = this.view.config.maxLen;
+    const cum = new Float64Array(B + 1);
+    for (let i = 0; i < B; i++) cum[i + 1] = cum[i] + jointLength(items, batch.chosen[i], maxLen) + jointLength(items, batch.rejected[i], maxLen);
+    const cut = new Int32Array(P + 1);
+    cut[P] = B;
+    for (let g = 1; g < P; g++) {
+      const goal = (cum[B] * g) / P;
+      let best = Math.min(B, cut[g - 1] + 1);
+      for (let i = best; i <= B - (P - g); i++) if (Math.abs(cum[i] - goal) < Math.abs(cum[best] - goal)) best = i;
+      cut[g] = best;
+    }
     const groups = Array.from({ length: P }, (_, g) => {
-      const r: number[] = [];
-      for (let q = g; q < nmb; q += P) r.push(all[2 * q], all[2 * q + 1]);
-      return Int32Array.from(r);
+      const r = microRanges(cut[g + 1] - cut[g], this.microBatch);
+      for (let q = 0; q < r.length; q += 2) r[q] += cut[g];
+      return r;
     });
+    const first = new Int32Array(P + 1);
+    for (let g = 0; g < P; g++) first[g + 1] = first[g] + groups[g].length / 2;
+    const nmb = first[P];
     const trained = this.trainedValues();
     const pending = this.peers.map((peer, i) =>
       groups[i + 1].length ? this.ask(peer, trained, { kind: 'grads', batch, ranges: groups[i + 1], total: B }, items) : null,
@@ -373,13 +387,14 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
       throw e;
     }
     const losses = new Float64Array(nmb);
-    own.forEach((l, j) => (losses[j * P] = l));
+    losses.set(own, 0);
     for (let i = 0; i < pending.length; i++) {
       const rp = pending[i];
       if (!rp) continue;
       const r = await rp;
       if (r.kind !== 'grads') throw new Error(`use-lite data-parallel: peer ${i + 1} answered "${r.kind}" to a gradient request`);
-      r.losses.forEach((l, j) => (losses[j * P + i + 1] = l));
+      if (r.losses.length !== groups[i + 1].length / 2) throw new Error(`use-lite data-parallel: peer ${i + 1} sent ${r.losses.length} losses for ${groups[i + 1].length / 2} micro-batches`);
+      losses.set(r.losses, first[i + 1]);
       for (const [n, g] of Object.entries(this.grads)) {
         const pg = r.grads[n];
         if (!pg || pg.length !== g.length) throw new Error(`use-lite data-parallel: peer ${i + 1} sent no gradient for ${n}`);
