@@ -4,7 +4,7 @@
 // GPU, utility processes; PSS shares pages fairly between them), sampled every 200 ms, peak and idle.
 // Needs a production build (`npx vite build`); prints the figures and saves bench/results/studio.json (and appends
 // the run to bench/results/studio-history.json, so before/after runs on the same machine sit side by side).
-// Usage: npm run bench:studio [-- --label <text>] [--workers N] [--timeline] [--no-save] [--profile <file>] [--trace <file>]
+// Usage: npm run bench:studio [-- --label <text>] [--workers N] [--settle ms] [--timeline] [--no-save] [--profile <file>] [--trace <file>]
 // --timeline prints when each worker message arrived (always saved); --no-save: print only (exploring);
 // --profile <file>: save the page main thread's CPU profile (.cpuprofile, for Chrome DevTools) from click to table;
 // --trace <file>: a Chromium performance trace of the same span (chrome://tracing or DevTools' Performance panel).
@@ -151,12 +151,16 @@ async function main(): Promise<void> {
       await page.reload();
     }
     await page.waitForFunction(() => window.__studio?.getState().dataStatus === 'ready', null, { timeout: 120_000 });
-    await page.waitForTimeout(1000);
+    // --settle <ms> (default 1000): how long after the data is shown the user presses Run (the worker prepares the
+    // default run meanwhile: the model, the tokens, onnxruntime-web; a person reading the page takes a few seconds).
+    const settleMs = Number(arg('--settle') ?? 1000);
+    await page.waitForTimeout(settleMs);
     const idlePss = pssMiB(processTree(marker));
     let peakPss = idlePss;
     const t0 = performance.now();
     let peakRoles: Record<string, number> = {};
     let peakAt = 0;
+    const pssSeries: { atMs: number; total: number; renderer: number }[] = [];
     // Per-thread CPU: the latest reading of every thread seen (a terminated worker keeps its last one).
     const cpuStart = threadCpu(processTree(marker));
     const cpuLast = new Map(cpuStart);
@@ -165,6 +169,7 @@ async function main(): Promise<void> {
       for (const [k, v] of threadCpu(tree)) cpuLast.set(k, v);
       const roles = pssByRole(tree);
       const total = Object.values(roles).reduce((a, b) => a + b, 0);
+      pssSeries.push({ atMs: Math.round(performance.now() - t0), total: Math.round(total), renderer: Math.round(roles.renderer ?? 0) });
       if (total > peakPss) (peakPss = total), (peakRoles = roles), (peakAt = performance.now() - t0);
     }, 200);
     // --profile <file>: the page main thread's CPU profile (Chrome DevTools format) from the click to the table.
@@ -216,6 +221,7 @@ async function main(): Promise<void> {
       chromium: browser.version(),
       machine: { cpus: cpus().length, loadavg1: Math.round(loadavg()[0] * 10) / 10 },
       hardwareConcurrency: await page.evaluate(() => navigator.hardwareConcurrency),
+      settleMs,
       status: state?.status,
       backend: state?.backend?.name,
       workers: state?.result?.timings?.workers ?? 1,
@@ -236,6 +242,8 @@ async function main(): Promise<void> {
       peakAtMs: Math.round(peakAt),
       peakByRoleMiB: Object.fromEntries(Object.entries(peakRoles).map(([k, v]) => [k, Math.round(v)])),
       idleChromiumPssMiB: Math.round(idlePss),
+      /** PSS of the whole tree and of the renderer(s) (MiB), every ~200 ms from the click. */
+      pssSeries,
       pageJsHeapMiB: heap === null ? null : Math.round(heap / 2 ** 20),
       /** CPU ms per process role and thread name between the click and the table (threads sampled every 200 ms). */
       cpuMsByThread: cpuMs,
@@ -255,6 +263,7 @@ async function main(): Promise<void> {
     console.log(`  page JS heap at end   ${figures.pageJsHeapMiB ?? '-'} MiB`);
     console.log(`  CPU ms by thread      ${Object.entries(cpuMs).filter(([, v]) => v >= 100).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     console.log(`  run timings           ${JSON.stringify(figures.runTimings)}`);
+    if (process.argv.includes('--timeline')) console.log(`  PSS total/renderer    ${pssSeries.filter((_, i) => i % 3 === 0).map((p) => `${(p.atMs / 1000).toFixed(1)}s ${p.total}/${p.renderer}`).join(', ')}`);
     if (process.argv.includes('--timeline')) for (const e of figures.timeline) console.log(`  ${String(e.atMs).padStart(7)} ms  ${e.what}`);
     if (process.argv.includes('--no-save')) return;
     const dir = join(process.cwd(), 'bench/results');

@@ -42,3 +42,39 @@ test('during a run: no running animations, live charts updated at most about onc
   // 1000 ms apart when throttled (less the jitter of when a deferred render commits); 250 ms without throttling.
   expect(Math.min(...gaps), `gaps between chart updates: ${gaps.map(Math.round).join(', ')} ms`).toBeGreaterThan(600);
 });
+
+test('the default run is prepared while the page is idle: tokens and the scoring worker are ready before Run', async ({ page }) => {
+  // Every status text and phase label the experiment worker sends, as the page receives them.
+  await page.addInitScript(() => {
+    const w = window as unknown as { __said: string[] };
+    w.__said = [];
+    const Orig = window.Worker;
+    window.Worker = class extends Orig {
+      constructor(url: string | URL, opts?: WorkerOptions) {
+        super(url, opts);
+        this.addEventListener('message', (ev: MessageEvent) => {
+          const m = ev.data as { type?: string; message?: string; events?: { type: string; label?: string }[] };
+          if (m.type === 'status' && m.message) w.__said.push(m.message);
+          for (const e of m.events ?? []) if (e.type === 'phase' && e.label) w.__said.push(e.label);
+        });
+      }
+    } as typeof Worker;
+  });
+  await open(page, 'countries=Chile&steps=20&evalPoints=2&efficiency=0');
+  await waitForData(page);
+  await page.waitForTimeout(2000);
+  await page.getByTestId('run-button').click();
+  const end = await waitForRunEnd(page);
+  expect(end.status, JSON.stringify(end.error)).toBe('done');
+  const said = await page.evaluate(() => (window as unknown as { __said: string[] }).__said);
+  expect(said.find((m) => /global RM scored/.test(m)), said.join('\n')).toMatch(/started before the run/);
+  expect(said.filter((m) => /tokenizing/.test(m))).toEqual([]);
+  // A second run on the same data: the tokens are kept; onnxruntime-web starts again (it is released after scoring).
+  await page.getByTestId('run-button').click();
+  await page.waitForFunction(() => window.__studio?.getState().status === 'running');
+  const end2 = await waitForRunEnd(page);
+  expect(end2.status).toBe('done');
+  const said2 = await page.evaluate(() => (window as unknown as { __said: string[] }).__said);
+  expect(said2.filter((m) => /tokenizing/.test(m))).toEqual([]);
+  expect(said2.filter((m) => /global RM scored/.test(m)).at(-1)).toMatch(/ready in \d+ ms/);
+});

@@ -34,6 +34,8 @@ let wake: (() => void) | null = null;
 
 async function run(msg: Extract<ToShard, { type: 'run' }>): Promise<void> {
   const sink = batcher<Parameters<NonNullable<Parameters<typeof runExperiment>[0]['onEvent']>>[0]>((events) => post({ type: 'events', events }));
+  // Since this worker was created (its time origin): module load plus receiving the inputs, before any training.
+  const readyMs = performance.now();
   try {
     const { backend } = await selectBackend(msg.backend, navigatorGpu() ?? null);
     // The coordinator's scores, looked up by item: the same numbers an unsharded run scores.
@@ -59,6 +61,7 @@ async function run(msg: Extract<ToShard, { type: 'run' }>): Promise<void> {
         store.clear();
       },
     });
+    result.timings.shardReadyMs = Math.round(readyMs);
     sink.flush();
     post({ type: 'result', result });
   } catch (e) {

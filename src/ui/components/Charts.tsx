@@ -118,26 +118,79 @@ const COUNT_Y: YAxisProps = { allowDecimals: false };
 export const LIVE_CHART_MS = 1000;
 
 /**
- * `value`, changed at most every `ms` (the latest value is shown at most `ms` after it arrived; the first one at
- * once). When `key` changes (another country or metric chosen), the new value shows at once: throttling applies to
- * streaming, not to what the user asks for.
+ * Live charts take turns: one chart at a time renders and commits new data, the next one in a later task. A recharts
+ * render measures its ticks in the DOM and re-renders from its layout effects, so charts that got data together (the
+ * scores and the first runs arrive at once) would otherwise commit in one long task of the page's thread. A turn ends
+ * when the holder committed its value, or after TURN_MAX_MS should it never do so (unmounted meanwhile).
  */
-export function useThrottled<T>(value: T, key: string, ms = LIVE_CHART_MS): T {
+const TURN_MAX_MS = 500;
+const waiting: { token: object; go: () => void }[] = [];
+let holder: { token: object; timer: ReturnType<typeof setTimeout> } | null = null;
+
+function grantTurn(): void {
+  if (holder) return;
+  const next = waiting.shift();
+  if (!next) return;
+  holder = { token: next.token, timer: setTimeout(() => endTurn(next.token), TURN_MAX_MS) };
+  next.go();
+}
+
+function askTurn(token: object, go: () => void): void {
+  dropTurn(token);
+  waiting.push({ token, go });
+  grantTurn();
+}
+
+/** Leaves the queue (a newer value replaces the queued one); the turn being held is kept until endTurn. */
+function dropTurn(token: object): void {
+  const i = waiting.findIndex((w) => w.token === token);
+  if (i >= 0) waiting.splice(i, 1);
+}
+
+function endTurn(token: object): void {
+  if (holder?.token !== token) return;
+  clearTimeout(holder.timer);
+  holder = null;
+  // The next chart renders in a task of its own.
+  setTimeout(grantTurn, 0);
+}
+
+/**
+ * A live chart's input: `value`, taken at most every `ms` while it streams (the latest one at most `ms` after it
+ * arrived; the first at once), in its turn among the charts, and rendered as a deferred value (React renders it in
+ * the background, interruptibly). When `key` changes (another country or metric chosen) the new value shows at once:
+ * throttling applies to streaming, not to what the user asks for.
+ */
+export function useLive<T>(value: T, key: string, ms = LIVE_CHART_MS): T {
   const [shown, setShown] = useState({ value, key });
+  const token = useRef({}).current;
   const last = useRef(0);
-  const now = key !== shown.key;
+  const chosen = key !== shown.key;
   useEffect(() => {
-    if (Object.is(value, shown.value) && key === shown.key) return;
-    const wait = now ? 0 : last.current + ms - Date.now();
-    const show = () => {
+    if (chosen) {
       last.current = Date.now();
       setShown({ value, key });
+      return;
+    }
+    if (Object.is(value, shown.value)) return;
+    const ask = () =>
+      askTurn(token, () => {
+        last.current = Date.now();
+        setShown({ value, key });
+      });
+    const t = setTimeout(ask, Math.max(0, last.current + ms - Date.now()));
+    return () => {
+      clearTimeout(t);
+      dropTurn(token);
     };
-    if (wait <= 0) return show();
-    const t = setTimeout(show, wait);
-    return () => clearTimeout(t);
-  }, [value, key, shown, ms, now]);
-  return now ? value : shown.value;
+  }, [value, key, shown, ms, chosen, token]);
+  const deferred = useDeferredValue(shown);
+  // Committed: the next chart may render.
+  useEffect(() => {
+    if (deferred === shown) endTurn(token);
+  }, [deferred, shown, token]);
+  useEffect(() => () => (dropTurn(token), endTurn(token)), [token]);
+  return chosen ? value : deferred.value;
 }
 
 /** `value`, keeping the previous object while its JSON is the same (a chart's rows recomputed with equal numbers). */
@@ -183,7 +236,7 @@ export function AccuracyChart() {
   const { country, cfg } = useScope();
   // Deferred: a live update re-renders the chart in a background, interruptible render (see liveChart below).
   const metric = useStudio((s) => s.ui.metric);
-  const points = useDeferredValue(useThrottled(useCountryPoints(country, cfg.methods), `${country}\u0000${metric}`));
+  const points = useLive(useCountryPoints(country, cfg.methods), `${country}\u0000${metric}`);
   const a = useAxes();
   const series = useMemo(() => {
     const ms = methodsOf(cfg);
@@ -224,8 +277,9 @@ export function AccuracyChart() {
 
 export function LossChart() {
   const { country, cfg } = useScope();
-  const points = useDeferredValue(useThrottled(useCountryPoints(country, cfg.methods), country));
-  const runs = useDeferredValue(useThrottled(useCountryRuns(country), country));
+  const livePoints = useCountryPoints(country, cfg.methods);
+  const liveRuns = useCountryRuns(country);
+  const { points, runs } = useLive(useMemo(() => ({ points: livePoints, runs: liveRuns }), [livePoints, liveRuns]), country);
   const a = useAxes();
   const series = useMemo(() => lossSeries(points, runs, country, methodsOf(cfg)), [points, runs, country, cfg]);
   const n = series.reduce((k, s) => k + s.data.length, 0);
@@ -252,7 +306,7 @@ export function BiasChart() {
   const { country, cfg } = useScope();
   const [scope, setScope] = useState<'country' | 'avg'>('country');
   const [view, setView] = useState<'acc' | 'gap'>('acc');
-  const runs = useDeferredValue(useThrottled(useStudio((s) => s.live.runs), `${country}\u0000${scope}`));
+  const runs = useLive(useStudio((s) => s.live.runs), `${country}\u0000${scope}`);
   const a = useAxes();
   // Other countries' runs finishing change `runs` but not these rows: the chart then does not render again.
   const rows = useSameContent(useMemo(() => biasRows(runs, cfg.countries, scope === 'avg' ? 'avg' : country, methodsOf(cfg)), [runs, cfg, country, scope]));
@@ -315,7 +369,7 @@ export function BiasChart() {
 }
 
 export function EfficiencyChart() {
-  const eff = useDeferredValue(useStudio((s) => s.live.efficiency));
+  const eff = useLive(useStudio((s) => s.live.efficiency), 'efficiency');
   const country = useStudio((s) => s.ui.country);
   const a = useAxes();
   const entry = own(eff, country);
@@ -346,10 +400,11 @@ export function EfficiencyChart() {
 }
 
 function useDistribution() {
-  // Deferred (like the live charts): the histograms appear in a background render when the scores arrive.
-  const pairs = useDeferredValue(useStudio((s) => s.pairs));
-  const rPlus = useDeferredValue(useStudio((s) => s.live.rPlus));
-  const rMinus = useDeferredValue(useStudio((s) => s.live.rMinus));
+  // Live (like the other charts): the histograms appear in their turn, in a background render, when the scores arrive.
+  const livePairs = useStudio((s) => s.pairs);
+  const liveRPlus = useStudio((s) => s.live.rPlus);
+  const liveRMinus = useStudio((s) => s.live.rMinus);
+  const { pairs, rPlus, rMinus } = useLive(useMemo(() => ({ pairs: livePairs, rPlus: liveRPlus, rMinus: liveRMinus }), [livePairs, liveRPlus, liveRMinus]), 'scores');
   const { country, cfg } = useScope();
   return useMemo(() => {
     if (!pairs || !rPlus || !rMinus) return null;
