@@ -3,14 +3,16 @@
 // every implementation:
 //   ours-js      the USE-lite cpu trainer on jsMatOps (the plain-TS reference matmul)
 //   ours-wasm-1  the same trainer on wasmMatOps, 1 thread (WebAssembly SIMD)
-//   ours-wasm-2  the same on 2 threads
+//   ours-wasm-2  the same on 2 threads (each gemm split over both)
+//   ours-dp-2    the same trainer data-parallel on 2 threads (a worker-thread peer runs half the micro-batches on its
+//                own 1-thread wasm instance; gradients summed, one AdamW update)
 //   tfjs-wasm    the same LoRA model in TensorFlow.js ops on its wasm backend (SIMD; 1 thread: threads do not start in Node)
 // plus FLOPs per pair (counted at the gemm calls of our trainer: 2mnk each; elementwise ops not counted) and the
 // achieved GFLOP/s against the plain wasm-SIMD matmul peak measured in the same run (256 x 512 x 1536, pinned B).
 // Every sequence is exactly --seq-len tokens (prompt [SEP] response), so packed (ours) and padded (TF.js) layouts do
 // the same work. Weights: the converted USE-lite weights when public/models has them, else random weights of the
 // same shapes (speed does not depend on the values). Saves bench/results/use-lite-train.json and prints a table.
-//   tsx bench/use-lite-train.ts [--impls ours-js,ours-wasm-1,ours-wasm-2,tfjs-wasm] [--batches 8,32] [--seq-len 64] [--seconds 20]
+//   tsx bench/use-lite-train.ts [--impls ours-js,ours-wasm-1,ours-wasm-2,ours-dp-2,tfjs-wasm] [--batches 8,32] [--seq-len 64] [--seconds 20]
 //                               [--js-batches 8] [--js-seconds 30]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -18,6 +20,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { jsMatOps, type MatOps } from '../src/gpu/matops.ts';
 import { createWasmMatOps } from '../src/gpu/wasm/matops.ts';
+import type { GradPeer } from '../src/pipeline/rm/use-lite/data-parallel.ts';
+import { startUseLitePeers } from '../src/pipeline/rm/use-lite/data-parallel.node.ts';
 import { Rng } from '../src/pipeline/rng.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../src/pipeline/rm/types.ts';
 import { DEFAULT_LORA, USE_LITE_CONFIG, type UseLiteParams } from '../src/pipeline/rm/use-lite/spec.ts';
@@ -28,7 +32,7 @@ import { createTfjsLoraModel } from './lib/use-lite-tfjs.ts';
 
 const { values: args } = parseArgs({
   options: {
-    impls: { type: 'string', default: 'ours-js,ours-wasm-1,ours-wasm-2,tfjs-wasm' },
+    impls: { type: 'string', default: 'ours-js,ours-wasm-1,ours-wasm-2,ours-dp-2,tfjs-wasm' },
     batches: { type: 'string', default: '8,32' },
     'seq-len': { type: 'string', default: '64' },
     seconds: { type: 'string', default: '20' },
@@ -139,8 +143,9 @@ async function main(): Promise<void> {
   const items = fixedLengthItems(256, rng);
   const rows: Row[] = [];
   const peaks: Record<string, number> = {};
-  const wasm1 = impls.some((i) => i.startsWith('ours-wasm') || i === 'peak') ? await createWasmMatOps({ threads: 1 }) : null;
-  const wasm2 = impls.includes('ours-wasm-2') ? await createWasmMatOps({ threads: 2 }) : null;
+  const wasm1 = impls.some((i) => i.startsWith('ours-wasm') || i === 'ours-dp-2' || i === 'peak') ? await createWasmMatOps({ threads: 1 }) : null;
+  const wasm2 = impls.some((i) => i === 'ours-wasm-2' || i === 'ours-dp-2') ? await createWasmMatOps({ threads: 2 }) : null;
+  const peers: GradPeer[] = impls.includes('ours-dp-2') ? await startUseLitePeers(1) : [];
   if (wasm2?.fallback) log(wasm2.fallback);
   if (wasm1) peaks['wasm-1'] = await peakGflops(wasm1, 'wasm SIMD 1 thread');
   if (wasm2) peaks['wasm-2'] = await peakGflops(wasm2, `wasm SIMD ${wasm2.threads} threads`);
@@ -155,9 +160,10 @@ async function main(): Promise<void> {
         let act = 0;
         let counter: (MatOps & { flops: number }) | null = null;
         if (impl.startsWith('ours-')) {
-          const base = impl === 'ours-js' ? jsMatOps : impl === 'ours-wasm-1' ? wasm1! : wasm2!;
+          const base = impl === 'ours-js' ? jsMatOps : impl === 'ours-wasm-2' ? wasm2! : wasm1!;
           counter = counting(base);
-          const t = new UseLiteCpuTrainer(useLiteRM(params, 'lora', DEFAULT_LORA, 0), OPT, { ops: counter, microBatch: 8 });
+          const dp = impl === 'ours-dp-2' ? peers : [];
+          const t = new UseLiteCpuTrainer(useLiteRM(params, 'lora', DEFAULT_LORA, 0), OPT, { ops: counter, microBatch: 8, peers: dp });
           const br = new Rng(11);
           step = async () => (await t.step(items, batchAt(br, items.count, B))).loss;
           dispose = () => {
@@ -198,7 +204,9 @@ async function main(): Promise<void> {
         if (counter) {
           const f0 = counter.flops;
           await step();
-          flopsPerPair = (counter.flops - f0) / B;
+          // ours-dp-2 counts this thread's gemms only: its micro-batches are an equal share (every sequence is T
+          // tokens and the batch splits into equal micro-batches), so the pair's FLOPs are (1 + peers) x that.
+          flopsPerPair = ((counter.flops - f0) * (impl === 'ours-dp-2' ? 1 + peers.length : 1)) / B;
         }
         sampleRss();
         let steps = 0;
@@ -215,7 +223,7 @@ async function main(): Promise<void> {
         if (flopsPerPair) {
           row.flopsPerPair = flopsPerPair;
           row.gflops = (pps * flopsPerPair) / 1e9;
-          const peak = impl === 'ours-wasm-2' || impl === 'tfjs-wasm-2' ? peaks['wasm-2'] : peaks['wasm-1'];
+          const peak = impl === 'ours-wasm-2' || impl === 'ours-dp-2' ? peaks['wasm-2'] : peaks['wasm-1'];
           if (peak && impl !== 'ours-js') row.fractionOfPeak = row.gflops / peak;
         }
         if (act) row.activationBytesPerPair = act;
@@ -229,11 +237,14 @@ async function main(): Promise<void> {
   }
   wasm1?.dispose();
   wasm2?.dispose();
+  for (const p of peers) p.dispose();
   const get = (impl: string, B: number) => rows.find((r) => r.impl === impl && r.batch === B)?.pairsPerSec ?? Number.NaN;
   const ratios: Record<string, number> = {};
   for (const B of batches) {
     ratios[`wasm1/tfjs@${B}`] = get('ours-wasm-1', B) / get('tfjs-wasm', B);
     ratios[`wasm2/tfjs@${B}`] = get('ours-wasm-2', B) / get('tfjs-wasm', B);
+    ratios[`dp2/tfjs@${B}`] = get('ours-dp-2', B) / get('tfjs-wasm', B);
+    ratios[`dp2/wasm1@${B}`] = get('ours-dp-2', B) / get('ours-wasm-1', B);
     ratios[`wasm1/js@${B}`] = get('ours-wasm-1', B) / get('ours-js', B);
   }
   const result = {

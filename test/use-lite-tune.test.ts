@@ -8,8 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWasmMatOps, type WasmMatOps } from '../src/gpu/wasm/matops.ts';
 import { parseCli } from '../src/pipeline/cli.ts';
 import { loadDataPath } from '../src/pipeline/data/node.ts';
-import { resolveConfig } from '../src/pipeline/experiment.ts';
+import { resolveConfig, type ExperimentResult } from '../src/pipeline/experiment.ts';
 import { dirReader } from '../src/pipeline/rm/files.node.ts';
+import type { GradPeer } from '../src/pipeline/rm/use-lite/data-parallel.ts';
+import { startUseLitePeers } from '../src/pipeline/rm/use-lite/data-parallel.node.ts';
 import { loadUseLite, type LoadedUseLite } from '../src/pipeline/rm/use-lite/files.ts';
 import { USE_ONNX_SCORE } from '../src/pipeline/rm/use-lite/onnx.ts';
 import { jointIds, jointLength } from '../src/pipeline/rm/use-lite/tokenizer.ts';
@@ -63,6 +65,15 @@ describe('USE-lite fine-tuning session (tiny end to end)', () => {
     expect(r.reports.editedRatios.train[country]).not.toBeNull();
     expect(out.rmInfo).toMatchObject({ kind: 'use-lite', tune: 'lora', lora: { rank: 4, alpha: 8 }, input: { maxLen: 12 } });
     expect((out.rmInfo.globalRm as { trainedOn: string }).trainedOn).toMatch(/split train only; no test user/);
+    // The work record: every joint sequence of this fixture is cut to the 12 tokens, so the trained tokens are
+    // 2 trained runs x 3 steps x 4 pairs x 2 sequences x 12; the FLOPs follow from the per-token constants.
+    expect(Math.min(...Array.from({ length: out.encoded.count }, (_, k) => jointLength(out.encoded, k, 12)))).toBe(12);
+    const work = out.rmInfo.work as { trainTokens: number; forwardTokens: number; tflop: number; gpuSecondsAt10Tflops: number };
+    expect(work.trainTokens).toBe(2 * 3 * 4 * 2 * 12);
+    expect(work.forwardTokens % 12).toBe(0);
+    expect(work.forwardTokens).toBeGreaterThan(0);
+    expect(work.tflop).toBeCloseTo((work.trainTokens * 19.2e6 + work.forwardTokens * 9.6e6) / 1e12, 12);
+    expect(work.gpuSecondsAt10Tflops).toBeCloseTo(work.tflop / 10, 12);
     // The country RMs are LoRA-tuned: adapters moved, the encoder's frozen weights are the global RM's arrays.
     const rm = models[`${country}/scpo`];
     expect(rm.lora).not.toBeNull();
@@ -90,6 +101,39 @@ describe('USE-lite fine-tuning session (tiny end to end)', () => {
       for (let i = 0; i < idx.length; i++) expect(Math.abs(s[i] - trainerScores[i])).toBeLessThan(1e-4);
     } finally {
       await session.release();
+    }
+  }, 300_000);
+});
+
+describe('USE-lite fine-tuning, data-parallel (tiny end to end)', () => {
+  it('with a worker-thread peer: the same runs as one thread (losses within 1e-5, margins within 1e-4, accuracies equal)', async () => {
+    const country = Object.keys(data.countries).sort((a, b) => data.countries[b].pairs - data.countries[a].pairs)[0];
+    const config = resolveConfig({ countries: [country], majority: [country], methods: ['start', 'full_ft'], steps: 3, batch: 4, evalPoints: 1, efficiency: false, seed: 2 });
+    const run = (peers: GradPeer[]) =>
+      runUseLiteTuneSession({ data, params: model.params!, tokenizer: model.tokenizer, ops, peers, config, tune: 'lora', lora: { rank: 4, alpha: 8 }, seqLen: 12, globalHead: { maxPairs: 20, steps: 5 } });
+    const one = (await run([])).result;
+    const peers = await startUseLitePeers(1);
+    let two: ExperimentResult;
+    let info: Record<string, unknown>;
+    try {
+      const out = await run(peers);
+      two = out.result;
+      info = out.rmInfo;
+    } finally {
+      for (const p of peers) p.dispose();
+    }
+    expect(info.matmul).toMatch(/data-parallel over 2 threads/);
+    expect(two.runs.map((r) => r.method)).toEqual(['start', 'full_ft']);
+    for (let i = 0; i < one.runs.length; i++) {
+      const a = one.runs[i];
+      const b = two.runs[i];
+      expect(b.accFull).toBe(a.accFull);
+      expect(b.losses.length).toBe(a.losses.length);
+      b.losses.forEach((l, j) => expect(Math.abs(l - a.losses[j])).toBeLessThanOrEqual(1e-5 * Math.abs(a.losses[j])));
+      const ma = one.margins[country][a.method]!;
+      const mb = two.margins[country][b.method]!;
+      expect(mb.length).toBe(ma.length);
+      for (let k = 0; k < ma.length; k++) expect(Math.abs(mb[k] - ma[k])).toBeLessThan(1e-4);
     }
   }, 300_000);
 });

@@ -1,6 +1,7 @@
 // The headless runner: `npm run scpo -- --data ... --out ...`. Same session code as the browser worker; bad
 // input or flags end with one readable line and exit code 2, never a stack trace.
 import { HelpRequested, listFlag, numberFlag, parseFlags } from './cli-args.ts';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,8 @@ import { exportJobToDir } from './job/export.node.ts';
 import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import { CancelledError } from './train/loop.ts';
 import { escapeControls, safeMessage } from './text.ts';
+import { addRun, CHECKPOINT_FILE, checkpointIdentity, emptyCheckpoint, parseCheckpoint, serializeCheckpoint } from './run-checkpoint.ts';
+import type { CompletedRuns } from './experiment.ts';
 import { ConfigError, DataError, METHODS } from './types.ts';
 import type { DataFormat, Method, PreferenceData, SplitRule } from './types.ts';
 
@@ -66,7 +69,9 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [option
   --goqa-margin 0.05         GOQA: minimum share difference for a pair
   --strict                   stop at the first bad input row (exit 2)
   --workers N                run the (country, method) runs on N worker threads (default 1: in process; same reports)
-  --out <dir>                write the report files there
+  --out <dir>                write the report files there (and checkpoint.json, after every finished run)
+  --resume                   continue the interrupted run in --out: reuse the runs its checkpoint.json holds
+                             (refused when the data, settings or model differ; new countries/methods are trained)
   --export-job <dir>         write the experiment as a PyTorch job there (scored pairs, plan, bag RM, job/run.py;
                              see its README) instead of training here
   --quiet                    no progress lines
@@ -93,6 +98,8 @@ export interface CliOptions {
   /** Write a PyTorch job folder there instead of training (src/pipeline/job/). */
   exportJob?: string;
   quiet: boolean;
+  /** `--resume`: reuse the finished runs of `out`'s checkpoint.json (run-checkpoint.ts). */
+  resume: boolean;
   goqaMargin?: number;
   splitRule: SplitRule;
   /** Worker threads for the per-country work (1: in process). */
@@ -110,7 +117,7 @@ const FLAGS = {
   methods: { type: 'string', default: 'all' }, 'eval-points': S,
   tau: S, beta: S, steps: S, epochs: S, batch: S, lr: S, 'weight-decay': S, seed: S, seeds: S, split: S, 'val-fraction': S,
   'no-efficiency': B, 'freeze-embeddings': B, backend: { type: 'string', default: 'auto' }, 'goqa-margin': S, strict: B,
-  out: S, 'export-job': S, quiet: B, workers: S,
+  out: S, 'export-job': S, quiet: B, workers: S, resume: B,
 } as const;
 
 export function parseCli(argv: string[]): CliOptions {
@@ -155,6 +162,11 @@ export function parseCli(argv: string[]): CliOptions {
   }
   if (v['export-job'] !== undefined && v.out !== undefined) {
     throw new ConfigError('--export-job writes a job instead of training here, so --out has nothing to write: the job writes the reports (python3 DIR/run.py --out OUT)');
+  }
+  if (v.resume) {
+    if (v.out === undefined) throw new ConfigError('--resume needs --out DIR: the folder of the interrupted run (its checkpoint.json)');
+    if (v.seeds !== undefined) throw new ConfigError('--resume continues one run: give --seed, not --seeds');
+    if (v.workers !== undefined && v.workers !== '1') throw new ConfigError('--resume runs in process: drop --workers');
   }
   if (v['no-efficiency']) partial.efficiency = false;
   if (v['freeze-embeddings']) partial.freezeEmbeddings = true;
@@ -203,6 +215,7 @@ export function parseCli(argv: string[]): CliOptions {
     out: v.out,
     exportJob: v['export-job'],
     quiet: v.quiet ?? false,
+    resume: v.resume ?? false,
     goqaMargin: numberFlag('goqa-margin', v['goqa-margin']),
     splitRule: (v.split as SplitRule | undefined) ?? 'stratified',
     workers,
@@ -229,6 +242,43 @@ async function selectCliBackend(pref: BackendPreference, model: BagRMConfig, log
   if (sel.backend.name !== 'webgpu' && sel.adapter) log(`  adapter passed over: ${describeReport(sel.adapter)}`);
   if (!gpu && notes.length) log(`  ${notes.join('; ')}`);
   return sel.backend;
+}
+
+/**
+ * The run's checkpoint in `--out` (run-checkpoint.ts): with --resume, the finished runs to reuse; `record` saves
+ * every newly finished main run (written to a temporary file, then renamed, so an interruption never leaves half
+ * a checkpoint). Without --out there is nothing to record.
+ */
+function openCheckpoint(o: CliOptions, data: PreferenceData, config: ExperimentConfig, rm: Record<string, string | number | boolean | null>, log: (s: string) => void): { completed?: CompletedRuns; record(e: ExperimentEvent): void } {
+  if (!o.out) return { record: () => {} };
+  const file = join(resolve(o.out), CHECKPOINT_FILE);
+  const identity = checkpointIdentity({ data: data.source, pairs: data.pairs.length, items: data.items.length }, config, rm);
+  const ck = emptyCheckpoint(identity);
+  let completed: CompletedRuns | undefined;
+  if (o.resume) {
+    let text: string | null = null;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      log(`--resume: no ${file} yet: starting from the beginning`);
+    }
+    if (text !== null) {
+      const got = parseCheckpoint(text, file, identity);
+      completed = got;
+      for (const r of got.runs) addRun(ck, r, got.margins[r.country][r.method] as Float32Array);
+      log(`--resume: ${got.count} finished run${got.count === 1 ? '' : 's'} in ${file}: ${got.runs.map((r) => `${r.country} · ${r.method}`).join(', ') || 'none'}`);
+    }
+  }
+  return {
+    completed,
+    record(e) {
+      if (e.type !== 'run' || e.resumed || !e.margins || e.run.method === 'start') return;
+      addRun(ck, e.run, e.margins);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file + '.tmp', serializeCheckpoint(ck));
+      renameSync(file + '.tmp', file);
+    },
+  };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -301,8 +351,9 @@ export async function main(argv: string[]): Promise<number> {
     config = { ...o.config, seed };
     const data = datas[k];
     const ts = Date.now();
+    const ck = backend && !o.seeds ? openCheckpoint(o, data, config, { kind: 'bag', globalRm: o.globalRm }, log) : null;
     const { result } = backend
-      ? await runSession({ data, model, backend, config, globalRm, onEvent })
+      ? await runSession({ data, model, backend, config, globalRm, completed: ck?.completed, onEvent: (e) => (onEvent(e), ck?.record(e)) })
       : await runSessionParallel(
           { data, source: { data: dataSpec(o, seed), modelDir, backend: o.backend }, config, globalRm, onEvent },
           o.workers,
@@ -357,22 +408,32 @@ async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string)
   // Loaded lazily: bag-RM runs need neither onnxruntime-web nor the USE-lite files.
   let result: ExperimentResult;
   let rmInfo: Record<string, unknown>;
+  const rmId: Record<string, string | number | boolean | null> = o.tune === 'head'
+    ? { kind: 'use-lite', tune: 'head' }
+    : { kind: 'use-lite', tune: o.tune, seqLen: o.seqLen ?? null, rank: o.tune === 'lora' ? o.lora.rank : null, alpha: o.tune === 'lora' ? o.lora.alpha : null };
+  const ck = openCheckpoint(o, data, o.config, rmId, log);
+  const onRunEvent = (e: ExperimentEvent) => (onEvent(e), ck.record(e));
   if (o.tune === 'head') {
     // The trainer holds the MLP head over one 512-d feature row per item.
     const headCfg: BagRMConfig = { vocabSize: data.items.length, dim: 512, hidden: 64, maxPromptTokens: 1, maxResponseTokens: 1 };
     const backend = await selectCliBackend(o.backend, headCfg, log);
     const { runUseLiteCli } = await import('./use-lite-cli.node.ts');
-    ({ result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent, log, cacheDir: o.featureCache, encoder: o.encoder }));
+    ({ result, rmInfo } = await runUseLiteCli({ data, backend, config: o.config, onEvent: onRunEvent, completed: ck.completed, log, cacheDir: o.featureCache, encoder: o.encoder }));
   } else {
     // Fine-tuning (LoRA / top): the USE-lite cpu trainer on the wasm-SIMD matmul (src/pipeline/rm/use-lite/train*.ts),
     // or with --backend webgpu (auto: a hardware adapter) the WGSL trainer (src/gpu/use-lite-webgpu.ts).
     const { runUseLiteTuneCli } = await import('./rm/use-lite/train-cli.node.ts');
-    ({ result, rmInfo } = await runUseLiteTuneCli({ data, config: o.config, tune: o.tune, lora: o.lora, seqLen: o.seqLen, threads: o.threads, backend: o.backend, onEvent, log }));
+    ({ result, rmInfo } = await runUseLiteTuneCli({ data, config: o.config, tune: o.tune, lora: o.lora, seqLen: o.seqLen, threads: o.threads, backend: o.backend, onEvent: onRunEvent, completed: ck.completed, log }));
   }
   result.timings.loadMs = loadMs;
   result.timings.wallMs = Date.now() - t0;
   process.stdout.write(escapeControls(formatTable(result), true) + '\n');
   log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
+  const work = rmInfo.work as { trainTokens: number; forwardTokens: number; tflop: number; gpuSecondsAt10Tflops: number } | undefined;
+  if (work) {
+    log(`work: ${work.tflop.toFixed(1)} TFLOP of matmul (${(work.trainTokens / 1e6).toFixed(2)}M tokens trained, ${(work.forwardTokens / 1e6).toFixed(2)}M forwarded): ` +
+      `${(work.tflop * 1e3 / (result.timings.wallMs / 1000)).toFixed(1)} GFLOP/s here; ~${work.gpuSecondsAt10Tflops < 10 ? work.gpuSecondsAt10Tflops.toFixed(2) : work.gpuSecondsAt10Tflops.toFixed(0)} s on a GPU sustaining 10 TFLOP/s (run.json rm.work)`);
+  }
   if (o.out) {
     const files = reportFiles(result, { data: summarizeData(data), globalRm: 'train', rm: rmInfo, versions: { app: APP_VERSION, node: process.version } });
     files['report.csv'] = reportCsv(result);
@@ -393,9 +454,13 @@ export function describeError(e: unknown): { code: number; line: string } {
   return { code: 1, line: `internal error: ${safeMessage(msg)}` };
 }
 
-const isEntry = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isEntry) {
-  main(process.argv.slice(2)).then(
+/**
+ * Runs `main` when `moduleUrl` is the script node was started with: exit with its code; an error becomes one line
+ * (describeError: no stack trace unless SCPO_DEBUG is set). Shared by the scpo and ppo CLIs.
+ */
+export function runIfEntry(moduleUrl: string, run: (argv: string[]) => Promise<number>): void {
+  if (process.argv[1] === undefined || resolve(process.argv[1]) !== fileURLToPath(moduleUrl)) return;
+  run(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
       const { code, line } = describeError(e);
@@ -406,3 +471,5 @@ if (isEntry) {
     },
   );
 }
+
+runIfEntry(import.meta.url, main);

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../gpu/backend.ts';
 import { OrtScorer } from '../workers/ort-scorer.ts';
-import type { ExperimentConfig, ExperimentEvent } from './experiment.ts';
+import type { CompletedRuns, ExperimentConfig, ExperimentEvent } from './experiment.ts';
 import { dirReader } from './rm/files.node.ts';
 import { loadUseLite, type LoadedUseLite } from './rm/use-lite/files.ts';
 import { FeatureCache, matOpsEncoder, type UseLiteEncoder } from './rm/use-lite/frozen.ts';
@@ -104,6 +104,8 @@ export interface UseLiteCliRun {
   backend: Backend;
   config: ExperimentConfig;
   onEvent: (e: ExperimentEvent) => void;
+  /** Finished runs to reuse (`--resume`). */
+  completed?: CompletedRuns;
   log: (s: string) => void;
   /** 'ort' (default): onnxruntime-web; 'wasm': our forward on the wasm-SIMD MatOps (uses all cores). */
   encoder?: 'ort' | 'wasm';
@@ -122,7 +124,7 @@ export async function runUseLiteCli(o: UseLiteCliRun): Promise<UseLiteSessionOut
   const store = cacheDir ? await loadFeatureCache(cacheDir, key, model.config.modelDim) : null;
   if (store) o.log(`feature cache: ${store.cache.size} sequences in ${cacheDir} (--feature-cache none disables it)`);
   try {
-    const out = await runUseLiteSession({ data: o.data, model, encoder, backend: o.backend, config: o.config, onEvent: o.onEvent, cache: store?.cache });
+    const out = await runUseLiteSession({ data: o.data, model, encoder, backend: o.backend, config: o.config, onEvent: o.onEvent, completed: o.completed, cache: store?.cache });
     const f = out.features;
     o.log(`encoded ${f.distinct - f.cached} new sequences (${f.tokens} tokens) in ${(f.ms / 1000).toFixed(1)} s; ${f.cached} from the cache; ${f.items} items scored`);
     return out;

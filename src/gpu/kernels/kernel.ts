@@ -227,6 +227,39 @@ export function elementwiseProgram(kernel: string, bindings: readonly BindingSpe
   return linearProgram({ kernel, key: kernel, bindings, uniforms: [['n', 'u32', n]], invocations: n, guard: 'params.n', body });
 }
 
+/**
+ * An elementwise kernel over `n` elements: the named inputs -> one output of the same length. `wgsl` computes
+ * element `idx` (reads the inputs, writes the output by name); `twin(x, i)` is its CPU twin for element i (float64
+ * arithmetic, stored as f32). The activation and residual kernels are this plus their one line of math.
+ */
+export function elementwiseKernel<I extends string, O extends string>(
+  name: string,
+  inputs: readonly I[],
+  output: O,
+  wgsl: string,
+  twin: (x: Record<I, Float32Array>, i: number) => number,
+): KernelDef<{ n: number }, Record<I, Float32Array>, Record<O, Float32Array>> {
+  const validate = (d: { n: number }) => checkDims(d, { n: 0 });
+  const bindings = (d: { n: number }) => elementwiseBindings(d.n, inputs, output);
+  return {
+    name,
+    validate,
+    attributes: () => ({ key: name }),
+    program(d) {
+      validate(d);
+      return elementwiseProgram(name, bindings(d), d.n, wgsl);
+    },
+    cpu(d, x) {
+      validate(d);
+      checkInputs(bindings(d), x);
+      const y = new Float32Array(d.n);
+      for (let i = 0; i < d.n; i++) y[i] = twin(x, i);
+      return { [output]: y } as Record<O, Float32Array>;
+    },
+    outputs: [output],
+  };
+}
+
 /** Invocations of the single workgroup of `reduceProgram`. */
 export const REDUCE_WG = 256;
 

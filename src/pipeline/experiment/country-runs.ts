@@ -139,7 +139,9 @@ export class CountryRuns<P = unknown> {
       },
       control,
       async (step, loss, t) => {
-        if (!full || evalEvery === 0 || (step % evalEvery !== 0 && step !== steps)) return;
+        // The last step's point comes from the final scoring below (it scores the test items anyway): with a
+        // transformer RM every scoring pass is a forward over hundreds of texts, so none is done twice.
+        if (!full || evalEvery === 0 || step === steps || step % evalEvery !== 0) return;
         const sc = await scoreInto(t, encoded, e.testItems);
         const point: LivePoint = {
           step,
@@ -159,6 +161,11 @@ export class CountryRuns<P = unknown> {
       const scored = full ? own : [...this.sets[c].val, ...this.sets[c].test];
       const items = unique([...scored.flatMap((i) => [pc[i], pr[i]]), ...(full ? majC : []), ...(full ? majR : [])]);
       const sc = await scoreInto(trainer, encoded, items);
+      if (full && evalEvery > 0 && steps > 0) {
+        const point: LivePoint = { step: steps, loss: losses[steps - 1], accFull: pairAccuracy(sc, e.testC, e.testR), accEdited: pairAccuracy(sc, e.edC, e.edR) };
+        points.push(point);
+        emit({ type: 'point', country: c, method, point, totalSteps: steps });
+      }
       if (full) {
         this.margins[c] ??= {};
         this.margins[c][method] = Float32Array.from(own, (i) => sc[pc[i]] - sc[pr[i]]);

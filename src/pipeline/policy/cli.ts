@@ -4,9 +4,8 @@ import { numberFlag, parseFlags } from '../cli-args.ts';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { cpuBackend } from '../../gpu/cpu/trainer.ts';
-import { BUNDLED_MODEL_DIR, describeError } from '../cli.ts';
+import { BUNDLED_MODEL_DIR, runIfEntry } from '../cli.ts';
 import { loadSynthetic } from '../data/index.ts';
 import { loadDataPath } from '../data/node.ts';
 import { loadBagRM } from '../rm/files.ts';
@@ -263,15 +262,4 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-const isEntry = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isEntry) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      const { code, line } = describeError(e);
-      (code === 0 ? process.stdout : process.stderr).write(line + '\n');
-      if (process.env.SCPO_DEBUG && e instanceof Error) process.stderr.write((e.stack ?? '') + '\n');
-      process.exit(code);
-    },
-  );
-}
+runIfEntry(import.meta.url, main);

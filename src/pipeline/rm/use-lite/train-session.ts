@@ -7,6 +7,7 @@
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { Backend } from '../../../gpu/backend.ts';
 import type { MatOps } from '../../../gpu/matops.ts';
+import type { GradPeer } from './data-parallel.ts';
 import { runExperiment } from '../../experiment.ts';
 import type { CompletedRuns, ExperimentConfig, ExperimentEvent, ExperimentResult } from '../../experiment.ts';
 import { plannedSteps, train, type RunControl } from '../../train/loop.ts';
@@ -15,7 +16,8 @@ import { globalSample } from '../../use-lite-session.ts';
 import type { EncodedItems, OptimizerConfig } from '../types.ts';
 import { DEFAULT_LORA, USE_LITE_MODEL_ID, type LoraConfig, type TuneMode, type UseLiteParams } from './spec.ts';
 import { useLiteFiles } from './files.ts';
-import { encodeUseItems, USE_SEP_PIECE, type TokenizerJson } from './tokenizer.ts';
+import { encodeUseItems, jointLength, USE_SEP_PIECE, type TokenizerJson } from './tokenizer.ts';
+import type { Trainer } from '../../../gpu/backend.ts';
 import { clearFrozenCaches, exportParams, UseLiteCpuTrainer, useLiteCpuBackend, useLiteRM, type UseLiteRM } from './train.ts';
 
 export interface UseLiteGlobalHeadOptions {
@@ -47,6 +49,11 @@ export interface UseLiteTuneSessionInputs {
   seqLen?: number;
   /** Pairs per micro-batch (activations are kept for one at a time). Default 8. */
   microBatch?: number;
+  /**
+   * Data-parallel peers of the cpu trainers and the global scorer (data-parallel.ts; e.g. startUseLitePeers in
+   * Node): each step's micro-batches and each scoring pass are shared with them. `ops` should then be one thread.
+   */
+  peers?: readonly GradPeer[];
   /**
    * The country runs' backend (e.g. the webgpu one from selectUseLiteBackend); default the cpu trainer on `ops`,
    * which is also where a run continues if this backend loses its device. The global head always trains on cpu.
@@ -82,7 +89,11 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
   emit({ type: 'phase', phase: 'load', done: 0, total: 1, label: `tokenizing ${data.items.length} texts (USE-lite)` });
   const encoded = encodeUseItems(inp.tokenizer, data.items, seqLen);
   const timings: Record<string, number> = { tokenizeMs: Date.now() - t0 };
-  const backend = useLiteCpuBackend({ ops: inp.ops, microBatch: inp.microBatch });
+  const cpu = useLiteCpuBackend({ ops: inp.ops, microBatch: inp.microBatch, peers: inp.peers });
+  // The country runs' work is counted at their trainers; the global head's (features of the sample's and the needed
+  // items, each encoded once) below.
+  const work: UseLiteWork = { trainTokens: 0, forwardTokens: 0 };
+  const backend = countingBackend(cpu, seqLen, work);
 
   // Global RM: the pretrained encoder with a linear head trained on pooled training users (frozen encoder:
   // embeddings are computed once per item and cached by the head trainer).
@@ -94,7 +105,7 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
   const gSteps = plannedSteps(sample.length, g.batch, g.steps, g.epochs);
   emit({ type: 'phase', phase: 'load', done: 0, total: gSteps, label: `training the global head on ${sample.length} pooled training pairs (encoding their texts once)` });
   const gr = await train<UseLiteRM>(
-    backend,
+    cpu,
     useLiteRM(headInit, 'head', lora, seed),
     gOpt,
     encoded,
@@ -120,7 +131,7 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
   // Global scores through a head-mode trainer on the same frozen tensors: it reuses the cached embeddings. Only the
   // items a report uses are encoded: every pair of the selected countries, the TEST pairs of the majority countries
   // (the bias view); the majority's training pairs (most of the data: US + UK) get NaN, as pairs outside the run do.
-  const scorer = new UseLiteCpuTrainer({ ...globalRM, tune: 'head' }, gOpt, { ops: inp.ops });
+  const scorer = new UseLiteCpuTrainer({ ...globalRM, tune: 'head' }, gOpt, { ops: inp.ops, peers: inp.peers });
   const needed = new Set<number>();
   const selected = new Set(inp.config.countries);
   const majority = new Set(inp.config.majority);
@@ -130,6 +141,9 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
       needed.add(p.rejected);
     }
   }
+  const encodedOnce = new Set(needed);
+  for (const p of sample) encodedOnce.add(p.chosen).add(p.rejected);
+  work.forwardTokens += jointTokens(encoded, [...encodedOnce], seqLen);
   const globalScorer = async (items: EncodedItems, idx: Int32Array): Promise<Float32Array> => {
     const want = idx.filter((k) => needed.has(k));
     const s = await scorer.score(items, want);
@@ -143,7 +157,7 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
       data,
       encoded,
       globalParams: globalRM,
-      backend: inp.backend ?? backend,
+      backend: inp.backend ? countingBackend(inp.backend, seqLen, work) : backend,
       fallback: backend,
       globalScorer,
       config: { ...inp.config, freezeEmbeddings: true },
@@ -161,7 +175,7 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
       ...(inp.tune === 'lora' ? { lora: { rank: lora.rank, alpha: lora.alpha, targets: 'qkv, out, ff1, ff2 of both layers; plus the head' } } : { trained: 'layer 1, tanh layer, head' }),
       input: { maxLen: seqLen, separator: USE_SEP_PIECE, truncation: 'prompt end first, then response end' },
       head: { kind: 'linear', on: 'USE-lite embedding (512)' },
-      matmul: inp.ops.name,
+      matmul: inp.peers?.length ? `${inp.ops.name}, data-parallel over ${1 + inp.peers.length} threads` : inp.ops.name,
       globalRm: {
         trainedOn: 'pooled training users of all countries (split train only; no test user); frozen encoder, linear head',
         data: data.source,
@@ -174,6 +188,7 @@ export async function runUseLiteTuneSession(inp: UseLiteTuneSessionInputs): Prom
         epochs: g.epochs,
         finalLoss: gr.losses.length ? gr.losses[gr.losses.length - 1] : null,
       },
+      work: describeWork(work),
     };
     return { result, encoded, globalRM, rmInfo, timings: result.timings };
   } finally {
@@ -206,4 +221,61 @@ export function estimateUseLiteTune(trainedRuns: number, steps: number, batch: n
   const tokensPerPair = 2 * Math.min(seqLen, 70);
   const gflop = (trainedRuns * steps * batch * tokensPerPair * USE_LITE_TRAIN_FLOP_PER_TOKEN) / 1e9;
   return { gflop, seconds: gflop / (USE_LITE_TRAIN_GFLOPS_PER_THREAD * Math.max(1, threads)) };
+}
+
+/** Gemm FLOPs per token of a forward pass (scoring): half a LoRA training step's (backward ~ forward through frozen weights). */
+export const USE_LITE_FORWARD_FLOP_PER_TOKEN = USE_LITE_TRAIN_FLOP_PER_TOKEN / 2;
+/** A sustained fp32 rate a current data-centre GPU reaches on these small matmuls (a fraction of its peak), for projections. */
+export const GPU_PROJECTION_TFLOPS = 10;
+
+/** Tokens a session processed: trained (forward + backward, country runs) and forwarded only (scoring, evaluation, the global head's features). */
+export interface UseLiteWork {
+  trainTokens: number;
+  forwardTokens: number;
+}
+
+/** The work as FLOPs (gemm) and what it would take at GPU_PROJECTION_TFLOPS. */
+export function describeWork(w: UseLiteWork): { trainTokens: number; forwardTokens: number; tflop: number; gpuSecondsAt10Tflops: number; note: string } {
+  const tflop = (w.trainTokens * USE_LITE_TRAIN_FLOP_PER_TOKEN + w.forwardTokens * USE_LITE_FORWARD_FLOP_PER_TOKEN) / 1e12;
+  return {
+    ...w,
+    tflop,
+    gpuSecondsAt10Tflops: tflop / GPU_PROJECTION_TFLOPS,
+    note: `gemm FLOPs from the tokens processed (${USE_LITE_TRAIN_FLOP_PER_TOKEN / 1e6} MFLOP per trained token, ${USE_LITE_FORWARD_FLOP_PER_TOKEN / 1e6} per forwarded token, measured by bench/use-lite-train.ts); the GPU figure assumes a sustained ${GPU_PROJECTION_TFLOPS} TFLOP/s`,
+  };
+}
+
+/** Tokens of the joint sequences of items `idx`. */
+function jointTokens(items: EncodedItems, idx: ArrayLike<number>, maxLen: number): number {
+  let n = 0;
+  for (let i = 0; i < idx.length; i++) n += jointLength(items, idx[i], maxLen);
+  return n;
+}
+
+/** `b` with every trainer counting the tokens it steps (both sequences of each pair) and scores into `work`. */
+function countingBackend(b: Backend<UseLiteRM>, maxLen: number, work: UseLiteWork): Backend<UseLiteRM> {
+  const tokens = (items: EncodedItems, idx: ArrayLike<number>) => jointTokens(items, idx, maxLen);
+  return {
+    name: b.name,
+    info: b.info,
+    async createTrainer(init, opt) {
+      const t = await b.createTrainer(init, opt);
+      const counted: Trainer<UseLiteRM> = {
+        get backend() {
+          return t.backend;
+        },
+        step(items, batch) {
+          work.trainTokens += tokens(items, batch.chosen) + tokens(items, batch.rejected);
+          return t.step(items, batch);
+        },
+        score(items, indices) {
+          work.forwardTokens += tokens(items, indices ?? Int32Array.from({ length: items.count }, (_, i) => i));
+          return t.score(items, indices);
+        },
+        checkpoint: () => t.checkpoint(),
+        dispose: () => t.dispose(),
+      };
+      return counted;
+    },
+  };
 }

@@ -14,6 +14,7 @@ import type { Backend, StepResult, Trainer, TrainerCheckpoint } from '../../../g
 import { adamw, BiasCorrection, type AdamHyper } from '../../../gpu/cpu/ops.ts';
 import { jsMatOps, type MatOps } from '../../../gpu/matops.ts';
 import type { EncodedItems, OptimizerConfig, PairBatch } from '../types.ts';
+import type { GradPeer, PeerReply, PeerRequest, PeerTask } from './data-parallel.ts';
 import { allocGrads, btLoss, embedForward, headForward, layerForward, modelBackward, modelForward, Scratch, type GradMap, type GradPlan, type ModelView, type SeqLayout } from './grad.ts';
 import { checkLoraConfig, gradPlan, initLora, mergeLora } from './lora.ts';
 import { jointLength, USE_SEP_ID } from './tokenizer.ts';
@@ -45,6 +46,15 @@ export interface UseLiteTrainerOptions {
   cacheBytes?: number;
   /** Separator id of the joint sequence (default JOINT_SEP_ID; tests with tiny vocabularies pick another). */
   sepId?: number;
+  /**
+   * Data parallelism: other threads (data-parallel.ts; e.g. startUseLitePeers in Node) that each run the same
+   * forward/backward on their own wasm instance. A step splits its batch into at least 1 + peers.length micro-batches
+   * (`microBatch` pairs at most), deals them out round-robin (this thread takes the first), sums the gradients in
+   * a fixed order (own, then peer 1, 2, ...) and makes one AdamW update here. Scoring deals out chunks of
+   * `scoreBatch` items. Losses differ from one thread only by float rounding (the micro-batch split); scores are
+   * the same bits. Give `ops` one thread then: the peers are the other cores.
+   */
+  peers?: readonly GradPeer[];
 }
 
 /** The separator between prompt and response in the joint sequence (the tokenizer's, the pretrained piece "▁|"). */
@@ -161,6 +171,9 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   private readonly frozenNames: string[];
   private seqBuf: Int32Array;
   private disposed = false;
+  private readonly peers: readonly GradPeer[];
+  private readonly key = `t${nextId++}`;
+  private readonly seed: number;
   /** Peak bytes of activations + scratch seen (for the memory report). */
   peakScratchBytes = 0;
 
@@ -171,6 +184,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     this.scoreBatch = Math.max(1, Math.floor(o.scoreBatch ?? 32));
     this.cacheBytes = o.cacheBytes ?? 512 * 2 ** 20;
     this.sepId = o.sepId ?? JOINT_SEP_ID;
+    this.peers = o.peers ?? [];
     this.hyper = { lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay };
     this.bc1 = new BiasCorrection(opt.beta1);
     this.bc2 = new BiasCorrection(opt.beta2);
@@ -196,6 +210,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
       }
     }
     this.view = { config: c, tensors, lora };
+    this.seed = src.seed;
     this.rm = { kind: 'use-lite', model: { config: c, tensors }, tune: src.tune, lora, loraConfig: { ...src.loraConfig }, seed: src.seed };
     for (const n of this.plan.tensors) this.trained[n] = tensors[n];
     if (lora) {
@@ -237,7 +252,21 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   }
 
   async step(items: EncodedItems, batch: PairBatch): Promise<StepResult> {
-    return this.stepSync(items, batch);
+    if (this.peers.length === 0) return this.stepSync(items, batch);
+    this.checkAlive();
+    const B = checkBatch(batch);
+    if (B === 0) return { loss: 0 };
+    if (this.rm.tune === 'head') {
+      // The head's step is tiny once the frozen embeddings are cached: only their encoding is shared out.
+      const idx = new Int32Array(2 * B);
+      idx.set(batch.chosen);
+      idx.set(batch.rejected, B);
+      await this.prefetchEmbeddings(items, idx);
+      return this.stepSync(items, batch);
+    }
+    const loss = await this.forwardBackwardParallel(items, batch);
+    this.update();
+    return { loss };
   }
 
   stepSync(items: EncodedItems, batch: PairBatch): StepResult {
@@ -245,6 +274,12 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     const B = checkBatch(batch);
     if (B === 0) return { loss: 0 };
     const loss = this.forwardBackward(items, batch);
+    this.update();
+    return { loss };
+  }
+
+  /** One AdamW update of every trained tensor from this.grads. */
+  private update(): void {
     const t = ++this.stepCount;
     const c1 = this.bc1.at(t);
     const c2 = this.bc2.at(t);
@@ -254,7 +289,6 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
       for (let i = 0; i < g.length; i++) this.g64[i] = g[i];
       adamw(p, this.m[n], this.v[n], 0, p.length, this.g64, 0, c1, c2, this.hyper);
     }
-    return { loss };
   }
 
   /** Loss and gradients of a batch at the current weights (copies), without updating: for checks and parity. */
@@ -268,11 +302,22 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
 
   private forwardBackward(items: EncodedItems, batch: PairBatch): number {
     const B = batch.chosen.length;
-    for (const g of Object.values(this.grads)) g.fill(0);
+    const losses = this.accumulateGrads(items, batch, microRanges(B, this.microBatch), B);
     let loss = 0;
-    const mb = this.microBatch;
-    for (let p0 = 0; p0 < B; p0 += mb) {
-      const n = Math.min(mb, B - p0);
+    for (const l of losses) loss += l;
+    return loss;
+  }
+
+  /**
+   * Zeroes the gradients, then runs the micro-batches `ranges` (flat [first pair, pairs] of `batch`) in order,
+   * accumulating their gradients; returns each micro-batch's loss (its share of the mean over `total` pairs).
+   */
+  private accumulateGrads(items: EncodedItems, batch: PairBatch, ranges: Int32Array, total: number): Float64Array {
+    for (const g of Object.values(this.grads)) g.fill(0);
+    const losses = new Float64Array(ranges.length / 2);
+    for (let q = 0; q < losses.length; q++) {
+      const p0 = ranges[2 * q];
+      const n = ranges[2 * q + 1];
       const idx = new Int32Array(2 * n);
       for (let i = 0; i < n; i++) {
         idx[2 * i] = batch.chosen[p0 + i];
@@ -285,7 +330,7 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
         const d = this.view.config.modelDim;
         const scores = this.sc.get('hs', 2 * n);
         headForward(2 * n, d, emb, this.view.tensors['head.w'], this.view.tensors['head.b'][0], scores);
-        loss += btLoss(scores, w, n, B, ds);
+        losses[q] = btLoss(scores, w, n, total, ds);
         const gw = this.grads['head.w'];
         for (let s = 0; s < 2 * n; s++) for (let j = 0; j < d; j++) gw[j] += ds[s] * emb[s * d + j];
         let gb = 0;
@@ -294,11 +339,193 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
         continue;
       }
       const acts = this.forwardItems(items, idx);
-      loss += btLoss(acts.scores, w, n, B, ds);
+      losses[q] = btLoss(acts.scores, w, n, total, ds);
       modelBackward(this.ops, this.view, acts, ds, this.plan, this.grads, this.sc);
       this.peakScratchBytes = Math.max(this.peakScratchBytes, this.sc.bytes());
     }
+    return losses;
+  }
+
+  /**
+   * forwardBackward over this thread and the peers: micro-batches of at most `microBatch` pairs, at least one per
+   * thread, dealt round-robin; gradients summed own + peer 1 + peer 2 ... (a fixed order: the same bits whatever
+   * the timing); the loss summed over micro-batches in batch order.
+   */
+  private async forwardBackwardParallel(items: EncodedItems, batch: PairBatch): Promise<number> {
+    const B = batch.chosen.length;
+    const P = 1 + this.peers.length;
+    const all = microRanges(B, Math.min(this.microBatch, Math.ceil(B / P)));
+    const nmb = all.length / 2;
+    const groups = Array.from({ length: P }, (_, g) => {
+      const r: number[] = [];
+      for (let q = g; q < nmb; q += P) r.push(all[2 * q], all[2 * q + 1]);
+      return Int32Array.from(r);
+    });
+    const trained = this.trainedValues();
+    const pending = this.peers.map((peer, i) =>
+      groups[i + 1].length ? this.ask(peer, trained, { kind: 'grads', batch, ranges: groups[i + 1], total: B }, items) : null,
+    );
+    let own: Float64Array;
+    try {
+      own = this.accumulateGrads(items, batch, groups[0], B);
+    } catch (e) {
+      await Promise.allSettled(pending);
+      throw e;
+    }
+    const losses = new Float64Array(nmb);
+    own.forEach((l, j) => (losses[j * P] = l));
+    for (let i = 0; i < pending.length; i++) {
+      const rp = pending[i];
+      if (!rp) continue;
+      const r = await rp;
+      if (r.kind !== 'grads') throw new Error(`use-lite data-parallel: peer ${i + 1} answered "${r.kind}" to a gradient request`);
+      r.losses.forEach((l, j) => (losses[j * P + i + 1] = l));
+      for (const [n, g] of Object.entries(this.grads)) {
+        const pg = r.grads[n];
+        if (!pg || pg.length !== g.length) throw new Error(`use-lite data-parallel: peer ${i + 1} sent no gradient for ${n}`);
+        for (let k = 0; k < g.length; k++) g[k] += pg[k];
+      }
+    }
+    let loss = 0;
+    for (const l of losses) loss += l;
     return loss;
+  }
+
+  /** The current values of the trained tensors by gradient name (what a peer needs besides the frozen tensors). */
+  private trainedValues(): Record<string, Float32Array> {
+    return { ...this.trained };
+  }
+
+  /**
+   * One request to a peer: the frozen tensors, items and trainer settings travel once per peer (the peer caches them
+   * by key and answers "miss" when it dropped them; then they are sent again), the trained values every time.
+   */
+  private async ask(peer: GradPeer, trained: Record<string, Float32Array>, task: PeerTask, items: EncodedItems): Promise<PeerReply> {
+    const known = peerKnows(peer);
+    const frozen: Record<string, number> = {};
+    for (const [n, a] of Object.entries(this.view.tensors)) if (!this.plan.tensors.has(n)) frozen[n] = idOf(tensorIds, a);
+    const itemsKey = idOf(itemsIds, items);
+    const build = (full: boolean): PeerRequest => {
+      const tensors: Record<number, Float32Array> = {};
+      for (const [n, id] of Object.entries(frozen)) if (full || !known.has(`T${id}`)) tensors[id] = this.view.tensors[n];
+      return {
+        trainer: {
+          key: this.key,
+          config: this.view.config,
+          tune: this.rm.tune,
+          loraConfig: this.rm.loraConfig,
+          seed: this.seed,
+          sepId: this.sepId,
+          microBatch: this.microBatch,
+          scoreBatch: this.scoreBatch,
+          cacheBytes: this.cacheBytes,
+        },
+        frozen,
+        tensors,
+        itemsKey,
+        items: full || !known.has(`I${itemsKey}`) ? items : undefined,
+        trained,
+        task,
+      };
+    };
+    let req = build(false);
+    let r = await peer.request(req);
+    if (r.kind === 'miss') {
+      req = build(true);
+      r = await peer.request(req);
+    }
+    if (r.kind === 'error') throw new Error(`use-lite data-parallel peer ${peer.name}: ${r.message}`);
+    if (r.kind === 'miss') throw new Error(`use-lite data-parallel peer ${peer.name}: still missing ${r.what} after it was sent`);
+    for (const id of Object.keys(req.tensors)) known.add(`T${id}`);
+    if (req.items) known.add(`I${itemsKey}`);
+    return r;
+  }
+
+  /**
+   * Scores (and embeddings) of idx by forward passes in chunks of `scoreBatch`, dealt round-robin over this thread
+   * and the peers. Each sequence's forward does not depend on the others in its chunk, so the result is the same
+   * bits as one thread's.
+   */
+  private async encodeParallel(items: EncodedItems, idx: Int32Array, want: 'scores' | 'emb'): Promise<Float32Array> {
+    const d = this.view.config.modelDim;
+    const per = want === 'emb' ? d : 1;
+    const out = new Float32Array(idx.length * per);
+    const P = 1 + this.peers.length;
+    const cb = this.scoreBatch;
+    const chunks = Math.ceil(idx.length / cb);
+    const take = (g: number): Int32Array => {
+      const r: number[] = [];
+      for (let c = g; c < chunks; c += P) for (let i = c * cb; i < Math.min(idx.length, (c + 1) * cb); i++) r.push(idx[i]);
+      return Int32Array.from(r);
+    };
+    const put = (g: number, vals: Float32Array): void => {
+      let o = 0;
+      for (let c = g; c < chunks; c += P) {
+        const n = Math.min(idx.length, (c + 1) * cb) - c * cb;
+        out.set(vals.subarray(o, o + n * per), c * cb * per);
+        o += n * per;
+      }
+    };
+    const trained = this.trainedValues();
+    const pending = this.peers.map((peer, i) => {
+      const sub = take(i + 1);
+      return sub.length ? this.ask(peer, trained, { kind: 'encode', idx: sub, want }, items) : null;
+    });
+    try {
+      put(0, this.encode(items, take(0), want));
+    } catch (e) {
+      await Promise.allSettled(pending);
+      throw e;
+    }
+    for (let i = 0; i < pending.length; i++) {
+      const rp = pending[i];
+      if (!rp) continue;
+      const r = await rp;
+      if (r.kind !== 'encode') throw new Error(`use-lite data-parallel: peer ${i + 1} answered "${r.kind}" to an encode request`);
+      put(i + 1, r.values);
+    }
+    return out;
+  }
+
+  /** Scores or embeddings of idx on this thread, in chunks of scoreBatch (the tune mode's forward, caches included). */
+  private encode(items: EncodedItems, idx: Int32Array, want: 'scores' | 'emb'): Float32Array {
+    const d = this.view.config.modelDim;
+    const per = want === 'emb' ? d : 1;
+    const out = new Float32Array(idx.length * per);
+    for (let i0 = 0; i0 < idx.length; i0 += this.scoreBatch) {
+      const part = idx.subarray(i0, Math.min(idx.length, i0 + this.scoreBatch));
+      const acts = this.rm.tune === 'top' ? this.forwardItems(items, part) : this.forwardFull(items, part);
+      out.set(want === 'emb' ? acts.emb.subarray(0, part.length * d) : acts.scores.subarray(0, part.length), i0 * per);
+    }
+    return out;
+  }
+
+  /** tune head: encodes the items of idx missing from the embedding cache, over this thread and the peers. */
+  private async prefetchEmbeddings(items: EncodedItems, idx: Int32Array): Promise<void> {
+    const cache = cacheFor(this.view.tensors, this.frozenNames, items, this.view.config.maxLen, this.sepId);
+    const missing = Int32Array.from(new Set(Array.from(idx).filter((k) => !cache.emb.has(k))));
+    if (missing.length < 2) return;
+    const emb = await this.encodeParallel(items, missing, 'emb');
+    const d = this.view.config.modelDim;
+    missing.forEach((k, i) => cache.emb.set(k, emb.slice(i * d, (i + 1) * d)));
+  }
+
+  /**
+   * The peer side of data parallelism (data-parallel.ts's PeerState): sets the trained values, then runs a task on
+   * this thread and returns what the requesting trainer merges.
+   */
+  servePeerTask(trained: Record<string, Float32Array>, items: EncodedItems, task: PeerTask): PeerReply {
+    this.checkAlive();
+    for (const [n, a] of Object.entries(this.trained)) {
+      const v = trained[n];
+      if (!v || v.length !== a.length) throw new Error(`trained tensor ${n} is missing or has the wrong length`);
+      a.set(v);
+    }
+    if (task.kind === 'encode') return { kind: 'encode', values: this.encode(items, task.idx, task.want) };
+    const losses = this.accumulateGrads(items, task.batch, task.ranges, task.total);
+    const grads: Record<string, Float32Array> = {};
+    for (const [n, g] of Object.entries(this.grads)) grads[n] = g.slice();
+    return { kind: 'grads', losses, grads };
   }
 
   /** Forward over the items `idx` as one packed micro-batch (from cached layer-0 outputs in tune top). */
@@ -416,6 +643,10 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     const idx = indices ?? Int32Array.from({ length: items.count }, (_, i) => i);
     const out = new Float32Array(idx.length);
     const d = this.view.config.modelDim;
+    if (this.peers.length > 0 && idx.length > this.scoreBatch) {
+      if (this.rm.tune !== 'head') return this.encodeParallel(items, idx, 'scores');
+      await this.prefetchEmbeddings(items, idx);
+    }
     for (let i0 = 0; i0 < idx.length; i0 += this.scoreBatch) {
       const part = idx.subarray(i0, Math.min(idx.length, i0 + this.scoreBatch));
       if (this.rm.tune === 'head') {
@@ -460,6 +691,21 @@ function layer0Forward(ops: MatOps, m: ModelView, layout: SeqLayout, ids: Int32A
   const x2 = sc.get('x2', layout.rows * c.modelDim);
   layerForward(ops, m, 0, layout, x0, x2, sc, m.lora?.config.rank ?? 0);
   return x2;
+}
+
+/** Flat [first pair, pairs] of consecutive micro-batches of at most mb pairs covering B pairs. */
+function microRanges(B: number, mb: number): Int32Array {
+  const r: number[] = [];
+  for (let p0 = 0; p0 < B; p0 += mb) r.push(p0, Math.min(mb, B - p0));
+  return Int32Array.from(r);
+}
+
+/** What each peer has been sent (frozen tensors `T<id>`, item sets `I<id>`), so a request carries only what is new. */
+const sentToPeer = new WeakMap<GradPeer, Set<string>>();
+function peerKnows(peer: GradPeer): Set<string> {
+  let s = sentToPeer.get(peer);
+  if (!s) sentToPeer.set(peer, (s = new Set()));
+  return s;
 }
 
 function copyAll(r: Record<string, Float32Array>): Record<string, Float32Array> {
