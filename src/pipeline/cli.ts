@@ -355,7 +355,7 @@ export async function main(argv: string[]): Promise<number> {
     const { result } = backend
       ? await runSession({ data, model, backend, config, globalRm, completed: ck?.completed, onEvent: (e) => (onEvent(e), ck?.record(e)) })
       : await runSessionParallel(
-          { data, source: { data: dataSpec(o, seed), modelDir, backend: o.backend }, config, globalRm, onEvent },
+          { data, model, source: { data: dataSpec(o, seed), modelDir, backend: o.backend }, config, globalRm, onEvent },
           o.workers,
         );
     result.timings.loadMs = loadMs;

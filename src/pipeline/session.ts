@@ -35,6 +35,8 @@ export interface SessionInputs {
   completed?: ExperimentInputs['completed'];
   /** Passed to the experiment: this shard's part of the training work (parallel workers). */
   shard?: ExperimentInputs['shard'];
+  /** The global scores per item once known (see ExperimentInputs.onGlobalScores), with the tokens and global params used. */
+  onGlobalScores?: (s: { gScores: Float32Array; encoded: EncodedItems; globalParams: BagRMParams }) => void;
 }
 
 export interface SessionOutput {
@@ -107,6 +109,7 @@ export async function runSession(inp: SessionInputs): Promise<SessionOutput> {
     onModel: inp.onModel,
     completed: inp.completed,
     shard: inp.shard,
+    onGlobalScores: inp.onGlobalScores ? (gScores) => inp.onGlobalScores!({ gScores, encoded, globalParams }) : undefined,
   });
   Object.assign(result.timings, timings);
   result.globalRm = leak;

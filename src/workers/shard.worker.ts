@@ -3,8 +3,7 @@
 // worker prepared once (tokenized items, global params, global scores), and streams its events back in batches.
 import { navigatorGpu } from '../gpu/device.ts';
 import { selectBackend } from '../gpu/select.ts';
-import { runExperiment } from '../pipeline/experiment.ts';
-import type { ItemScorer } from '../pipeline/experiment.ts';
+import { runExperiment, scoresScorer } from '../pipeline/experiment.ts';
 import { ModelStore } from '../pipeline/rm/model-store.ts';
 import { CancelledError } from '../pipeline/train/loop.ts';
 import { ConfigError, DataError } from '../pipeline/types.ts';
@@ -39,9 +38,9 @@ async function run(msg: Extract<ToShard, { type: 'run' }>): Promise<void> {
   try {
     const { backend } = await selectBackend(msg.backend, navigatorGpu() ?? null);
     // The coordinator's scores, looked up by item: the same numbers an unsharded run scores.
-    const byItem = new Map<number, number>();
-    for (let i = 0; i < msg.scoredItems.length; i++) byItem.set(msg.scoredItems[i], msg.scores[i]);
-    const scorer: ItemScorer = async (_enc, indices) => Float32Array.from(indices, (i) => byItem.get(i) ?? Number.NaN);
+    const gScores = new Float32Array(msg.encoded.count).fill(Number.NaN);
+    for (let i = 0; i < msg.scoredItems.length; i++) gScores[msg.scoredItems[i]] = msg.scores[i];
+    const scorer = scoresScorer(gScores);
     const store = new ModelStore(msg.globalParams);
     const result = await runExperiment({
       data: msg.data,
