@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const wallMs = performance.now() - t0;
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;
 
-  // workers=2: the same session, countries split over two worker threads (each re-loads data and model).
+  // workers=2: the same session, shard 0 here and shard 1 in a worker thread (data load and model load included).
   const t1 = performance.now();
   const data2 = await loadSynthetic(0);
   const par = await runSessionParallel(

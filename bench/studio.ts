@@ -4,9 +4,12 @@
 // GPU, utility processes; PSS shares pages fairly between them), sampled every 200 ms, peak and idle.
 // Needs a production build (`npx vite build`); prints the figures and saves bench/results/studio.json (and appends
 // the run to bench/results/studio-history.json, so before/after runs on the same machine sit side by side).
-// Usage: npm run bench:studio [-- --label <text>] [--workers N]
+// Usage: npm run bench:studio [-- --label <text>] [--workers N] [--settle ms] [--timeline] [--no-save] [--profile <file>] [--trace <file>]
+// --timeline prints when each worker message arrived (always saved); --no-save: print only (exploring);
+// --profile <file>: save the page main thread's CPU profile (.cpuprofile, for Chrome DevTools) from click to table;
+// --trace <file>: a Chromium performance trace of the same span (chrome://tracing or DevTools' Performance panel).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -45,9 +48,58 @@ function pssByRole(pids: number[]): Record<string, number> {
   return out;
 }
 
+/** CPU time (ms, user + system) of every thread of the processes, keyed by role and thread name (/proc/<pid>/task/<tid>/stat). */
+function threadCpu(pids: number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  const tick = 10; // USER_HZ = 100 on Linux
+  for (const pid of pids) {
+    try {
+      const role = /--type=([\w-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))?.[1] ?? 'browser';
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const close = stat.lastIndexOf(')');
+        const name = stat.slice(stat.indexOf('(') + 1, close).replace(/\d+$/, '#');
+        const f = stat.slice(close + 2).split(' ');
+        // Fields 14 and 15 (utime, stime) are at 11 and 12 after the ')'.
+        const ms = (Number(f[11]) + Number(f[12])) * tick;
+        out.set(`${pid}/${tid}`, ms);
+        names.set(`${pid}/${tid}`, `${role}:${name}`);
+      }
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+const names = new Map<string, string>();
+
+/** CPU ms per role:thread-name spent between two threadCpu() snapshots (threads born meanwhile count from 0). */
+function cpuBetween(a: Map<string, number>, b: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of b) {
+    const d = v - (a.get(k) ?? 0);
+    if (d <= 0) continue;
+    // Workers by thread id (each trains its own shard); the other threads summed by name.
+    const n = (names.get(k) ?? k) + ((names.get(k) ?? '').endsWith('DedicatedWorker') ? ` ${k.split('/')[1]}` : '');
+    out[n] = (out[n] ?? 0) + d;
+  }
+  return Object.fromEntries(Object.entries(out).sort((x, y) => y[1] - x[1]));
+}
+
 /** Sum of PSS (MiB) over the processes (from /proc/<pid>/smaps_rollup; processes that just ended count 0). */
 function pssMiB(pids: number[]): number {
   return Object.values(pssByRole(pids)).reduce((a, b) => a + b, 0);
+}
+
+/** Consecutive entries with the same text become one (with a count), so the timeline stays short. */
+function collapse(entries: { atMs: number; what: string }[]): { atMs: number; what: string }[] {
+  const out: { atMs: number; what: string; n: number; lastMs: number }[] = [];
+  for (const e of entries) {
+    const last = out[out.length - 1];
+    if (last && last.what === e.what) (last.n++, (last.lastMs = e.atMs));
+    else out.push({ ...e, n: 1, lastMs: e.atMs });
+  }
+  return out.map((e) => ({ atMs: e.atMs, what: e.n > 1 ? `${e.what} (x${e.n}, until ${e.lastMs} ms)` : e.what }));
 }
 
 async function main(): Promise<void> {
@@ -72,6 +124,26 @@ async function main(): Promise<void> {
       new PerformanceObserver((list) => {
         for (const e of list.getEntries()) w.__longTasks.push({ start: e.startTime, duration: e.duration });
       }).observe({ type: 'longtask', buffered: true });
+      // The timeline: when each message from a worker arrived (type, and its status text / phase labels), so the
+      // figures say where the time goes. A listener added to every Worker the page makes; the product is unchanged.
+      const t = window as unknown as { __timeline: { at: number; what: string }[] };
+      t.__timeline = [];
+      const Orig = window.Worker;
+      window.Worker = class extends Orig {
+        constructor(url: string | URL, opts?: WorkerOptions) {
+          super(url, opts);
+          this.addEventListener('message', (ev: MessageEvent) => {
+            const m = ev.data as { type?: string; message?: string; events?: { type: string; phase?: string; label?: string }[] };
+            const what =
+              m.type === 'status'
+                ? `status: ${m.message}`
+                : m.type === 'events'
+                  ? `events: ${[...new Set((m.events ?? []).map((e) => (e.type === 'phase' ? `phase ${e.phase} ${e.label}` : e.type)))].slice(0, 4).join(' | ')}`
+                  : String(m.type);
+            t.__timeline.push({ at: performance.now(), what });
+          });
+        }
+      } as typeof Worker;
     });
     await page.goto(url + '/');
     if (workers) {
@@ -79,17 +151,38 @@ async function main(): Promise<void> {
       await page.reload();
     }
     await page.waitForFunction(() => window.__studio?.getState().dataStatus === 'ready', null, { timeout: 120_000 });
-    await page.waitForTimeout(1000);
+    // --settle <ms> (default 1000): how long after the data is shown the user presses Run (the worker prepares the
+    // default run meanwhile: the model, the tokens, onnxruntime-web; a person reading the page takes a few seconds).
+    const settleMs = Number(arg('--settle') ?? 1000);
+    await page.waitForTimeout(settleMs);
     const idlePss = pssMiB(processTree(marker));
     let peakPss = idlePss;
     const t0 = performance.now();
     let peakRoles: Record<string, number> = {};
     let peakAt = 0;
+    const pssSeries: { atMs: number; total: number; renderer: number }[] = [];
+    // Per-thread CPU: the latest reading of every thread seen (a terminated worker keeps its last one).
+    const cpuStart = threadCpu(processTree(marker));
+    const cpuLast = new Map(cpuStart);
     const sampler = setInterval(() => {
-      const roles = pssByRole(processTree(marker));
+      const tree = processTree(marker);
+      for (const [k, v] of threadCpu(tree)) cpuLast.set(k, v);
+      const roles = pssByRole(tree);
       const total = Object.values(roles).reduce((a, b) => a + b, 0);
+      pssSeries.push({ atMs: Math.round(performance.now() - t0), total: Math.round(total), renderer: Math.round(roles.renderer ?? 0) });
       if (total > peakPss) (peakPss = total), (peakRoles = roles), (peakAt = performance.now() - t0);
     }, 200);
+    // --profile <file>: the page main thread's CPU profile (Chrome DevTools format) from the click to the table.
+    const profileFile = arg('--profile');
+    const cdp = profileFile ? await page.context().newCDPSession(page) : null;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+      await cdp.send('Profiler.start');
+    }
+    // --trace <file>: a Chromium performance trace (devtools.timeline: scripting, style, layout, paint per task).
+    const traceFile = arg('--trace');
+    if (traceFile) await browser.startTracing(page, { path: traceFile, categories: (process.env.TRACE_CATEGORIES ?? 'devtools.timeline,disabled-by-default-devtools.timeline,v8.execute,blink.user_timing').split(',') });
     const clickAt = await page.evaluate(() => performance.now());
     await page.getByTestId('run-button').click();
     await page.waitForFunction(
@@ -105,10 +198,21 @@ async function main(): Promise<void> {
     const clickToTableMs = performance.now() - t0;
     const tableAt = await page.evaluate(() => performance.now());
     clearInterval(sampler);
+    if (traceFile) (await browser.stopTracing(), console.log(`  trace: ${traceFile}`));
+    if (cdp && profileFile) {
+      const { profile } = (await cdp.send('Profiler.stop')) as { profile: unknown };
+      writeFileSync(profileFile, JSON.stringify(profile));
+      console.log(`  main-thread CPU profile: ${profileFile}`);
+    }
+    for (const [k, v] of threadCpu(processTree(marker))) cpuLast.set(k, v);
+    const cpuMs = cpuBetween(cpuStart, cpuLast);
     peakPss = Math.max(peakPss, pssMiB(processTree(marker)));
     const tasks = (await page.evaluate(() => (window as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks)).filter(
       (t) => t.start >= clickAt && t.start <= tableAt,
     );
+    const timeline = (await page.evaluate(() => (window as unknown as { __timeline: { at: number; what: string }[] }).__timeline))
+      .filter((e) => e.at >= clickAt)
+      .map((e) => ({ atMs: Math.round(e.at - clickAt), what: e.what.slice(0, 160) }));
     const heap = await page.evaluate(() => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? null);
     const state = await page.evaluate(() => window.__studio?.getState());
     const figures = {
@@ -117,6 +221,7 @@ async function main(): Promise<void> {
       chromium: browser.version(),
       machine: { cpus: cpus().length, loadavg1: Math.round(loadavg()[0] * 10) / 10 },
       hardwareConcurrency: await page.evaluate(() => navigator.hardwareConcurrency),
+      settleMs,
       status: state?.status,
       backend: state?.backend?.name,
       workers: state?.result?.timings?.workers ?? 1,
@@ -137,7 +242,15 @@ async function main(): Promise<void> {
       peakAtMs: Math.round(peakAt),
       peakByRoleMiB: Object.fromEntries(Object.entries(peakRoles).map(([k, v]) => [k, Math.round(v)])),
       idleChromiumPssMiB: Math.round(idlePss),
+      /** PSS of the whole tree and of the renderer(s) (MiB), every ~200 ms from the click. */
+      pssSeries,
       pageJsHeapMiB: heap === null ? null : Math.round(heap / 2 ** 20),
+      /** CPU ms per process role and thread name between the click and the table (threads sampled every 200 ms). */
+      cpuMsByThread: cpuMs,
+      /** The run's own phase timings (max over shards, plus the shards' sums). */
+      runTimings: state?.result?.timings ?? null,
+      /** Messages from the experiment worker after the click (status texts, phases; repeated event kinds collapsed). */
+      timeline: collapse(timeline),
     };
     const lt = figures.longTasks;
     console.log(`Studio default run in headless Chromium (7 countries x 6 methods + efficiency)${label ? ` [${label}]` : ''}`);
@@ -148,6 +261,11 @@ async function main(): Promise<void> {
     console.log(`  Chromium PSS          peak ${figures.peakChromiumPssMiB} MiB, idle ${figures.idleChromiumPssMiB} MiB (whole process tree)`);
     console.log(`  at the peak (${(figures.peakAtMs / 1000).toFixed(1)} s)   ${Object.entries(figures.peakByRoleMiB).map(([k, v]) => `${k} ${v}`).join(', ')} MiB`);
     console.log(`  page JS heap at end   ${figures.pageJsHeapMiB ?? '-'} MiB`);
+    console.log(`  CPU ms by thread      ${Object.entries(cpuMs).filter(([, v]) => v >= 100).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    console.log(`  run timings           ${JSON.stringify(figures.runTimings)}`);
+    if (process.argv.includes('--timeline')) console.log(`  PSS total/renderer    ${pssSeries.filter((_, i) => i % 3 === 0).map((p) => `${(p.atMs / 1000).toFixed(1)}s ${p.total}/${p.renderer}`).join(', ')}`);
+    if (process.argv.includes('--timeline')) for (const e of figures.timeline) console.log(`  ${String(e.atMs).padStart(7)} ms  ${e.what}`);
+    if (process.argv.includes('--no-save')) return;
     const dir = join(process.cwd(), 'bench/results');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'studio.json'), JSON.stringify(figures, null, 2) + '\n');

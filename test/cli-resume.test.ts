@@ -41,6 +41,12 @@ describe('scpo CLI --resume', () => {
     expect(read(out, 'full_report.json')).toEqual(full);
     // ...and the checkpoint now holds both runs again.
     expect(read(out, 'checkpoint.json').runs.length).toBe(2);
+    // CPU time: the first segment's is carried into the resumed run's total.
+    expect(ck.cpuMs).toBeGreaterThan(0);
+    const t = read(out, 'run.json').timings;
+    expect(t.cpuMs).toBeGreaterThan(0);
+    expect(t.cpuMsWithResumed).toBeCloseTo(ck.cpuMs + t.cpuMs, 6);
+    expect(again.stderr).toMatch(/CPU time [\d.]+ s \(all threads\); [\d.]+ s with the resumed segments' runs/);
   });
 
   it('refuses a checkpoint of different settings, naming the fields; --resume needs --out', () => {

@@ -10,6 +10,7 @@ import { loadSynthetic } from '../src/pipeline/data/index.ts';
 import { mergeResults, mergeShards, resolveConfig } from '../src/pipeline/experiment.ts';
 import type { ExperimentConfig } from '../src/pipeline/experiment.ts';
 import { runSession } from '../src/pipeline/session.ts';
+import { runSessionParallel } from '../src/pipeline/parallel.node.ts';
 import { tinyModel } from './helpers/tiny-model.ts';
 
 const TSX = join(process.cwd(), 'node_modules/.bin/tsx');
@@ -83,6 +84,29 @@ describe('mergeShards', () => {
     }
     expect(merged.sets).toEqual(whole.sets);
     expect(() => mergeShards(parts.slice(1), config)).toThrow(/no shard ran/);
+  });
+});
+
+describe('runSessionParallel', () => {
+  it('trains shard 0 here and the others in workers from its scores: the one-thread result, also with a retrained global RM', async () => {
+    const data = await loadSynthetic(0, { scale: 0.3 });
+    const model = tinyModel(data);
+    const config = resolveConfig({ countries: ['Mexico', 'Chile'], methods: ['start', 'full_ft', 'scpo', 'inverse'], steps: 12, evalPoints: 2, seed: 3, efficiencyFractions: [0.25, 0.5] });
+    // The data and the tiny model are given, so nothing is loaded from `source` (the folder does not exist).
+    const source = { data: { kind: 'synthetic' as const, seed: 0 }, modelDir: join(tmpdir(), 'no-such-model'), backend: 'cpu' as const };
+    for (const globalRm of ['as-loaded', 'train'] as const) {
+      const globalTrain = { steps: 40 };
+      const whole = (await runSession({ data, model, backend: cpuBackend, config, globalRm, globalTrain })).result;
+      const events: string[] = [];
+      const par = (await runSessionParallel({ data, model, source, config, globalRm, globalTrain, onEvent: (e) => events.push(e.type) }, 3)).result;
+      expect(par.timings.workers, globalRm).toBe(3);
+      expect(JSON.stringify(par.reports), globalRm).toBe(JSON.stringify(whole.reports));
+      expect(par.runs.map((r) => [r.country, r.method, r.accFull, r.losses])).toEqual(whole.runs.map((r) => [r.country, r.method, r.accFull, r.losses]));
+      expect(Array.from(par.rPlus)).toEqual(Array.from(whole.rPlus));
+      expect(par.globalRm).toEqual(whole.globalRm);
+      // Every shard's runs reached the caller live.
+      expect(events.filter((t) => t === 'run').length).toBe(whole.runs.length);
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { loadSynthetic } from '../src/pipeline/data/index.ts';
 import { resolveConfig } from '../src/pipeline/experiment.ts';
 import type { ExperimentEvent } from '../src/pipeline/experiment.ts';
 import { reportFiles, summarizeData } from '../src/pipeline/report.ts';
+import { encodeItems } from '../src/pipeline/rm/tokenizer.ts';
 import { runSession } from '../src/pipeline/session.ts';
 import { CancelledError } from '../src/pipeline/train/loop.ts';
 import { ConfigError, METHODS } from '../src/pipeline/types.ts';
@@ -100,6 +101,22 @@ describe('experiment session', () => {
     expect(Array.from(b.result.rPlus)).toEqual(Array.from(a.result.rPlus));
     const c = await runSmall(4);
     expect(JSON.stringify(c.result.reports)).not.toBe(JSON.stringify(a.result.reports));
+  });
+
+  it('items tokenized ahead (the worker prepares them before Run) give the same run; a wrong count is refused', async () => {
+    const data = await loadSynthetic(0, { scale: 0.2 });
+    const model = tinyModel(data);
+    const config = resolveConfig({ countries: ['Chile'], steps: 10, evalPoints: 2, efficiency: false });
+    const events: ExperimentEvent[] = [];
+    const own = await runSession({ data, model, backend: cpuBackend, config, globalRm: 'as-loaded' });
+    const ahead = encodeItems(model.tokenizer, data.items, model.params.config);
+    const given = await runSession({ data, encoded: ahead, model, backend: cpuBackend, config, globalRm: 'as-loaded', onEvent: (e) => events.push(e) });
+    expect(given.encoded).toBe(ahead);
+    expect(given.encoded).toEqual(own.encoded);
+    expect(JSON.stringify(given.result.reports)).toBe(JSON.stringify(own.result.reports));
+    expect(events.some((e) => e.type === 'phase' && /tokenizing/.test(e.label))).toBe(false);
+    const short = encodeItems(model.tokenizer, data.items.slice(1), model.params.config);
+    await expect(runSession({ data, encoded: short, model, backend: cpuBackend, config, globalRm: 'as-loaded' })).rejects.toThrow(/tokenized items/);
   });
 
   it('rejects unknown countries with the available list', async () => {

@@ -30,6 +30,11 @@ export interface Trainer<P = BagRMParams> {
   /** Scores of the given items (all items when `indices` is omitted). */
   score(items: EncodedItems, indices?: Int32Array): Promise<Float32Array>;
   checkpoint(): Promise<TrainerCheckpoint<P>>;
+  /**
+   * A copy of the current parameters: checkpoint().params without the optimizer state, for a caller that needs only
+   * the model (the experiment's onModel). Optional; FailoverTrainer falls back to checkpoint().params.
+   */
+  params?(): Promise<P>;
   dispose(): void;
 }
 

@@ -249,8 +249,8 @@ async function selectCliBackend(pref: BackendPreference, model: BagRMConfig, log
  * every newly finished main run (written to a temporary file, then renamed, so an interruption never leaves half
  * a checkpoint). Without --out there is nothing to record.
  */
-function openCheckpoint(o: CliOptions, data: PreferenceData, config: ExperimentConfig, rm: Record<string, string | number | boolean | null>, log: (s: string) => void): { completed?: CompletedRuns; record(e: ExperimentEvent): void } {
-  if (!o.out) return { record: () => {} };
+function openCheckpoint(o: CliOptions, data: PreferenceData, config: ExperimentConfig, rm: Record<string, string | number | boolean | null>, log: (s: string) => void): { completed?: CompletedRuns; priorCpuMs: number; record(e: ExperimentEvent): void } {
+  if (!o.out) return { priorCpuMs: 0, record: () => {} };
   const file = join(resolve(o.out), CHECKPOINT_FILE);
   const identity = checkpointIdentity({ data: data.source, pairs: data.pairs.length, items: data.items.length }, config, rm);
   const ck = emptyCheckpoint(identity);
@@ -265,20 +265,38 @@ function openCheckpoint(o: CliOptions, data: PreferenceData, config: ExperimentC
     if (text !== null) {
       const got = parseCheckpoint(text, file, identity);
       completed = got;
+      ck.cpuMs = got.cpuMs;
       for (const r of got.runs) addRun(ck, r, got.margins[r.country][r.method] as Float32Array);
       log(`--resume: ${got.count} finished run${got.count === 1 ? '' : 's'} in ${file}: ${got.runs.map((r) => `${r.country} · ${r.method}`).join(', ') || 'none'}`);
     }
   }
+  const priorCpuMs = ck.cpuMs;
   return {
     completed,
+    priorCpuMs,
     record(e) {
       if (e.type !== 'run' || e.resumed || !e.margins || e.run.method === 'start') return;
       addRun(ck, e.run, e.margins);
+      ck.cpuMs = priorCpuMs + processCpuMs();
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file + '.tmp', serializeCheckpoint(ck));
       renameSync(file + '.tmp', file);
     },
   };
+}
+
+/** CPU time of this process so far (ms, user + system, all its threads). */
+function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Records the CPU time in the result's timings (and with the resumed segments' when there were any) and logs it. */
+function noteCpu(result: ExperimentResult, priorCpuMs: number, log: (s: string) => void): void {
+  result.timings.cpuMs = processCpuMs();
+  if (priorCpuMs > 0) result.timings.cpuMsWithResumed = priorCpuMs + result.timings.cpuMs;
+  log(`CPU time ${(result.timings.cpuMs / 1000).toFixed(1)} s (all threads)` +
+    (priorCpuMs > 0 ? `; ${((priorCpuMs + result.timings.cpuMs) / 1000).toFixed(1)} s with the resumed segments' runs` : ''));
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -355,11 +373,12 @@ export async function main(argv: string[]): Promise<number> {
     const { result } = backend
       ? await runSession({ data, model, backend, config, globalRm, completed: ck?.completed, onEvent: (e) => (onEvent(e), ck?.record(e)) })
       : await runSessionParallel(
-          { data, source: { data: dataSpec(o, seed), modelDir, backend: o.backend }, config, globalRm, onEvent },
+          { data, model, source: { data: dataSpec(o, seed), modelDir, backend: o.backend }, config, globalRm, onEvent },
           o.workers,
         );
     result.timings.loadMs = loadMs;
     result.timings.wallMs = Date.now() - (k === 0 ? t0 : ts);
+    if (seeds.length === 1) noteCpu(result, ck?.priorCpuMs ?? 0, log);
     results.push(result);
     if (seeds.length > 1) process.stdout.write(`seed ${seed}\n`);
     process.stdout.write(escapeControls(formatTable(result), true) + '\n');
@@ -429,6 +448,7 @@ async function mainUseLite(o: CliOptions, data: PreferenceData, log: (s: string)
   result.timings.wallMs = Date.now() - t0;
   process.stdout.write(escapeControls(formatTable(result), true) + '\n');
   log(`wall time ${(result.timings.wallMs / 1000).toFixed(2)} s on ${result.backend}`);
+  noteCpu(result, ck.priorCpuMs, log);
   const work = rmInfo.work as { trainTokens: number; forwardTokens: number; tflop: number; gpuSecondsAt10Tflops: number } | undefined;
   if (work) {
     log(`work: ${work.tflop.toFixed(1)} TFLOP of matmul (${(work.trainTokens / 1e6).toFixed(2)}M tokens trained, ${(work.forwardTokens / 1e6).toFixed(2)}M forwarded): ` +

@@ -19,5 +19,5 @@ export type {
 } from './experiment/types.ts';
 export { buildReports } from './experiment/reports.ts';
 export { mergeResults } from './experiment/merge.ts';
-export { mergeShards, shardPlan, taskKey } from './experiment/shards.ts';
+export { mergeShards, scoresScorer, shardPlan, taskKey } from './experiment/shards.ts';
 export { runExperiment } from './experiment/run.ts';

@@ -1,7 +1,7 @@
-// Node only: one experiment session split over worker_threads by (country, method) run. Each worker re-loads the
-// data and the model from a serialisable description, runs the same runSession as one shard (experiment/shards.ts:
-// every shard scores and builds the sets, then trains the runs the shared plan gives it), forwards its progress
-// events, and the parent merges the shards with mergeShards. Every run's randomness comes from
+// Node only: one experiment session split over worker_threads by (country, method) run, as the studio's shard workers
+// do it: this thread runs the session and trains shard 0; the workers, started at once, get the data, tokens, global
+// params and global scores when they are known and train their shards (experiment/shards.ts) with the same
+// runExperiment; the parent merges the shards with mergeShards. Every run's randomness comes from
 // hashSeed(seed, country, method, tag), so the reports are the same as one in-process runSession.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { createRequire } from 'node:module';
@@ -14,9 +14,11 @@ import { selectBackend } from '../gpu/select.ts';
 import type { BackendPreference } from '../gpu/select.ts';
 import { loadSynthetic } from './data/index.ts';
 import { loadDataPath } from './data/node.ts';
-import { checkCountries, mergeShards, resolveConfig } from './experiment.ts';
+import { mergeShards, resolveConfig, runExperiment, scoresScorer } from './experiment.ts';
 import type { ExperimentConfig, ExperimentEvent, ExperimentResult } from './experiment.ts';
 import { loadBagRM } from './rm/files.ts';
+import type { LoadedBagRM } from './rm/files.ts';
+import type { BagRMConfig, BagRMParams, EncodedItems } from './rm/types.ts';
 import { dirReader } from './rm/files.node.ts';
 import { METHOD_SPECS } from './scpo.ts';
 import { runSession } from './session.ts';
@@ -47,17 +49,27 @@ export interface SessionSource {
 
 export interface ParallelSessionInputs extends Pick<SessionInputs, 'config' | 'globalRm' | 'globalTrain' | 'onEvent'> {
   source: SessionSource;
-  /** The loaded data (balances the groups and checks the countries in the parent); loaded from `source` if absent. */
+  /** The loaded data; loaded from `source` if absent. */
   data?: PreferenceData;
+  /** The loaded (global) bag RM; loaded from `source.modelDir` if absent. */
+  model?: LoadedBagRM;
 }
 
+/** What a shard worker is started with: it loads its modules, then waits for its inputs. */
 interface WorkerTask {
   kind: 'scpo-session-worker';
-  source: SessionSource;
+  backend: BackendPreference;
   config: ExperimentConfig;
-  globalRm: SessionInputs['globalRm'];
-  globalTrain?: SessionInputs['globalTrain'];
   shard: { index: number; of: number };
+}
+
+/** Shard 0's session scored: what the other shards train from (the data without its texts, the tokens, the global RM and its scores). */
+interface ShardInputs {
+  type: 'inputs';
+  data: PreferenceData;
+  encoded: EncodedItems;
+  globalParams: BagRMParams;
+  gScores: Float32Array;
 }
 
 type WorkerMessage =
@@ -65,10 +77,10 @@ type WorkerMessage =
   | { type: 'result'; result: ExperimentResult }
   | { type: 'error'; name: string; message: string; stack?: string };
 
-async function backendFor(pref: BackendPreference, model: Awaited<ReturnType<typeof loadBagRM>>): Promise<Backend> {
+async function backendFor(pref: BackendPreference, model: BagRMConfig): Promise<Backend> {
   if (pref === 'cpu') return cpuBackend;
   const { gpu } = await getNodeGpu();
-  return (await selectBackend(pref, gpu, { model: model.params.config })).backend;
+  return (await selectBackend(pref, gpu, { model })).backend;
 }
 
 function rebuildError(m: Extract<WorkerMessage, { type: 'error' }>): Error {
@@ -94,9 +106,11 @@ function startWorker(task: WorkerTask): Worker {
 }
 
 /**
- * The session of `inp` with its countries split over `workers` worker threads (at most one per country). Returns
- * what runSession returns for the result (merged with mergeResults); `encoded` / `globalParams` are not returned
- * (they live in the workers). Progress: the workers' events, with train / efficiency progress summed over them.
+ * The session of `inp` with its training split over `workers` shards by (country, method) run (experiment/shards.ts).
+ * This thread runs the session (data, model, tokens, global scores; with --global-rm train, the global RM) and trains
+ * shard 0; workers 1..n-1 start at once (their module loading overlaps that work) and, when the global scores are
+ * known, get the data (without texts), tokens, global params and scores, and train their shards with the same
+ * runExperiment. mergeShards gives exactly the one-thread result. Progress: train / efficiency summed over shards.
  */
 export async function runSessionParallel(
   inp: ParallelSessionInputs,
@@ -104,24 +118,15 @@ export async function runSessionParallel(
 ): Promise<Pick<SessionOutput, 'result' | 'timings'>> {
   const emit = inp.onEvent ?? (() => {});
   const config = resolveConfig(inp.config);
-  const data = inp.data ?? (await loadDataSpec(inp.source.data));
-  checkCountries(config, data);
-  // Same run count as runExperiment's progress on the whole config.
   const trainMethods = config.methods.filter((m) => METHOD_SPECS[m].trains).length;
   const doEfficiency = config.efficiency && config.methods.includes('full_ft') && config.methods.includes('scpo');
+  // Same run count as runExperiment's progress on the whole config.
   const total = config.countries.length * (trainMethods + (doEfficiency ? config.efficiencyFractions.length : 0));
   const shards = Math.max(1, Math.min(Math.floor(workers), total));
-  const groups = Array.from({ length: shards }, (_, i) => i);
-  const source: SessionSource = {
-    ...inp.source,
-    data: inp.source.data.kind === 'path' ? { ...inp.source.data, path: resolve(inp.source.data.path) } : inp.source.data,
-    modelDir: resolve(inp.source.modelDir),
-  };
-  const done = groups.map(() => 0);
-  const pool: Worker[] = [];
+  const done = new Array<number>(shards).fill(0);
   // The workers' Dawn needs the real environment and the preloaded Vulkan loader of this (main) thread.
   if (inp.source.backend !== 'cpu') prepareVulkan();
-  const onWorkerEvent = (g: number, e: ExperimentEvent) => {
+  const onShardEvent = (g: number, e: ExperimentEvent) => {
     if (e.type === 'phase') {
       if (e.phase === 'train' || e.phase === 'efficiency') {
         done[g] = e.done;
@@ -129,24 +134,19 @@ export async function runSessionParallel(
       } else if (g === 0 && e.phase !== 'evaluate' && e.phase !== 'done') emit(e);
       return;
     }
-    if (e.type === 'scored') return; // the same in every shard; the merged scores come with the result
+    if (e.type === 'scored') return; // the merged scores come with the result
     emit(e);
   };
-  const runGroup = (g: number) =>
-    new Promise<ExperimentResult>((res, rej) => {
-      const task: WorkerTask = {
-        kind: 'scpo-session-worker',
-        source,
-        config,
-        globalRm: inp.globalRm,
-        globalTrain: inp.globalTrain,
-        shard: { index: g, of: shards },
-      };
-      const w = startWorker(task);
-      pool.push(w);
+  const abort = new AbortController();
+  const pool: Worker[] = [];
+  const parts = Array.from({ length: shards - 1 }, (_, k) => {
+    const g = k + 1;
+    const w = startWorker({ kind: 'scpo-session-worker', backend: inp.source.backend, config, shard: { index: g, of: shards } });
+    pool.push(w);
+    const result = new Promise<ExperimentResult>((res, rej) => {
       let settled = false;
       w.on('message', (m: WorkerMessage) => {
-        if (m.type === 'event') onWorkerEvent(g, m.event);
+        if (m.type === 'event') onShardEvent(g, m.event);
         else if (m.type === 'result') {
           settled = true;
           res(m.result);
@@ -163,33 +163,57 @@ export async function runSessionParallel(
         if (!settled) rej(new Error(`worker for shard ${g + 1}/${shards} exited with code ${code} before its result`));
       });
     });
+    // A failed shard stops this thread's session too.
+    result.catch(() => abort.abort());
+    return result;
+  });
   try {
-    const parts = await Promise.all(groups.map((g) => runGroup(g)));
+    const data = inp.data ?? (await loadDataSpec(inp.source.data));
+    const model = inp.model ?? (await loadBagRM(dirReader(resolve(inp.source.modelDir))));
+    const backend = await backendFor(inp.source.backend, model.params.config);
+    const own = runSession({
+      data,
+      model,
+      backend,
+      config,
+      globalRm: inp.globalRm,
+      globalTrain: inp.globalTrain,
+      shard: shards > 1 ? { index: 0, of: shards } : undefined,
+      control: { signal: abort.signal },
+      onEvent: (e) => onShardEvent(0, e),
+      onGlobalScores: ({ gScores, encoded, globalParams }) => {
+        const msg: ShardInputs = { type: 'inputs', data: { ...data, items: [] }, encoded, globalParams, gScores };
+        for (const w of pool) w.postMessage(msg);
+      },
+    }).then((o) => o.result);
+    own.catch(() => {});
+    const all = await Promise.all([own, ...parts]);
     emit({ type: 'phase', phase: 'evaluate', done: 0, total: 1, label: 'writing reports' });
-    const result = mergeShards(parts, config);
-    result.timings.workers = groups.length;
+    const result = shards > 1 ? mergeShards(all, config) : all[0];
+    result.timings.workers = shards;
     emit({ type: 'scored', rPlus: result.rPlus, rMinus: result.rMinus });
     emit({ type: 'phase', phase: 'done', done: 1, total: 1, label: 'done' });
     return { result, timings: result.timings };
   } finally {
+    abort.abort();
     await Promise.all(pool.map((w) => w.terminate()));
   }
 }
 
+/** A shard worker: waits for its inputs, then trains its shard from the scores shard 0 computed. */
 async function workerMain(task: WorkerTask): Promise<void> {
   const port = parentPort!;
   const post = (m: WorkerMessage) => port.postMessage(m);
   try {
-    const data = await loadDataSpec(task.source.data);
-    const model = await loadBagRM(dirReader(task.source.modelDir));
-    const backend = await backendFor(task.source.backend, model);
-    const { result } = await runSession({
-      data,
-      model,
+    const inputs = await new Promise<ShardInputs>((res) => port.once('message', (m: ShardInputs) => res(m)));
+    const backend = await backendFor(task.backend, inputs.globalParams.config);
+    const result = await runExperiment({
+      data: inputs.data,
+      encoded: inputs.encoded,
+      globalParams: inputs.globalParams,
       backend,
+      globalScorer: scoresScorer(inputs.gScores),
       config: task.config,
-      globalRm: task.globalRm,
-      globalTrain: task.globalTrain,
       shard: task.shard,
       onEvent: (event) => post({ type: 'event', event }),
     });

@@ -22,6 +22,8 @@ export interface RunCheckpoint {
   version: typeof VERSION;
   identity: CheckpointIdentity;
   runs: RunResult[];
+  /** CPU time (ms, all threads) of the processes that produced these runs, summed over resumed segments. */
+  cpuMs: number;
   /** Margins by country and method (the run's margins on that country's pairs, in ExperimentResult order). */
   margins: Record<string, Partial<Record<Method, number[]>>>;
 }
@@ -39,7 +41,7 @@ export function checkpointIdentity(source: { data: string; pairs: number; items:
 }
 
 export function emptyCheckpoint(identity: CheckpointIdentity): RunCheckpoint {
-  return { version: VERSION, identity, runs: [], margins: dict() };
+  return { version: VERSION, identity, runs: [], cpuMs: 0, margins: dict() };
 }
 
 /** Adds (or replaces) one finished main run. */
@@ -74,7 +76,7 @@ function num(file: string, field: string, v: unknown): number {
  * Parses and checks a checkpoint against the identity of the run about to start; returns the runs to reuse.
  * Refuses (ConfigError naming the file and the differing fields) a checkpoint of another run.
  */
-export function parseCheckpoint(text: string, file: string, identity: CheckpointIdentity): CompletedRuns & { count: number } {
+export function parseCheckpoint(text: string, file: string, identity: CheckpointIdentity): CompletedRuns & { count: number; cpuMs: number } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -120,5 +122,6 @@ export function parseCheckpoint(text: string, file: string, identity: Checkpoint
     });
     (margins[r.country] ??= {})[r.method] = Float32Array.from(m, (x, k) => num(file, `margins.${r.country}.${r.method}[${k}]`, x));
   });
-  return { runs, margins, count: runs.length };
+  const cpuMs = o.cpuMs === undefined ? 0 : num(file, 'cpuMs', o.cpuMs);
+  return { runs, margins, count: runs.length, cpuMs };
 }

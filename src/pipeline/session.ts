@@ -18,6 +18,8 @@ export type GlobalRmMode = 'as-loaded' | 'train';
 export interface SessionInputs {
   data: PreferenceData;
   model: LoadedBagRM;
+  /** `data`'s items already tokenized with `model` (encodeItems), e.g. prepared before the run; tokenized here if absent. */
+  encoded?: EncodedItems;
   backend: Backend;
   config: ExperimentConfig;
   /** 'as-loaded': the model is the global RM; 'train': fresh MLP on its embeddings, trained on this data's pooled train pairs. */
@@ -33,6 +35,8 @@ export interface SessionInputs {
   completed?: ExperimentInputs['completed'];
   /** Passed to the experiment: this shard's part of the training work (parallel workers). */
   shard?: ExperimentInputs['shard'];
+  /** The global scores per item once known (see ExperimentInputs.onGlobalScores), with the tokens and global params used. */
+  onGlobalScores?: (s: { gScores: Float32Array; encoded: EncodedItems; globalParams: BagRMParams }) => void;
 }
 
 export interface SessionOutput {
@@ -70,9 +74,12 @@ export async function runSession(inp: SessionInputs): Promise<SessionOutput> {
   const { config } = preflight(inp);
   const emit = inp.onEvent ?? (() => {});
   const t0 = Date.now();
-  emit({ type: 'phase', phase: 'load', done: 0, total: 1, label: `tokenizing ${inp.data.items.length} texts` });
   const cfg = inp.model.params.config;
-  const encoded = encodeItems(inp.model.tokenizer, inp.data.items, cfg);
+  if (inp.encoded && inp.encoded.count !== inp.data.items.length) {
+    throw new Error(`session: ${inp.encoded.count} tokenized items given for ${inp.data.items.length} texts`);
+  }
+  if (!inp.encoded) emit({ type: 'phase', phase: 'load', done: 0, total: 1, label: `tokenizing ${inp.data.items.length} texts` });
+  const encoded = inp.encoded ?? encodeItems(inp.model.tokenizer, inp.data.items, cfg);
   const timings: Record<string, number> = { tokenizeMs: Date.now() - t0 };
   let globalParams = inp.model.params;
   let provenance = parseProvenance(inp.model.configJson);
@@ -102,6 +109,7 @@ export async function runSession(inp: SessionInputs): Promise<SessionOutput> {
     onModel: inp.onModel,
     completed: inp.completed,
     shard: inp.shard,
+    onGlobalScores: inp.onGlobalScores ? (gScores) => inp.onGlobalScores!({ gScores, encoded, globalParams }) : undefined,
   });
   Object.assign(result.timings, timings);
   result.globalRm = leak;

@@ -15,6 +15,7 @@ import { ModelStore } from '../pipeline/rm/model-store.ts';
 import { exportBagRMOnnx } from '../pipeline/rm/onnx.ts';
 import type { OrtPreference, OrtScorer } from './ort-scorer.ts';
 import { ScoringClient } from './scoring-client.ts';
+import type { ScoringReady } from './scoring-client.ts';
 import { APP_VERSION, summarizeData } from '../pipeline/report.ts';
 import type { JobInputs } from '../pipeline/job/build.ts';
 import { runSession } from '../pipeline/session.ts';
@@ -35,6 +36,7 @@ import { exportUseLiteTuned, runUseLiteTuneInWorker, type UseLiteTuned } from '.
 import type { RunControl } from '../pipeline/train/loop.ts';
 import type { BackendPref, BackendReport, DataSpec, FromWorker, JobSpec, ModelFile, ModelSpec, ToWorker, WorkerError } from './protocol.ts';
 import { encodeItems } from '../pipeline/rm/tokenizer.ts';
+import type { EncodedItems } from '../pipeline/rm/types.ts';
 
 // The worker global, typed by what this file uses (the DOM lib has no DedicatedWorkerGlobalScope here).
 declare const self: {
@@ -166,7 +168,7 @@ function dataKey(spec: DataSpec, strict: boolean, seed: number): string | null {
  * the first part of a run). The pairs are not posted again when the page says it holds that load's (`havePairs`):
  * cloning every pair and text again would block the page's thread at the start of each run.
  */
-async function loadAndReport(id: number, spec: DataSpec, strict: boolean, seed: number, havePairs?: number): Promise<PreferenceData> {
+async function loadAndReport(id: number, spec: DataSpec, strict: boolean, seed: number, havePairs?: number): Promise<{ data: PreferenceData; version: number }> {
   const key = dataKey(spec, strict, seed);
   let entry = key !== null && lastData?.key === key ? lastData : null;
   if (!entry) {
@@ -177,7 +179,7 @@ async function loadAndReport(id: number, spec: DataSpec, strict: boolean, seed: 
   }
   post({ type: 'data', id, summary: summarizeData(entry.data) });
   if (havePairs !== entry.version) post({ type: 'pairs', id, items: entry.data.items, pairs: entry.data.pairs, version: entry.version });
-  return entry.data;
+  return { data: entry.data, version: entry.version };
 }
 
 /**
@@ -202,12 +204,15 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     const live = () => {
       if (control.signal?.aborted) throw new CancelledError();
     };
-    const data = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed, msg.havePairs);
+    const { data, version } = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed, msg.havePairs);
     live();
     if (msg.model.kind === 'use-lite') {
       await runUseLite(msg, data, sink, control);
       return;
     }
+    // The bundled model's tokens and scoring worker: prepared after the data load, or started now.
+    const bundled = msg.model.kind === 'bundled';
+    if (bundled) prepareRun(version, data);
     post({ type: 'status', id: msg.id, message: 'loading the reward model' });
     const { model, onnx } = await loadModel(msg.model);
     live();
@@ -221,7 +226,9 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
         t.dispose();
       }
     };
-    const scoring = ortGlobalScorer(msg.id, onnx, model, msg.backend, backend.name, fallback);
+    const encoded = bundled ? await prepared!.encoded : undefined;
+    live();
+    const scoring = ortGlobalScorer(msg.id, onnx, model, msg.backend, backend.name, fallback, bundled ? takePreparedScoring(version) : null);
     disposeScoring = scoring.dispose;
     const store = new ModelStore(model.params);
     const config = resolveConfig(msg.config);
@@ -278,6 +285,7 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     trained = { model, store, config: msg.config, modelName: describeModel(msg.model), resumed };
     const session = await runSession({
       data,
+      encoded,
       model,
       backend,
       config: msg.config,
@@ -465,6 +473,71 @@ async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: U
 
 const SCORING_INIT_TIMEOUT_MS = 60_000;
 
+/** A scoring worker being started: its client and the answer to init (rejects after SCORING_INIT_TIMEOUT_MS). */
+interface ScoringStart {
+  client: ScoringClient;
+  ready: Promise<ScoringReady>;
+  prefer: OrtPreference;
+}
+
+/** Spawns the scoring worker and loads `onnx` into onnxruntime-web there (the bytes are transferred). */
+function startScoring(onnx: Uint8Array, prefer: OrtPreference): ScoringStart {
+  const client = ScoringClient.spawn();
+  // A worker that starts but never answers must not stall the run.
+  const ready = Promise.race([
+    client.init(onnx, { prefer, wasmPaths: ORT_WASM_URL }),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${SCORING_INIT_TIMEOUT_MS / 1000} s`)), SCORING_INIT_TIMEOUT_MS)),
+  ]);
+  ready.catch(() => {});
+  return { client, ready, prefer };
+}
+
+/**
+ * What a bundled-model run needs before it can train, prepared in the idle time after the data load (the user reads
+ * the page before pressing Run): the model, the tokenized items of the loaded data, and the scoring worker with
+ * onnxruntime-web's 28 MB wasm compiled and the session created (~1.3 s on 2 busy cores, bench:studio). The first run
+ * on that data takes the scoring worker (and releases it after scoring, as always); the tokens stay for later runs.
+ */
+let prepared: { version: number; encoded: Promise<EncodedItems>; scoring: ScoringStart | null } | null = null;
+
+const WARMUP_ITEMS = 2048;
+
+function prepareRun(version: number, data: PreferenceData): void {
+  if (prepared?.version === version) return;
+  prepared?.scoring?.client.dispose();
+  const model = loadModel({ kind: 'bundled' });
+  // Both wait for the model; the scoring worker starts first, so its wasm compiles while this worker tokenizes.
+  const scoring = model.then(({ model: m, onnx }) => startScoring(onnx ?? exportBagRMOnnx(m.params), 'auto'));
+  const entry: NonNullable<typeof prepared> = {
+    version,
+    encoded: scoring.catch(() => null).then(() => model).then(({ model: m }) => encodeItems(m.tokenizer, data.items, m.params.config)),
+    scoring: null,
+  };
+  void scoring.then(
+    (st) => {
+      if (prepared !== entry) return st.client.dispose();
+      entry.scoring = st;
+      // A first small scoring call: V8 compiles onnxruntime's hot wasm functions with its optimizing tier while it
+      // runs (seconds of CPU on background threads), better now than during the run. Its scores are not used; the
+      // run's own call queues behind it and scores the same way (inference keeps no state).
+      void Promise.all([st.ready, entry.encoded]).then(([, enc]) =>
+        prepared === entry && entry.scoring === st ? st.client.score(enc, Int32Array.from({ length: Math.min(WARMUP_ITEMS, enc.count) }, (_, i) => i)) : null,
+      ).catch(() => {});
+    },
+    () => {},
+  );
+  entry.encoded.catch(() => {});
+  prepared = entry;
+}
+
+/** The prepared scoring worker for this data (taken: a run uses it once), or null. */
+function takePreparedScoring(version: number): ScoringStart | null {
+  if (prepared?.version !== version || !prepared.scoring) return null;
+  const st = prepared.scoring;
+  prepared.scoring = null;
+  return st;
+}
+
 /**
  * The global-RM scorer of a run: onnxruntime-web in its own (nested) scoring worker, started right away so the
  * wasm download/compile overlaps tokenization; inline in this worker when that worker cannot start; the trainer's
@@ -477,6 +550,7 @@ function ortGlobalScorer(
   pref: BackendPref,
   trainerName: string,
   fallback: ItemScorer,
+  warm: ScoringStart | null,
 ): { scorer: ItemScorer; dispose: () => void } {
   // 'cpu' means no GPU at all. Otherwise webgpu on a hardware adapter only, even when training was asked to run on
   // a software one: ORT's webgpu EP scored ~200 items/s on SwiftShader vs ~15,000 with wasm (bench/results/bench.md).
@@ -488,13 +562,13 @@ function ortGlobalScorer(
   const ready = (async (): Promise<string | null> => {
     const t0 = performance.now();
     try {
-      client = ScoringClient.spawn();
-      // A worker that starts but never answers must not stall the run.
-      const r = await Promise.race([
-        client.init(onnx ?? exportBagRMOnnx(model.params), { prefer, wasmPaths: ORT_WASM_URL }),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${SCORING_INIT_TIMEOUT_MS / 1000} s`)), SCORING_INIT_TIMEOUT_MS)),
-      ]);
-      return `onnxruntime-web ${r.ep} in the scoring worker (${r.reason}; ready in ${Math.round(performance.now() - t0)} ms)`;
+      // The scoring worker started ahead for this model and preference (prepareRun), else a new one.
+      const start = warm && warm.prefer === prefer ? warm : startScoring(onnx ?? exportBagRMOnnx(model.params), prefer);
+      if (warm && start !== warm) warm.client.dispose();
+      client = start.client;
+      const r = await start.ready;
+      const when = start === warm ? 'started before the run' : `ready in ${Math.round(performance.now() - t0)} ms`;
+      return `onnxruntime-web ${r.ep} in the scoring worker (${r.reason}; ${when})`;
     } catch (e) {
       client?.dispose();
       client = null;
@@ -628,8 +702,10 @@ self.onmessage = (ev: MessageEvent<unknown>) => {
     return;
   }
   if (msg.type === 'load') {
-    loadAndReport(msg.id, msg.data, msg.strict, 0).catch((e: unknown) =>
-      post({ type: 'error', id: msg.id, error: toWorkerError(e) }),
+    loadAndReport(msg.id, msg.data, msg.strict, 0).then(
+      // The default model's run on this data, made ready while the user looks at the page.
+      ({ data, version }) => prepareRun(version, data),
+      (e: unknown) => post({ type: 'error', id: msg.id, error: toWorkerError(e) }),
     );
     return;
   }

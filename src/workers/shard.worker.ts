@@ -3,8 +3,7 @@
 // worker prepared once (tokenized items, global params, global scores), and streams its events back in batches.
 import { navigatorGpu } from '../gpu/device.ts';
 import { selectBackend } from '../gpu/select.ts';
-import { runExperiment } from '../pipeline/experiment.ts';
-import type { ItemScorer } from '../pipeline/experiment.ts';
+import { runExperiment, scoresScorer } from '../pipeline/experiment.ts';
 import { ModelStore } from '../pipeline/rm/model-store.ts';
 import { CancelledError } from '../pipeline/train/loop.ts';
 import { ConfigError, DataError } from '../pipeline/types.ts';
@@ -34,12 +33,14 @@ let wake: (() => void) | null = null;
 
 async function run(msg: Extract<ToShard, { type: 'run' }>): Promise<void> {
   const sink = batcher<Parameters<NonNullable<Parameters<typeof runExperiment>[0]['onEvent']>>[0]>((events) => post({ type: 'events', events }));
+  // Since this worker was created (its time origin): module load plus receiving the inputs, before any training.
+  const readyMs = performance.now();
   try {
     const { backend } = await selectBackend(msg.backend, navigatorGpu() ?? null);
     // The coordinator's scores, looked up by item: the same numbers an unsharded run scores.
-    const byItem = new Map<number, number>();
-    for (let i = 0; i < msg.scoredItems.length; i++) byItem.set(msg.scoredItems[i], msg.scores[i]);
-    const scorer: ItemScorer = async (_enc, indices) => Float32Array.from(indices, (i) => byItem.get(i) ?? Number.NaN);
+    const gScores = new Float32Array(msg.encoded.count).fill(Number.NaN);
+    for (let i = 0; i < msg.scoredItems.length; i++) gScores[msg.scoredItems[i]] = msg.scores[i];
+    const scorer = scoresScorer(gScores);
     const store = new ModelStore(msg.globalParams);
     const result = await runExperiment({
       data: msg.data,
@@ -59,6 +60,7 @@ async function run(msg: Extract<ToShard, { type: 'run' }>): Promise<void> {
         store.clear();
       },
     });
+    result.timings.shardReadyMs = Math.round(readyMs);
     sink.flush();
     post({ type: 'result', result });
   } catch (e) {

@@ -301,6 +301,31 @@ describe('determinism and checkpoints', () => {
     expect((await c.t.checkpoint()).params.W1).not.toEqual(ca.params.W1);
   });
 
+  it("a trainer made after another's dispose() (reusing its buffers) trains bit-identically, and params() is checkpoint().params", async () => {
+    // The first trainer leaves trained tables, non-zero moments and row steps in the buffers it gives back.
+    const a = await run(7, 15);
+    const lossesA: number[] = [];
+    for (const x of a.batches) lossesA.push((await a.t.step(a.items, x)).loss);
+    const ca = await a.t.checkpoint();
+    expect(await a.t.params!()).toEqual(ca.params);
+    const params = await a.t.params!();
+    a.t.dispose();
+    // params() is a copy: a later trainer reusing the buffers does not change it.
+    const b = await run(7, 15);
+    expect(params).toEqual(ca.params);
+    const lossesB: number[] = [];
+    for (const x of b.batches) lossesB.push((await b.t.step(b.items, x)).loss);
+    expect(lossesB).toEqual(lossesA);
+    expect(await b.t.checkpoint()).toEqual(ca);
+    // And the other way: after b's dispose, a trainer of other params starts from those, not from b's.
+    b.t.dispose();
+    const c = await run(8, 15);
+    const fresh = new CpuTrainer(randomParams(8, CFG), OPT);
+    for (const x of c.batches) expect((await c.t.step(c.items, x)).loss).toBe((await fresh.step(c.items, x)).loss);
+    expect(await c.t.checkpoint()).toEqual(await fresh.checkpoint());
+    await expect(b.t.step(b.items, b.batches[0])).rejects.toThrow(/after dispose/);
+  });
+
   it('resume from a checkpoint continues bit-identically', async () => {
     const a = await run(5, 20);
     const losses: number[] = [];

@@ -93,10 +93,12 @@ export class CpuTrainer implements Trainer {
     this.hyper = { lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay };
     const params = isCheckpoint(init) ? init.params : init;
     validateParams(params, 'trainer init');
-    this.p = cloneParams(params);
-    const cfg = this.p.config;
+    const cfg = params.config;
     const sizes = tensorSizes(cfg);
     const needE = !opt.freezeEmbeddings;
+    // The embedding-sized buffers of a disposed trainer of the same shape, overwritten below (see BufferPool).
+    const reuse = pool.take(sizes.E, cfg.vocabSize, needE);
+    this.p = cloneParams(params, reuse?.E);
     if (isCheckpoint(init)) {
       this.m = loadMoments(init.m, sizes, needE, 'm');
       this.v = loadMoments(init.v, sizes, needE, 'v');
@@ -107,9 +109,9 @@ export class CpuTrainer implements Trainer {
       this.rowStep = init.rowStep.slice();
       this.stepCount = init.step;
     } else {
-      this.m = zeroMoments(sizes, needE);
-      this.v = zeroMoments(sizes, needE);
-      this.rowStep = new Int32Array(cfg.vocabSize);
+      this.m = zeroMoments(sizes, needE, reuse?.mE);
+      this.v = zeroMoments(sizes, needE, reuse?.vE);
+      this.rowStep = reuse ? reuse.rowStep.fill(0) : new Int32Array(cfg.vocabSize);
       this.stepCount = 0;
     }
     const K = 2 * cfg.dim;
@@ -122,7 +124,7 @@ export class CpuTrainer implements Trainer {
     this.gb2 = new Float64Array(1);
     this.w1t = new Float64Array(K * H);
     this.dxScaled = new Float64Array(cfg.dim);
-    this.slotOf = new Int32Array(needE ? cfg.vocabSize : 0).fill(-1);
+    this.slotOf = reuse?.slotOf && needE ? reuse.slotOf.fill(-1) : new Int32Array(needE ? cfg.vocabSize : 0).fill(-1);
   }
 
   /** Optimizer steps taken so far (0-pair batches do not count). */
@@ -309,13 +311,23 @@ export class CpuTrainer implements Trainer {
     };
   }
 
-  /** Current parameters without copying (read-only by convention), for hot loops such as evaluation. */
+  /** A copy of the current parameters (checkpoint().params without copying the optimizer state). */
+  async params(): Promise<BagRMParams> {
+    this.checkAlive();
+    return cloneParams(this.p);
+  }
+
+  /** Current parameters without copying (read-only by convention, valid until dispose()), for hot loops such as evaluation. */
   peekParams(): BagRMParams {
     return this.p;
   }
 
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
+    // Nothing of this trainer is handed out uncopied (checkpoint() and params() copy), so its big buffers can serve
+    // the next trainer.
+    pool.give({ E: this.p.E, mE: this.m.E, vE: this.v.E, rowStep: this.rowStep, slotOf: this.slotOf });
   }
 
   private checkAlive(): void {
@@ -343,9 +355,9 @@ function checkBatch(batch: PairBatch): number {
   return B;
 }
 
-function zeroMoments(sizes: Record<string, number>, needE: boolean): Moments {
+function zeroMoments(sizes: Record<string, number>, needE: boolean, reuseE?: Float32Array): Moments {
   return {
-    E: new Float32Array(needE ? sizes.E : 0),
+    E: needE ? (reuseE?.fill(0) ?? new Float32Array(sizes.E)) : new Float32Array(0),
     W1: new Float32Array(sizes.W1),
     b1: new Float32Array(sizes.b1),
     W2: new Float32Array(sizes.W2),
@@ -371,6 +383,39 @@ function loadMoments(src: Record<string, Float32Array>, sizes: Record<string, nu
 function copyMoments(m: Moments): Record<string, Float32Array> {
   return { E: m.E.slice(), W1: m.W1.slice(), b1: m.b1.slice(), W2: m.W2.slice(), b2: m.b2.slice() };
 }
+
+/** The embedding-sized buffers of one trainer: the table, its Adam moments, the row step counts and slots. */
+interface BigBuffers {
+  E: Float32Array;
+  mE: Float32Array;
+  vE: Float32Array;
+  rowStep: Int32Array;
+  slotOf: Int32Array;
+}
+
+/**
+ * Buffers of disposed trainers, for the next trainer of the same shape. An experiment makes one trainer per run (60+
+ * in a row, each with a 12 MB table and 24 MB of moments for the bundled RM); fresh ones each time left hundreds of
+ * MB of garbage for V8 to collect, which raised the studio's peak memory and its GC work (bench:studio). A trainer
+ * overwrites everything it takes (table copied from its init, moments and counters reset), so reuse changes no bit.
+ */
+class BufferPool {
+  private free: BigBuffers[] = [];
+  constructor(private readonly max: number) {}
+
+  give(b: BigBuffers): void {
+    if (this.free.length < this.max && b.E.length > 0) this.free.push(b);
+  }
+
+  /** A set whose table has `eSize` values and whose counters have `vocab` entries (moments too when `needE`). */
+  take(eSize: number, vocab: number, needE: boolean): BigBuffers | null {
+    const i = this.free.findIndex((b) => b.E.length === eSize && b.rowStep.length === vocab && (!needE || (b.mE.length === eSize && b.vE.length === eSize && b.slotOf.length === vocab)));
+    return i < 0 ? null : this.free.splice(i, 1)[0];
+  }
+}
+
+// One set: runs make their trainers one after another (each disposed before the next is made).
+const pool = new BufferPool(1);
 
 export const cpuBackend: Backend = {
   name: 'cpu',

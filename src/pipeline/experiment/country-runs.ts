@@ -170,7 +170,8 @@ export class CountryRuns<P = unknown> {
         this.margins[c] ??= {};
         this.margins[c][method] = Float32Array.from(own, (i) => sc[pc[i]] - sc[pr[i]]);
       }
-      if (full && inp.onModel) await inp.onModel(c, method, (await trainer.checkpoint()).params);
+      // params(), not checkpoint(): the model only (a checkpoint also copies the optimizer state, twice the table).
+      if (full && inp.onModel) await inp.onModel(c, method, await trainer.params());
       return {
         country: c,
         method,

@@ -26,6 +26,7 @@ export async function runExperiment<P = BagRMParams>(inp: ExperimentInputs<P>): 
   // 1. Global scores of every item of the selected and majority countries.
   emit({ type: 'phase', phase: 'score', done: 0, total: 1, label: 'scoring with the global RM' });
   const g = await scoreGlobal(ctx);
+  inp.onGlobalScores?.(g.gScores);
   emit({ type: 'scored', rPlus: g.rPlus, rMinus: g.rMinus });
   emit({ type: 'phase', phase: 'score', done: 1, total: 1, label: 'scored' });
   timings.scoreMs = Date.now() - t0;

@@ -12,7 +12,18 @@ import { efficiencyEnabled } from './config.ts';
 import type { ExperimentConfig } from './config.ts';
 import { buildReports } from './reports.ts';
 import type { GlobalScores } from './scoring.ts';
-import type { CountrySets, ExperimentResult, RunResult } from './types.ts';
+import type { CountrySets, ExperimentResult, ItemScorer, RunResult } from './types.ts';
+
+/**
+ * The global scorer of a shard that did not score itself: the scores another shard computed (per item, NaN where not
+ * scored; ExperimentInputs.onGlobalScores), so every shard works from the very same numbers.
+ */
+export function scoresScorer(gScores: Float32Array): ItemScorer {
+  return async (encoded, indices) => {
+    if (encoded.count !== gScores.length) throw new Error(`scores of ${gScores.length} items given for ${encoded.count} items`);
+    return Float32Array.from(indices, (i) => gScores[i]);
+  };
+}
 
 /** A main run (country, method) or an efficiency subset (country, fraction). */
 export function taskKey(country: string, what: Method | number): string {

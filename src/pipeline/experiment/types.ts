@@ -137,6 +137,11 @@ export interface ExperimentInputs<P = BagRMParams> {
    * exactly what one unsharded run gives.
    */
   shard?: Shard;
+  /**
+   * Called once the global scores are known, before any training: per item of `encoded` (NaN where not scored). A
+   * parallel runner starts its other shards from here (scoresScorer in shards.ts gives them the same scores).
+   */
+  onGlobalScores?: (gScores: Float32Array) => void;
 }
 
 /** One of `of` shards of an experiment's training work (index 0-based). */

@@ -46,10 +46,12 @@ export function validateParams(p: BagRMParams, where = 'params'): void {
   }
 }
 
-export function cloneParams(p: BagRMParams): BagRMParams {
+/** A copy of `p`; `intoE`, when given (same length as p.E), receives the table instead of a new array. */
+export function cloneParams(p: BagRMParams, intoE?: Float32Array): BagRMParams {
+  if (intoE && intoE.length !== p.E.length) throw new Error(`cloneParams: target table has ${intoE.length} values, expected ${p.E.length}`);
   return {
     config: { ...p.config },
-    E: p.E.slice(),
+    E: intoE ? (intoE.set(p.E), intoE) : p.E.slice(),
     W1: p.W1.slice(),
     b1: p.b1.slice(),
     W2: p.W2.slice(),

@@ -258,6 +258,11 @@ export class FailoverTrainer<P = BagRMParams> implements Trainer<P> {
     return this.guard((t) => t.checkpoint());
   }
 
+  /** A copy of the current parameters (the backend's params() where it has one, else its checkpoint's). */
+  params(): Promise<P> {
+    return this.guard((t) => (t.params ? t.params() : t.checkpoint().then((c) => c.params)));
+  }
+
   dispose(): void {
     this.inner.dispose();
   }

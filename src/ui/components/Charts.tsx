@@ -1,6 +1,6 @@
 // Live charts (recharts): accuracy vs step, loss, bias (own vs majority), data efficiency, and the histograms of
 // p_global (tau marked) and SCPO weights. They read the live slice, so they update while training runs.
-import { useDeferredValue, useMemo, useRef, useState } from 'react';
+import { useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis } from 'recharts';
 import type { XAxisProps, YAxisProps } from 'recharts';
@@ -110,6 +110,97 @@ const BIN_X: XAxisProps = { dataKey: 'label', interval: 3 };
 /** The y axis of the histograms (pair counts). */
 const COUNT_Y: YAxisProps = { allowDecimals: false };
 
+/**
+ * How often a live chart takes new data while a run streams: a recharts render (scales, ticks measured in the DOM, SVG)
+ * costs tens of ms of the page's thread, and the runner applies worker messages every 250 ms; charts need not follow
+ * that fast (bench:studio: the page's main thread is the one core the two training workers do not have).
+ */
+export const LIVE_CHART_MS = 1000;
+
+/**
+ * Live charts take turns: one chart at a time renders and commits new data, the next one in a later task. A recharts
+ * render measures its ticks in the DOM and re-renders from its layout effects, so charts that got data together (the
+ * scores and the first runs arrive at once) would otherwise commit in one long task of the page's thread. A turn ends
+ * when the holder committed its value, or after TURN_MAX_MS should it never do so (unmounted meanwhile).
+ */
+const TURN_MAX_MS = 500;
+const waiting: { token: object; go: () => void }[] = [];
+let holder: { token: object; timer: ReturnType<typeof setTimeout> } | null = null;
+
+function grantTurn(): void {
+  if (holder) return;
+  const next = waiting.shift();
+  if (!next) return;
+  holder = { token: next.token, timer: setTimeout(() => endTurn(next.token), TURN_MAX_MS) };
+  next.go();
+}
+
+function askTurn(token: object, go: () => void): void {
+  dropTurn(token);
+  waiting.push({ token, go });
+  grantTurn();
+}
+
+/** Leaves the queue (a newer value replaces the queued one); the turn being held is kept until endTurn. */
+function dropTurn(token: object): void {
+  const i = waiting.findIndex((w) => w.token === token);
+  if (i >= 0) waiting.splice(i, 1);
+}
+
+function endTurn(token: object): void {
+  if (holder?.token !== token) return;
+  clearTimeout(holder.timer);
+  holder = null;
+  // The next chart renders in a task of its own.
+  setTimeout(grantTurn, 0);
+}
+
+/**
+ * A live chart's input: `value`, taken at most every `ms` while it streams (the latest one at most `ms` after it
+ * arrived; the first at once), in its turn among the charts, and rendered as a deferred value (React renders it in
+ * the background, interruptibly). When `key` changes (another country or metric chosen) the new value shows at once:
+ * throttling applies to streaming, not to what the user asks for.
+ */
+export function useLive<T>(value: T, key: string, ms = LIVE_CHART_MS): T {
+  const [shown, setShown] = useState({ value, key });
+  const token = useRef({}).current;
+  const last = useRef(0);
+  const chosen = key !== shown.key;
+  useEffect(() => {
+    if (chosen) {
+      last.current = Date.now();
+      setShown({ value, key });
+      return;
+    }
+    if (Object.is(value, shown.value)) return;
+    const ask = () =>
+      askTurn(token, () => {
+        last.current = Date.now();
+        setShown({ value, key });
+      });
+    const t = setTimeout(ask, Math.max(0, last.current + ms - Date.now()));
+    return () => {
+      clearTimeout(t);
+      dropTurn(token);
+    };
+  }, [value, key, shown, ms, chosen, token]);
+  const deferred = useDeferredValue(shown);
+  // Committed: the next chart may render.
+  useEffect(() => {
+    if (deferred === shown) endTurn(token);
+  }, [deferred, shown, token]);
+  useEffect(() => () => (dropTurn(token), endTurn(token)), [token]);
+  return chosen ? value : deferred.value;
+}
+
+/** `value`, keeping the previous object while its JSON is the same (a chart's rows recomputed with equal numbers). */
+function useSameContent<T>(value: T): T {
+  const ref = useRef<{ json: string; value: T } | null>(null);
+  const json = JSON.stringify(value);
+  if (ref.current?.json !== json) ref.current = { json, value };
+  return ref.current.value;
+}
+
 /** The selected country and the config of the shown run (or the form's, before any run). */
 function useScope() {
   const country = useStudio((s) => s.ui.country);
@@ -144,8 +235,8 @@ function useCountryRuns(country: string): RunResult[] {
 export function AccuracyChart() {
   const { country, cfg } = useScope();
   // Deferred: a live update re-renders the chart in a background, interruptible render (see liveChart below).
-  const points = useDeferredValue(useCountryPoints(country, cfg.methods));
   const metric = useStudio((s) => s.ui.metric);
+  const points = useLive(useCountryPoints(country, cfg.methods), `${country}\u0000${metric}`);
   const a = useAxes();
   const series = useMemo(() => {
     const ms = methodsOf(cfg);
@@ -186,8 +277,9 @@ export function AccuracyChart() {
 
 export function LossChart() {
   const { country, cfg } = useScope();
-  const points = useDeferredValue(useCountryPoints(country, cfg.methods));
-  const runs = useDeferredValue(useCountryRuns(country));
+  const livePoints = useCountryPoints(country, cfg.methods);
+  const liveRuns = useCountryRuns(country);
+  const { points, runs } = useLive(useMemo(() => ({ points: livePoints, runs: liveRuns }), [livePoints, liveRuns]), country);
   const a = useAxes();
   const series = useMemo(() => lossSeries(points, runs, country, methodsOf(cfg)), [points, runs, country, cfg]);
   const n = series.reduce((k, s) => k + s.data.length, 0);
@@ -211,12 +303,13 @@ export function LossChart() {
 }
 
 export function BiasChart() {
-  const runs = useDeferredValue(useStudio((s) => s.live.runs));
   const { country, cfg } = useScope();
   const [scope, setScope] = useState<'country' | 'avg'>('country');
   const [view, setView] = useState<'acc' | 'gap'>('acc');
+  const runs = useLive(useStudio((s) => s.live.runs), `${country}\u0000${scope}`);
   const a = useAxes();
-  const rows = useMemo(() => biasRows(runs, cfg.countries, scope === 'avg' ? 'avg' : country, methodsOf(cfg)), [runs, cfg, country, scope]);
+  // Other countries' runs finishing change `runs` but not these rows: the chart then does not render again.
+  const rows = useSameContent(useMemo(() => biasRows(runs, cfg.countries, scope === 'avg' ? 'avg' : country, methodsOf(cfg)), [runs, cfg, country, scope]));
   const gaps = useMemo(() => rows.map((r) => ({ method: r.method, gap: r.own !== null && r.majority !== null ? Math.round((r.own - r.majority) * 100) / 100 : null })), [rows]);
   const majority = cfg.majority.join(' + ') || 'majority';
   const start = rows.find((r) => r.method === 'start');
@@ -231,6 +324,26 @@ export function BiasChart() {
     ) : (
       'Own-country test accuracy vs accuracy on the majority countries\' test pairs.'
     );
+  // The same element while rows, view and theme stay: React then skips the recharts subtree entirely.
+  const chart = useMemo(
+    () =>
+      view === 'acc' ? (
+        // The axis starts at 0: a zoomed axis turns a 3-point gap into bars of very different heights (and hides a large one).
+        <BarChart data={rows} margin={MARGIN}>
+          {a.parts({ dataKey: 'method', interval: 0 }, { unit: '%', domain: [0, 100], ticks: [0, 25, 50, 75, 100] })}
+          <Bar dataKey="own" name="own country" fill={a.t.accent} isAnimationActive={false} />
+          <Bar dataKey="majority" name="majority" fill={a.t.muted} isAnimationActive={false} />
+        </BarChart>
+      ) : (
+        <BarChart data={gaps} margin={MARGIN}>
+          {a.parts({ dataKey: 'method', interval: 0 }, { unit: ' pt', domain: [(min: number) => Math.min(0, Math.floor(min - 2)), (max: number) => Math.max(0, Math.ceil(max + 2))] }, false)}
+          <ReferenceLine y={0} stroke={a.t.fg} />
+          <Bar dataKey="gap" name="own − majority (points)" fill={a.t.accent} isAnimationActive={false} />
+        </BarChart>
+      ),
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [rows, gaps, view, a.t.bg, a.z.tick],
+  );
   return (
     <ChartFrame
       title={`Bias · ${scope === 'avg' ? 'all countries' : country} vs ${majority}`}
@@ -250,26 +363,13 @@ export function BiasChart() {
         </>
       }
     >
-      {view === 'acc' ? (
-        // The axis starts at 0: a zoomed axis turns a 3-point gap into bars of very different heights (and hides a large one).
-        <BarChart data={rows} margin={MARGIN}>
-          {a.parts({ dataKey: 'method', interval: 0 }, { unit: '%', domain: [0, 100], ticks: [0, 25, 50, 75, 100] })}
-          <Bar dataKey="own" name="own country" fill={a.t.accent} isAnimationActive={false} />
-          <Bar dataKey="majority" name="majority" fill={a.t.muted} isAnimationActive={false} />
-        </BarChart>
-      ) : (
-        <BarChart data={gaps} margin={MARGIN}>
-          {a.parts({ dataKey: 'method', interval: 0 }, { unit: ' pt', domain: [(min: number) => Math.min(0, Math.floor(min - 2)), (max: number) => Math.max(0, Math.ceil(max + 2))] }, false)}
-          <ReferenceLine y={0} stroke={a.t.fg} />
-          <Bar dataKey="gap" name="own − majority (points)" fill={a.t.accent} isAnimationActive={false} />
-        </BarChart>
-      )}
+      {chart}
     </ChartFrame>
   );
 }
 
 export function EfficiencyChart() {
-  const eff = useDeferredValue(useStudio((s) => s.live.efficiency));
+  const eff = useLive(useStudio((s) => s.live.efficiency), 'efficiency');
   const country = useStudio((s) => s.ui.country);
   const a = useAxes();
   const entry = own(eff, country);
@@ -300,10 +400,11 @@ export function EfficiencyChart() {
 }
 
 function useDistribution() {
-  // Deferred (like the live charts): the histograms appear in a background render when the scores arrive.
-  const pairs = useDeferredValue(useStudio((s) => s.pairs));
-  const rPlus = useDeferredValue(useStudio((s) => s.live.rPlus));
-  const rMinus = useDeferredValue(useStudio((s) => s.live.rMinus));
+  // Live (like the other charts): the histograms appear in their turn, in a background render, when the scores arrive.
+  const livePairs = useStudio((s) => s.pairs);
+  const liveRPlus = useStudio((s) => s.live.rPlus);
+  const liveRMinus = useStudio((s) => s.live.rMinus);
+  const { pairs, rPlus, rMinus } = useLive(useMemo(() => ({ pairs: livePairs, rPlus: liveRPlus, rMinus: liveRMinus }), [livePairs, liveRPlus, liveRMinus]), 'scores');
   const { country, cfg } = useScope();
   return useMemo(() => {
     if (!pairs || !rPlus || !rMinus) return null;
