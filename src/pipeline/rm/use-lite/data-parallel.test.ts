@@ -180,6 +180,13 @@ describe('data-parallel USE-lite trainer', () => {
     const broken: GradPeer = { name: 'broken', request: async () => ({ kind: 'error', message: 'out of memory' }), dispose() {} };
     const dp = new UseLiteCpuTrainer(init, OPT, { microBatch: 4, peers: [broken] });
     await expect(dp.step(items, batches[0])).rejects.toThrow(/peer broken: out of memory/);
+    // A slow peer first, the failing one second: the failure is reported (not left as an unhandled rejection while
+    // the first is awaited), for a step and for scoring.
+    const inner = inProcessPeer(jsMatOps);
+    const slow: GradPeer = { name: 'slow', request: (r) => new Promise((res) => setTimeout(() => res(inner.request(r)), 50)), dispose() {} };
+    const dp2 = new UseLiteCpuTrainer(init, OPT, { microBatch: 2, peers: [slow, broken] });
+    await expect(dp2.step(items, batches[0])).rejects.toThrow(/peer broken: out of memory/);
+    await expect(dp2.score(items)).rejects.toThrow(/peer broken: out of memory/);
   });
 
   it('a worker-thread peer on the wasm kernels gives the one-thread losses and the same score bits', async () => {

@@ -388,10 +388,11 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
     }
     const losses = new Float64Array(nmb);
     losses.set(own, 0);
-    for (let i = 0; i < pending.length; i++) {
-      const rp = pending[i];
-      if (!rp) continue;
-      const r = await rp;
+    // Promise.all handles every peer's rejection at once (awaiting them one by one would leave a later one unhandled).
+    const replies = await Promise.all(pending);
+    for (let i = 0; i < replies.length; i++) {
+      const r = replies[i];
+      if (!r) continue;
       if (r.kind !== 'grads') throw new Error(`use-lite data-parallel: peer ${i + 1} answered "${r.kind}" to a gradient request`);
       if (r.losses.length !== groups[i + 1].length / 2) throw new Error(`use-lite data-parallel: peer ${i + 1} sent ${r.losses.length} losses for ${groups[i + 1].length / 2} micro-batches`);
       losses.set(r.losses, first[i + 1]);
@@ -494,10 +495,10 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
       await Promise.allSettled(pending);
       throw e;
     }
-    for (let i = 0; i < pending.length; i++) {
-      const rp = pending[i];
-      if (!rp) continue;
-      const r = await rp;
+    const replies = await Promise.all(pending);
+    for (let i = 0; i < replies.length; i++) {
+      const r = replies[i];
+      if (!r) continue;
       if (r.kind !== 'encode') throw new Error(`use-lite data-parallel: peer ${i + 1} answered "${r.kind}" to an encode request`);
       put(i + 1, r.values);
     }
