@@ -4,14 +4,14 @@
 // GPU, utility processes; PSS shares pages fairly between them), sampled every 200 ms, peak and idle.
 // Needs a production build (`npx vite build`); prints the figures and saves bench/results/studio.json (and appends
 // the run to bench/results/studio-history.json, so before/after runs on the same machine sit side by side).
-// Usage: npm run bench:studio [-- --label <text>] [--workers N] [--settle ms] [--timeline] [--no-save] [--profile <file>] [--trace <file>]
+// Usage: npm run bench:studio [-- --label <text>] [--workers N] [--settle ms] [--dist dir] [--timeline] [--no-save] [--profile <file>] [--trace <file>]
 // --timeline prints when each worker message arrived (always saved); --no-save: print only (exploring);
 // --profile <file>: save the page main thread's CPU profile (.cpuprofile, for Chrome DevTools) from click to table;
 // --trace <file>: a Chromium performance trace of the same span (chrome://tracing or DevTools' Performance panel).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS } from '../playwright.config.ts';
 import { startServer } from './server.ts';
@@ -107,7 +107,8 @@ async function main(): Promise<void> {
   const label = arg('--label') ?? '';
   // --workers N: the studio's training workers (default: navigator.hardwareConcurrency), via its localStorage override.
   const workers = arg('--workers');
-  const dist = join(process.cwd(), 'dist');
+  // --dist <dir>: another build to measure (e.g. an older commit's, for a before/after in the same conditions).
+  const dist = resolve(arg('--dist') ?? join(process.cwd(), 'dist'));
   if (!existsSync(join(dist, 'index.html'))) throw new Error('no production build: run `npx vite build` first');
   const { server, url } = await startServer([{ prefix: '/', dir: dist }]);
   const marker = `scpo-bench-studio-${process.pid}`;
