@@ -78,9 +78,15 @@ function batchAt(rng: Rng, n: number, B: number): PairBatch {
   return { chosen, rejected: Int32Array.from(chosen, (c) => (c + 1 + rng.int(n - 1)) % n), weight: new Float32Array(B).fill(1) };
 }
 
-/** Counts 2mnk per gemm call. */
+/**
+ * Counts 2mnk per gemm call, and the same products inside the fused attention kernels when the MatOps has them (per
+ * sequence of L tokens, width w: forward q k^T and P v, 4 L^2 w; backward dV, dP, dq, dk, 8 L^2 w), so FLOPs per pair
+ * do not depend on whether attention runs fused or as gemm calls.
+ */
 function counting(inner: MatOps): MatOps & { flops: number } {
-  const o = {
+  const sq = (lens: Int32Array) => lens.reduce((a, L) => a + L * L, 0);
+  const att = inner.attention;
+  const o: MatOps & { flops: number } = {
     name: inner.name,
     flops: 0,
     gemm(m: number, n: number, k: number, A: Float32Array, B: Float32Array, C: Float32Array, opts?: Parameters<MatOps['gemm']>[6]) {
@@ -88,6 +94,18 @@ function counting(inner: MatOps): MatOps & { flops: number } {
       inner.gemm(m, n, k, A, B, C, opts);
     },
     pin: inner.pin?.bind(inner),
+    attention: att && {
+      forward(rows, starts, lens, w, heads, qScale, qkv, out, probs) {
+        const done = att.forward(rows, starts, lens, w, heads, qScale, qkv, out, probs);
+        if (done) o.flops += 4 * sq(lens) * w;
+        return done;
+      },
+      backward(rows, starts, lens, w, heads, qScale, qkv, probs, dout, dqkv) {
+        const done = att.backward(rows, starts, lens, w, heads, qScale, qkv, probs, dout, dqkv);
+        if (done) o.flops += 8 * sq(lens) * w;
+        return done;
+      },
+    },
   };
   return o;
 }

@@ -23,6 +23,21 @@ export interface MatOps {
    */
   pin?(a: Float32Array): void;
   dispose?(): void;
+  /** Fused attention kernels, when the implementation has them (the wasm one); grad.ts runs its JS twin otherwise. */
+  attention?: AttentionOps;
+}
+
+/**
+ * Masked multi-head softmax attention over packed sequences (the layout of src/pipeline/rm/use-lite/grad.ts: sequence
+ * s is rows starts[s] .. starts[s] + lens[s] of qkv [rows, 3 width] = q | k | v; probs holds each sequence's
+ * [heads, L, L] back to back). Each returns false, doing nothing, for shapes it does not cover (the caller then runs
+ * the JS twin: attentionForward/Backward in grad.ts, which is the reference in tests).
+ */
+export interface AttentionOps {
+  /** out [rows, width] (padding rows 0) = softmax(qScale q k^T) v per sequence and head; probs receives the softmax. */
+  forward(rows: number, starts: Int32Array, lens: Int32Array, width: number, heads: number, qScale: number, qkv: Float32Array, out: Float32Array, probs: Float32Array): boolean;
+  /** dqkv [rows, 3 width] (written; padding rows 0) from dout [rows, width], the forward's probs and qkv. */
+  backward(rows: number, starts: Int32Array, lens: Int32Array, width: number, heads: number, qScale: number, qkv: Float32Array, probs: Float32Array, dout: Float32Array, dqkv: Float32Array): boolean;
 }
 
 /** The reference: straightforward loops, f64 accumulation, deterministic. Slow (~1.7 GFLOP/s here); tests and twins. */

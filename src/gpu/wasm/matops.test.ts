@@ -255,3 +255,75 @@ describe('wasm kernel loader', () => {
     }
   });
 });
+
+describe('wasm fused attention (twin: attentionForward/Backward in grad.ts on jsMatOps)', () => {
+  // Packed sequences of lengths 1, 3, 17 and 64 with padding rows between them, 2-4 heads of 16-128 floats.
+  const cases: { width: number; heads: number; lens: number[] }[] = [
+    { width: 32, heads: 2, lens: [1, 3, 17] },
+    { width: 256, heads: 4, lens: [64, 1, 5] },
+    { width: 512, heads: 4, lens: [7, 33] },
+  ];
+  for (const { width, heads, lens } of cases) {
+    it(`width ${width}, ${heads} heads, lengths ${lens.join('/')}: forward and backward within float rounding of the twin`, async () => {
+      const { attentionForward, attentionBackward, probOffsets, Scratch } = await import('../../pipeline/rm/use-lite/grad.ts');
+      const ops = await createWasmMatOps({ threads: 1 });
+      try {
+        expect(ops.attention).toBeDefined();
+        const starts = new Int32Array(lens.length);
+        let rows = 1; // a padding row first, one after every sequence
+        lens.forEach((L, s) => {
+          starts[s] = rows;
+          rows += L + 1;
+        });
+        const layout = { rows, starts, lens: Int32Array.from(lens) };
+        const r = rng(width + heads);
+        const qkv = rand(r, rows * 3 * width).map((x) => 2 * x);
+        const dout = rand(r, rows * width);
+        const qScale = 1 / Math.sqrt(width / heads);
+        const total = probOffsets(layout, heads).total;
+        const run = (o: typeof jsMatOps) => {
+          const out = new Float32Array(rows * width).fill(7);
+          const probs = new Float32Array(total);
+          const dqkv = new Float32Array(rows * 3 * width).fill(7);
+          attentionForward(o, layout, width, heads, qScale, qkv, out, probs, new Scratch());
+          attentionBackward(o, layout, width, heads, qScale, qkv, probs, dout, dqkv, new Scratch());
+          return { out, probs, dqkv };
+        };
+        const a = run(ops);
+        const b = run(jsMatOps);
+        const close = (x: Float32Array, y: Float32Array, what: string) => {
+          let scale = 0;
+          for (const v of y) scale = Math.max(scale, Math.abs(v));
+          let worst = 0;
+          for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+          expect(worst / scale, what).toBeLessThan(2e-6);
+          expect(scale, what).toBeGreaterThan(0);
+        };
+        close(a.out, b.out, 'out');
+        close(a.probs, b.probs, 'probs');
+        close(a.dqkv, b.dqkv, 'dqkv');
+        // Padding rows are written 0 (the buffers started at 7).
+        for (const row of [0, starts[0] + lens[0]]) {
+          expect(a.out.subarray(row * width, (row + 1) * width).every((v) => v === 0)).toBe(true);
+          expect(a.dqkv.subarray(row * 3 * width, (row + 1) * 3 * width).every((v) => v === 0)).toBe(true);
+        }
+        // A length-1 sequence attends to itself only: probability exactly 1.
+        const one = lens.indexOf(1);
+        if (one >= 0) expect(a.probs[probOffsets(layout, heads).offsets[one]]).toBe(1);
+      } finally {
+        ops.dispose();
+      }
+    });
+  }
+
+  it('declines head sizes that are not a multiple of 16 (the JS twin runs) and rejects a layout outside the rows', async () => {
+    const ops = await createWasmMatOps({ threads: 1 });
+    try {
+      const qkv = new Float32Array(4 * 3 * 24);
+      expect(ops.attention!.forward(4, Int32Array.of(0), Int32Array.of(4), 24, 2, 1, qkv, new Float32Array(96), new Float32Array(32))).toBe(false);
+      expect(() => ops.attention!.forward(4, Int32Array.of(2), Int32Array.of(3), 32, 2, 1, new Float32Array(4 * 96), new Float32Array(128), new Float32Array(18))).toThrow(/sequence 0 \(start 2, length 3\) is outside the 4 rows/);
+    } finally {
+      ops.dispose();
+    }
+  });
+});

@@ -11,7 +11,7 @@
 // (or 0, or C with accumulate), whatever the blocking, route or thread split, so 1 and N threads give
 // bit-identical results. Against the f64-accumulating jsMatOps the difference is f32 rounding, within the
 // summation bound (k+2) 2^-24 (sum |a b| + |init|) (tests).
-import type { GemmOptions, MatOps } from '../matops.ts';
+import type { AttentionOps, GemmOptions, MatOps } from '../matops.ts';
 import { SHARED_MAX_PAGES } from './files.ts';
 import { loadKernelModule } from './loader.ts';
 import type { WasmSource } from './loader.ts';
@@ -21,6 +21,9 @@ interface KernelExports {
   gemm(a: number, lda: number, transA: number, bp: number, bps: number, brs: number, k: number, c: number, ldc: number, i0: number, i1: number, j0: number, j1: number, init: number, bias: number): void;
   packB(b: number, k: number, n: number, trans: number, dst: number): void;
   transpose(src: number, rows: number, cols: number, lds: number, dst: number, ldd: number): void;
+  /** Absent in builds older than the fused attention (same ABI: they are feature-detected). */
+  attnForward?(qkv: number, rows: number, w: number, heads: number, qScale: number, starts: number, lens: number, nSeq: number, out: number, probs: number): void;
+  attnBackward?(qkv: number, rows: number, w: number, heads: number, qScale: number, starts: number, lens: number, nSeq: number, probs: number, dout: number, dqkv: number, ds: number): void;
 }
 
 /** Columns per packed panel (the micro-kernel's width). */
@@ -182,6 +185,7 @@ class WasmMatOpsImpl implements WasmMatOps {
   private readonly split = { gain: 1.2, sinceCheck: 0, pausedLeft: 0, splits: 0, pauses: 0 };
   private readonly adaptive: boolean;
   private readonly maxResidentBytes: number;
+  readonly attention?: AttentionOps;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -196,6 +200,75 @@ class WasmMatOpsImpl implements WasmMatOps {
     this.threads = 1 + (pool?.size ?? 0);
     this.name = this.threads > 1 ? `wasm-${this.threads}t` : 'wasm';
     this.f32 = new Float32Array(memory.buffer);
+    if (k.attnForward && k.attnBackward) this.attention = { forward: (...a) => this.attnForward(...a), backward: (...a) => this.attnBackward(...a) };
+  }
+
+  /**
+   * Checks a packed layout and copies it in: [starts, lens] as int32, the probs' total length and the longest
+   * sequence; null when the kernels do not cover the shape (head dim not a multiple of 16).
+   */
+  private attnLayout(rows: number, starts: Int32Array, lens: Int32Array, width: number, heads: number): { st: number; ln: number; total: number; maxL: number } | null {
+    const hd = width / heads;
+    if (!Number.isInteger(hd) || hd % 16 !== 0) return null;
+    const n = lens.length;
+    if (starts.length < n) throw new Error(`attention: ${n} sequence lengths but ${starts.length} starts`);
+    let total = 0;
+    let maxL = 0;
+    for (let s = 0; s < n; s++) {
+      const L = lens[s];
+      // The kernels write rows starts[s] .. + L of out/dqkv: a bad layout must not reach them.
+      if (!(Number.isInteger(L) && L >= 0 && starts[s] >= 0 && starts[s] + L <= rows)) {
+        throw new Error(`attention: sequence ${s} (start ${starts[s]}, length ${L}) is outside the ${rows} rows`);
+      }
+      total += heads * L * L;
+      maxL = Math.max(maxL, L);
+    }
+    this.scratchTop = this.residentTop;
+    const st = this.scratch(n * 4);
+    const ln = this.scratch(n * 4);
+    const i32 = new Int32Array(this.memory.buffer);
+    i32.set(starts.subarray(0, n), st >> 2);
+    i32.set(lens.subarray(0, n), ln >> 2);
+    return { st, ln, total, maxL };
+  }
+
+  private attnForward(rows: number, starts: Int32Array, lens: Int32Array, width: number, heads: number, qScale: number, qkv: Float32Array, out: Float32Array, probs: Float32Array): boolean {
+    this.checkAlive();
+    const lay = this.attnLayout(rows, starts, lens, width, heads);
+    if (!lay) return false;
+    if (qkv.length < rows * 3 * width || out.length < rows * width || probs.length < lay.total) throw new Error('attention: an operand is too small for the layout');
+    const q = this.scratch(rows * 3 * width * 4);
+    this.view().set(qkv.subarray(0, rows * 3 * width), q >> 2);
+    const o = this.scratch(rows * width * 4);
+    const p = this.scratch(lay.total * 4);
+    this.k.attnForward!(q, rows, width, heads, qScale, lay.st, lay.ln, lens.length, o, p);
+    const v = this.view();
+    out.set(v.subarray(o >> 2, (o >> 2) + rows * width));
+    probs.set(v.subarray(p >> 2, (p >> 2) + lay.total));
+    return true;
+  }
+
+  private attnBackward(rows: number, starts: Int32Array, lens: Int32Array, width: number, heads: number, qScale: number, qkv: Float32Array, probs: Float32Array, dout: Float32Array, dqkv: Float32Array): boolean {
+    this.checkAlive();
+    const lay = this.attnLayout(rows, starts, lens, width, heads);
+    if (!lay) return false;
+    if (qkv.length < rows * 3 * width || dout.length < rows * width || dqkv.length < rows * 3 * width || probs.length < lay.total) throw new Error('attention: an operand is too small for the layout');
+    const q = this.scratch(rows * 3 * width * 4);
+    const p = this.scratch(lay.total * 4);
+    const o = this.scratch(rows * width * 4);
+    const dq = this.scratch(rows * 3 * width * 4);
+    const ds = this.scratch(lay.maxL * lay.maxL * 4);
+    const v = this.view();
+    v.set(qkv.subarray(0, rows * 3 * width), q >> 2);
+    v.set(probs.subarray(0, lay.total), p >> 2);
+    v.set(dout.subarray(0, rows * width), o >> 2);
+    this.k.attnBackward!(q, rows, width, heads, qScale, lay.st, lay.ln, lens.length, p, o, dq, ds);
+    dqkv.set(this.view().subarray(dq >> 2, (dq >> 2) + rows * 3 * width));
+    return true;
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error(`${this.name} matops: used after dispose()`);
   }
 
   pin(a: Float32Array): void {

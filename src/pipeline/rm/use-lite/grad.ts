@@ -261,6 +261,8 @@ export function attentionForward(
   probs: Float32Array,
   scratch: Scratch,
 ): void {
+  // The fused kernel when the MatOps has one (wasm: no per-head gathers, packing or copies); this JS is its twin.
+  if (ops.attention?.forward(layout.rows, layout.starts, layout.lens, width, heads, qScale, qkv, out, probs)) return;
   const hd = width / heads;
   const stride = 3 * width;
   out.fill(0, 0, layout.rows * width);
@@ -317,6 +319,7 @@ export function attentionBackward(
   dqkv: Float32Array,
   scratch: Scratch,
 ): void {
+  if (ops.attention?.backward(layout.rows, layout.starts, layout.lens, width, heads, qScale, qkv, probs, dout, dqkv)) return;
   const hd = width / heads;
   const stride = 3 * width;
   dqkv.fill(0, 0, layout.rows * stride);
