@@ -206,6 +206,8 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     };
     const { data, version } = await loadAndReport(msg.id, msg.data, msg.strict, msg.config.seed, msg.havePairs);
     live();
+    // Another model: the prepared onnxruntime-web session of the bundled one would only hold memory during this run.
+    if (msg.model.kind !== 'bundled') dropPreparedScoring();
     if (msg.model.kind === 'use-lite') {
       await runUseLite(msg, data, sink, control);
       return;
@@ -498,7 +500,15 @@ function startScoring(onnx: Uint8Array, prefer: OrtPreference): ScoringStart {
  * onnxruntime-web's 28 MB wasm compiled and the session created (~1.3 s on 2 busy cores, bench:studio). The first run
  * on that data takes the scoring worker (and releases it after scoring, as always); the tokens stay for later runs.
  */
-let prepared: { version: number; encoded: Promise<EncodedItems>; scoring: ScoringStart | null } | null = null;
+let prepared: { version: number; encoded: Promise<EncodedItems>; scoring: ScoringStart | null; noScoring?: true } | null = null;
+
+/** Releases the prepared scoring worker (now, or as soon as it has started). */
+function dropPreparedScoring(): void {
+  if (!prepared) return;
+  prepared.scoring?.client.dispose();
+  prepared.scoring = null;
+  prepared.noScoring = true;
+}
 
 const WARMUP_ITEMS = 2048;
 
@@ -515,7 +525,7 @@ function prepareRun(version: number, data: PreferenceData): void {
   };
   void scoring.then(
     (st) => {
-      if (prepared !== entry) return st.client.dispose();
+      if (prepared !== entry || entry.noScoring) return st.client.dispose();
       entry.scoring = st;
       // A first small scoring call: V8 compiles onnxruntime's hot wasm functions with its optimizing tier while it
       // runs (seconds of CPU on background threads), better now than during the run. Its scores are not used; the
@@ -534,7 +544,9 @@ function prepareRun(version: number, data: PreferenceData): void {
 function takePreparedScoring(version: number): ScoringStart | null {
   if (prepared?.version !== version || !prepared.scoring) return null;
   const st = prepared.scoring;
+  // Taken once: a later run on this data starts its own.
   prepared.scoring = null;
+  prepared.noScoring = true;
   return st;
 }
 
