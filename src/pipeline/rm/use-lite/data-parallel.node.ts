@@ -82,6 +82,9 @@ function startPeer(n: number, timeoutMs: number): Promise<GradPeer> {
           w.postMessage({ id, req });
         });
       },
+      release(key: string) {
+        if (!dead) w.postMessage({ release: key });
+      },
       dispose() {
         dead ??= new Error(`use-lite data-parallel ${name} was disposed`);
         void w.terminate();
@@ -99,7 +102,12 @@ async function peerMain(): Promise<void> {
     port.postMessage({ type: 'fatal', message: (e as Error).message } satisfies FromWorker);
     return;
   }
-  port.on('message', ({ id, req }: { id: number; req: PeerRequest }) => {
+  port.on('message', (m: { id: number; req: PeerRequest } | { release: string }) => {
+    if ('release' in m) {
+      state.release(m.release);
+      return;
+    }
+    const { id, req } = m;
     const reply = state.handle(req);
     const transfer: ArrayBuffer[] = [];
     if (reply.kind === 'grads') {

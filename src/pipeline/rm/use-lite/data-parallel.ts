@@ -18,6 +18,8 @@ import { UseLiteCpuTrainer } from './train.ts';
 export interface GradPeer {
   readonly name: string;
   request(req: PeerRequest): Promise<PeerReply>;
+  /** The requesting trainer `key` is done (disposed): the peer drops its trainer and activations. No answer. */
+  release?(key: string): void;
   dispose(): void;
 }
 
@@ -96,6 +98,27 @@ export class PeerState {
     }
   }
 
+  /** Drops the trainer of a disposed requesting trainer (its activations, gradients, caches' users). */
+  release(key: string): void {
+    const t = this.trainers.get(key);
+    if (!t) return;
+    t.trainer.dispose();
+    this.trainers.delete(key);
+    this.dropUnused();
+  }
+
+  /** How many requesting trainers this peer holds a trainer for (tests). */
+  get trainerCount(): number {
+    return this.trainers.size;
+  }
+
+  private dropUnused(): void {
+    // Frozen tensors no live trainer uses are dropped (a later request that needs them gets "miss").
+    const live = new Set<number>();
+    for (const t of this.trainers.values()) for (const id of t.ids) live.add(id);
+    for (const id of [...this.tensors.keys()]) if (!live.has(id)) this.tensors.delete(id);
+  }
+
   private trainerFor(req: PeerRequest): UseLiteCpuTrainer | null {
     const s = req.trainer;
     const ids = Object.values(req.frozen);
@@ -127,10 +150,7 @@ export class PeerState {
       this.trainers.get(k)!.trainer.dispose();
       this.trainers.delete(k);
     }
-    // Frozen tensors no live trainer uses are dropped (a later request that needs them gets "miss").
-    const live = new Set<number>();
-    for (const t of this.trainers.values()) for (const id of t.ids) live.add(id);
-    for (const id of [...this.tensors.keys()]) if (!live.has(id)) this.tensors.delete(id);
+    this.dropUnused();
     return trainer;
   }
 }
@@ -139,13 +159,13 @@ export class PeerState {
  * A peer on this thread (tests, and a reference for the worker): requests and replies are structured-cloned as a
  * worker's messages would be, so nothing is shared by accident.
  */
-export function inProcessPeer(ops: MatOps, name = 'in-process'): GradPeer {
-  const state = new PeerState(ops);
+export function inProcessPeer(ops: MatOps, name = 'in-process', state = new PeerState(ops)): GradPeer {
   return {
     name,
     async request(req) {
       return structuredClone(state.handle(structuredClone(req)));
     },
+    release: (key) => state.release(key),
     dispose() {},
   };
 }
