@@ -69,6 +69,27 @@ export type PeerReply =
   | { kind: 'miss'; what: string }
   | { kind: 'error'; message: string };
 
+/** Messages to a peer thread (worker_threads in Node, a Web Worker in the browser) and back. */
+export type ToPeer = { id: number; req: PeerRequest } | { release: string };
+export type FromPeer = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'reply'; id: number; reply: PeerReply };
+
+/** The buffers a reply can hand over instead of copying (each reply's arrays are its own). */
+export function replyTransfer(reply: PeerReply): ArrayBuffer[] {
+  if (reply.kind === 'grads') return [reply.losses.buffer as ArrayBuffer, ...Object.values(reply.grads).map((g) => g.buffer as ArrayBuffer)];
+  if (reply.kind === 'encode') return [reply.values.buffer as ArrayBuffer];
+  return [];
+}
+
+/** Serves one message on a peer thread; returns the answer to post (with its transfer list), or null for none. */
+export function servePeerMessage(state: PeerState, m: ToPeer): { msg: FromPeer; transfer: ArrayBuffer[] } | null {
+  if ('release' in m) {
+    state.release(m.release);
+    return null;
+  }
+  const reply = state.handle(m.req);
+  return { msg: { type: 'reply', id: m.id, reply }, transfer: replyTransfer(reply) };
+}
+
 const MAX_TRAINERS = 4;
 const MAX_ITEM_SETS = 2;
 
