@@ -56,4 +56,9 @@ test('USE-lite LoRA: a tiny run trains in the worker, the tuned scpo RM exports 
   const cfg = JSON.parse((entries.get(`${root}/config.json`) as Buffer).toString('utf8'));
   expect(cfg).toMatchObject({ model_type: 'scpo-use-lite', scpo: { country: 'Chile', method: 'scpo', tune: 'lora', base_model: 'scpo-use-lite-rm' } });
   expect(net.foreign()).toEqual([]);
+  // With more than one core the cpu trainer ran data-parallel: a peer Web Worker with its own wasm instance (one more
+  // load of the one-thread kernels).
+  if ((await page.evaluate(() => navigator.hardwareConcurrency)) > 1) {
+    expect(net.urls.some((u) => /data-parallel\.worker/.test(u)), net.urls.filter((u) => /worker|wasm/.test(u)).join('\n')).toBe(true);
+  }
 });

@@ -62,3 +62,19 @@ describe('a country named __proto__', () => {
     expect(({} as Record<string, unknown>).start).toBeUndefined();
   });
 });
+
+describe('a country named avg', () => {
+  it('is refused before any work with a message naming the clash (the report tables key the macro average "avg")', async () => {
+    const survey = readFileSync(join(FX, 'survey.jsonl'), 'utf8').replaceAll('"reside_country": "Chile"', '"reside_country": "avg"');
+    const data = await loadPrism({
+      survey: { name: 'survey.jsonl', blob: new Blob([survey]) },
+      utterances: { name: 'utterances.jsonl', blob: new Blob([readFileSync(join(FX, 'utterances.jsonl'))]) },
+    });
+    expect(data.countries.avg.pairs).toBeGreaterThan(0);
+    const model = tinyModel(data);
+    for (const [countries, majority] of [[['avg'], ['United States']], [['Canada'], ['avg']]]) {
+      const config = resolveConfig({ countries, majority, steps: 2 });
+      await expect(runSession({ data, model, backend: cpuBackend, config, globalRm: 'as-loaded' })).rejects.toThrow(/country named "avg" cannot be reported/);
+    }
+  });
+});

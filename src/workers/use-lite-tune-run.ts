@@ -12,6 +12,8 @@ import { loadUseLite, type LoadedUseLite } from '../pipeline/rm/use-lite/files.t
 import { DEFAULT_LORA, type LoraConfig, type TuneMode } from '../pipeline/rm/use-lite/spec.ts';
 import { runUseLiteTuneSession, useLiteTunedRMFiles, type UseLiteTuneSessionOutput } from '../pipeline/rm/use-lite/train-session.ts';
 import { useLiteCpuBackend, type UseLiteRM } from '../pipeline/rm/use-lite/train.ts';
+import type { GradPeer } from '../pipeline/rm/use-lite/data-parallel.ts';
+import { startBrowserUseLitePeers } from '../pipeline/rm/use-lite/data-parallel.browser.ts';
 import type { BackendPref, BackendReport } from './protocol.ts';
 import type { RunControl } from '../pipeline/train/loop.ts';
 import { ConfigError, type Method, type PreferenceData } from '../pipeline/types.ts';
@@ -52,15 +54,31 @@ export async function runUseLiteTuneInWorker(o: UseLiteTuneWorkerRun): Promise<{
   });
   const model = await weights;
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  const ops = await createWasmMatOps({ threads: isolated ? 'auto' : 1, baseUrl: new URL('wasm/', o.baseUrl).href });
+  const wasmBaseUrl = new URL('wasm/', o.baseUrl).href;
+  // Data-parallel peers (Web Workers with their own wasm instance: plain messages, no isolation needed) on the other
+  // cores; if they cannot start, each matmul is split over threads instead (isolated pages only).
+  const cores = Math.max(1, Math.min(4, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1));
+  let peers: GradPeer[] = [];
+  let peerNote = '';
+  if (cores > 1) {
+    try {
+      peers = await startBrowserUseLitePeers(cores - 1, wasmBaseUrl);
+    } catch (e) {
+      peerNote = ` (data-parallel workers did not start: ${(e as Error).message})`;
+    }
+  }
+  const ops = await createWasmMatOps({ threads: peers.length ? 1 : isolated ? 'auto' : 1, baseUrl: wasmBaseUrl });
   o.say(
-    `USE-lite ${o.tune === 'lora' ? 'LoRA' : 'top-layer'} fine-tuning on the wasm-SIMD matmul, ${ops.threads} thread${ops.threads > 1 ? 's' : ''}` +
-      (ops.fallback ? ` (${ops.fallback})` : isolated ? '' : ' (the page is not cross-origin isolated: no threads)'),
+    `USE-lite ${o.tune === 'lora' ? 'LoRA' : 'top-layer'} fine-tuning on the wasm-SIMD matmul, ` +
+      (peers.length
+        ? `data-parallel over ${1 + peers.length} threads`
+        : `${ops.threads} thread${ops.threads > 1 ? 's' : ''}` + (ops.fallback ? ` (${ops.fallback})` : isolated ? '' : ' (the page is not cross-origin isolated: no threads)')) +
+      peerNote,
   );
   const models = new Map<string, UseLiteRM>();
   // The WGSL trainer when the preference and the adapter allow ('auto' passes over software adapters), else the
   // cpu trainer on this worker's wasm matmul, which is also where a run continues if the GPU device is lost.
-  const cpu = useLiteCpuBackend({ ops });
+  const cpu = useLiteCpuBackend({ ops, peers });
   let backend: (Backend<UseLiteRM> & { dispose?(): void }) | undefined;
   let report: BackendReport = { name: 'cpu', info: cpu.info, reason: 'cpu backend requested' };
   if ((o.backend ?? 'cpu') !== 'cpu') {
@@ -77,6 +95,7 @@ export async function runUseLiteTuneInWorker(o: UseLiteTuneWorkerRun): Promise<{
       params: model.params!,
       tokenizer: model.tokenizer,
       ops,
+      peers,
       config: o.config,
       tune: o.tune,
       lora: o.lora ?? DEFAULT_LORA,
@@ -89,6 +108,7 @@ export async function runUseLiteTuneInWorker(o: UseLiteTuneWorkerRun): Promise<{
   } finally {
     backend?.dispose?.();
     ops.dispose();
+    for (const p of peers) p.dispose();
   }
 }
 

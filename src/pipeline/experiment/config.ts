@@ -89,7 +89,14 @@ export function resolveConfig(partial: Partial<ExperimentConfig>): ExperimentCon
 }
 
 /** Throws ConfigError when a requested country is not in the data, listing the ones that are. */
+/** The report tables' key of the macro average (eval.ts accuracyTable). */
+export const AVG_KEY = 'avg';
+
 export function checkCountries(config: ExperimentConfig, data: PreferenceData): void {
+  // The report tables key the macro average as "avg" (the reference code's format), next to the countries.
+  if (config.countries.includes(AVG_KEY) || config.majority.includes(AVG_KEY)) {
+    throw new ConfigError(`a country named "${AVG_KEY}" cannot be reported: the report tables use "${AVG_KEY}" for the macro average over countries; rename it in the data`);
+  }
   const available = Object.keys(data.countries).filter((c) => (own(data.countries, c)?.pairs ?? 0) > 0);
   const missing = [...config.countries, ...config.majority].filter((c) => !available.includes(c));
   if (missing.length > 0) {

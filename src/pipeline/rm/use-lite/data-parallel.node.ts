@@ -6,12 +6,10 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { createWasmMatOps } from '../../../gpu/wasm/matops.ts';
-import { PeerState, type GradPeer, type PeerReply, type PeerRequest } from './data-parallel.ts';
+import { PeerState, servePeerMessage, type FromPeer, type GradPeer, type PeerReply, type PeerRequest, type ToPeer } from './data-parallel.ts';
 
 const KIND = 'use-lite-grad-peer';
 const require_ = createRequire(import.meta.url);
-
-type FromWorker = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'reply'; id: number; reply: PeerReply };
 
 /** Starts `count` peers (worker threads); rejects, stopping those already started, if one fails to start. */
 export async function startUseLitePeers(count: number, timeoutMs = 60000): Promise<GradPeer[]> {
@@ -43,7 +41,7 @@ function startPeer(n: number, timeoutMs: number): Promise<GradPeer> {
       void w.terminate();
       reject(new Error(`use-lite data-parallel ${name} did not start within ${timeoutMs / 1000} s`));
     }, timeoutMs);
-    w.on('message', (m: FromWorker) => {
+    w.on('message', (m: FromPeer) => {
       if (m.type === 'ready') {
         clearTimeout(timer);
         w.unref(); // an idle peer never keeps the process alive; one with a request in flight is ref'd
@@ -79,8 +77,11 @@ function startPeer(n: number, timeoutMs: number): Promise<GradPeer> {
         return new Promise<PeerReply>((res, rej) => {
           pending.set(id, { resolve: res, reject: rej });
           w.ref();
-          w.postMessage({ id, req });
+          w.postMessage({ id, req } satisfies ToPeer);
         });
+      },
+      release(key: string) {
+        if (!dead) w.postMessage({ release: key } satisfies ToPeer);
       },
       dispose() {
         dead ??= new Error(`use-lite data-parallel ${name} was disposed`);
@@ -96,19 +97,14 @@ async function peerMain(): Promise<void> {
   try {
     state = new PeerState(await createWasmMatOps({ threads: 1 }));
   } catch (e) {
-    port.postMessage({ type: 'fatal', message: (e as Error).message } satisfies FromWorker);
+    port.postMessage({ type: 'fatal', message: (e as Error).message } satisfies FromPeer);
     return;
   }
-  port.on('message', ({ id, req }: { id: number; req: PeerRequest }) => {
-    const reply = state.handle(req);
-    const transfer: ArrayBuffer[] = [];
-    if (reply.kind === 'grads') {
-      transfer.push(reply.losses.buffer as ArrayBuffer);
-      for (const g of Object.values(reply.grads)) transfer.push(g.buffer as ArrayBuffer);
-    } else if (reply.kind === 'encode') transfer.push(reply.values.buffer as ArrayBuffer);
-    port.postMessage({ type: 'reply', id, reply } satisfies FromWorker, transfer);
+  port.on('message', (m: ToPeer) => {
+    const out = servePeerMessage(state, m);
+    if (out) port.postMessage(out.msg, out.transfer);
   });
-  port.postMessage({ type: 'ready' } satisfies FromWorker);
+  port.postMessage({ type: 'ready' } satisfies FromPeer);
 }
 
 if (!isMainThread && (workerData as { kind?: string } | undefined)?.kind === KIND) void peerMain();

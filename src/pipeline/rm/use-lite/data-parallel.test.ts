@@ -99,6 +99,22 @@ describe('data-parallel USE-lite trainer', () => {
     }
   }
 
+  it('a disposed trainer releases its trainer on the peers', async () => {
+    const { items, init, batches } = setup('lora', 6);
+    const state = new PeerState(jsMatOps);
+    const peer = inProcessPeer(jsMatOps, 'p', state);
+    const a = new UseLiteCpuTrainer(init, OPT, { microBatch: 4, peers: [peer] });
+    const b = new UseLiteCpuTrainer(init, OPT, { microBatch: 4, peers: [peer] });
+    await a.step(items, batches[0]);
+    await b.step(items, batches[0]);
+    expect(state.trainerCount).toBe(2);
+    a.dispose();
+    expect(state.trainerCount).toBe(1);
+    b.dispose();
+    b.dispose();
+    expect(state.trainerCount).toBe(0);
+  });
+
   it('a peer that dropped the frozen tensors or items answers "miss" and the trainer sends them again', async () => {
     const { items, init, batches } = setup('lora', 3);
     const state = new PeerState(jsMatOps);
@@ -203,6 +219,10 @@ describe('data-parallel USE-lite trainer', () => {
       const ck = await dp.checkpoint();
       const ref = new UseLiteCpuTrainer({ ...ck, params: copied(ck.params) }, OPT, { ops, scoreBatch: 5 });
       expect(Array.from(await dp.score(items))).toEqual(Array.from(await ref.score(items)));
+      // Released on the worker; a new trainer on the same peer works (its frozen tensors are re-sent if dropped).
+      dp.dispose();
+      const again = new UseLiteCpuTrainer(init, OPT, { ops, microBatch: 4, peers });
+      expect(Number.isFinite((await again.step(items, batches[0])).loss)).toBe(true);
     } finally {
       for (const p of peers) p.dispose();
       ops.dispose();

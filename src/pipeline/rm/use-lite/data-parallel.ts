@@ -18,6 +18,8 @@ import { UseLiteCpuTrainer } from './train.ts';
 export interface GradPeer {
   readonly name: string;
   request(req: PeerRequest): Promise<PeerReply>;
+  /** The requesting trainer `key` is done (disposed): the peer drops its trainer and activations. No answer. */
+  release?(key: string): void;
   dispose(): void;
 }
 
@@ -67,6 +69,27 @@ export type PeerReply =
   | { kind: 'miss'; what: string }
   | { kind: 'error'; message: string };
 
+/** Messages to a peer thread (worker_threads in Node, a Web Worker in the browser) and back. */
+export type ToPeer = { id: number; req: PeerRequest } | { release: string };
+export type FromPeer = { type: 'ready' } | { type: 'fatal'; message: string } | { type: 'reply'; id: number; reply: PeerReply };
+
+/** The buffers a reply can hand over instead of copying (each reply's arrays are its own). */
+export function replyTransfer(reply: PeerReply): ArrayBuffer[] {
+  if (reply.kind === 'grads') return [reply.losses.buffer as ArrayBuffer, ...Object.values(reply.grads).map((g) => g.buffer as ArrayBuffer)];
+  if (reply.kind === 'encode') return [reply.values.buffer as ArrayBuffer];
+  return [];
+}
+
+/** Serves one message on a peer thread; returns the answer to post (with its transfer list), or null for none. */
+export function servePeerMessage(state: PeerState, m: ToPeer): { msg: FromPeer; transfer: ArrayBuffer[] } | null {
+  if ('release' in m) {
+    state.release(m.release);
+    return null;
+  }
+  const reply = state.handle(m.req);
+  return { msg: { type: 'reply', id: m.id, reply }, transfer: replyTransfer(reply) };
+}
+
 const MAX_TRAINERS = 4;
 const MAX_ITEM_SETS = 2;
 
@@ -94,6 +117,27 @@ export class PeerState {
     } catch (e) {
       return { kind: 'error', message: (e as Error).message };
     }
+  }
+
+  /** Drops the trainer of a disposed requesting trainer (its activations, gradients, caches' users). */
+  release(key: string): void {
+    const t = this.trainers.get(key);
+    if (!t) return;
+    t.trainer.dispose();
+    this.trainers.delete(key);
+    this.dropUnused();
+  }
+
+  /** How many requesting trainers this peer holds a trainer for (tests). */
+  get trainerCount(): number {
+    return this.trainers.size;
+  }
+
+  private dropUnused(): void {
+    // Frozen tensors no live trainer uses are dropped (a later request that needs them gets "miss").
+    const live = new Set<number>();
+    for (const t of this.trainers.values()) for (const id of t.ids) live.add(id);
+    for (const id of [...this.tensors.keys()]) if (!live.has(id)) this.tensors.delete(id);
   }
 
   private trainerFor(req: PeerRequest): UseLiteCpuTrainer | null {
@@ -127,10 +171,7 @@ export class PeerState {
       this.trainers.get(k)!.trainer.dispose();
       this.trainers.delete(k);
     }
-    // Frozen tensors no live trainer uses are dropped (a later request that needs them gets "miss").
-    const live = new Set<number>();
-    for (const t of this.trainers.values()) for (const id of t.ids) live.add(id);
-    for (const id of [...this.tensors.keys()]) if (!live.has(id)) this.tensors.delete(id);
+    this.dropUnused();
     return trainer;
   }
 }
@@ -139,13 +180,13 @@ export class PeerState {
  * A peer on this thread (tests, and a reference for the worker): requests and replies are structured-cloned as a
  * worker's messages would be, so nothing is shared by accident.
  */
-export function inProcessPeer(ops: MatOps, name = 'in-process'): GradPeer {
-  const state = new PeerState(ops);
+export function inProcessPeer(ops: MatOps, name = 'in-process', state = new PeerState(ops)): GradPeer {
   return {
     name,
     async request(req) {
       return structuredClone(state.handle(structuredClone(req)));
     },
+    release: (key) => state.release(key),
     dispose() {},
   };
 }

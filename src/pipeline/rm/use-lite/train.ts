@@ -693,7 +693,10 @@ export class UseLiteCpuTrainer implements Trainer<UseLiteRM> {
   }
 
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
+    // Peers hold a trainer (activations, gradients) per requesting trainer: let them drop ours.
+    for (const p of this.peers) p.release?.(this.key);
   }
 
   private checkAlive(): void {
