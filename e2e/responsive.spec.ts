@@ -39,8 +39,9 @@ test('during a run: no running animations, live charts updated at most about onc
   const times = await page.evaluate(() => (window as unknown as { __chartUpdates: number[] }).__chartUpdates);
   expect(times.length, 'the chart updated live, more than once').toBeGreaterThan(2);
   const gaps = times.slice(1).map((t, i) => t - times[i]);
-  // 1000 ms apart when throttled (less the jitter of when a deferred render commits); 250 ms without throttling.
-  expect(Math.min(...gaps), `gaps between chart updates: ${gaps.map(Math.round).join(', ')} ms`).toBeGreaterThan(600);
+  // 1000 ms apart when throttled, less the jitter of when a deferred render commits (hundreds of ms on a busy
+  // machine); about 250 ms without throttling.
+  expect(Math.min(...gaps), `gaps between chart updates: ${gaps.map(Math.round).join(', ')} ms`).toBeGreaterThan(450);
 });
 
 test('the default run is prepared while the page is idle: tokens and the scoring worker are ready before Run', async ({ page }) => {
