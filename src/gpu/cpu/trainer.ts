@@ -83,8 +83,8 @@ export class CpuTrainer implements Trainer {
   private readonly dxScaled: Float64Array;
   // Sparse embedding gradient: slotOf[row] = slot in gE (or -1), touched[0..nTouched) = rows in first-seen order.
   private readonly slotOf: Int32Array;
-  private touched = new Int32Array(0);
-  private gE = new Float64Array(0);
+  private touched: Int32Array = new Int32Array(0);
+  private gE: Float64Array = new Float64Array(0);
   private disposed = false;
 
   constructor(init: BagRMParams | TrainerCheckpoint, opt: OptimizerConfig) {
@@ -125,6 +125,8 @@ export class CpuTrainer implements Trainer {
     this.w1t = new Float64Array(K * H);
     this.dxScaled = new Float64Array(cfg.dim);
     this.slotOf = reuse?.slotOf && needE ? reuse.slotOf.fill(-1) : new Int32Array(needE ? cfg.vocabSize : 0).fill(-1);
+    // The sparse-gradient scratch grown by an earlier trainer (fully overwritten before it is read).
+    if (reuse && reuse.gE.length === reuse.touched.length * cfg.dim) (this.touched = reuse.touched), (this.gE = reuse.gE);
   }
 
   /** Optimizer steps taken so far (0-pair batches do not count). */
@@ -327,7 +329,7 @@ export class CpuTrainer implements Trainer {
     this.disposed = true;
     // Nothing of this trainer is handed out uncopied (checkpoint() and params() copy), so its big buffers can serve
     // the next trainer.
-    pool.give({ E: this.p.E, mE: this.m.E, vE: this.v.E, rowStep: this.rowStep, slotOf: this.slotOf });
+    pool.give({ E: this.p.E, mE: this.m.E, vE: this.v.E, rowStep: this.rowStep, slotOf: this.slotOf, touched: this.touched, gE: this.gE });
   }
 
   private checkAlive(): void {
@@ -391,6 +393,9 @@ interface BigBuffers {
   vE: Float32Array;
   rowStep: Int32Array;
   slotOf: Int32Array;
+  /** The sparse gradient's rows and values (grown on demand; any size). */
+  touched: Int32Array;
+  gE: Float64Array;
 }
 
 /**

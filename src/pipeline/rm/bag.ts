@@ -104,15 +104,28 @@ export function scoreItem(p: BagRMParams, items: EncodedItems, k: number, s: Sco
 }
 
 /** Scores of `indices` (all items when omitted), in that order. Same bits as scoreItem and the training forward. */
+/**
+ * scoreItems' scratch, kept for the next call of the same shape: an experiment scores a few hundred times (live
+ * evaluations, final scoring), and fresh buffers each time were garbage for the GC. scoreItems is synchronous, so
+ * one set per thread is never shared by two calls.
+ */
+let scratch: { dim: number; hidden: number; s: ScoreScratch; WT: Float64Array } | null = null;
+
+function scoreScratch(cfg: BagRMConfig): { s: ScoreScratch; WT: Float64Array } {
+  if (!scratch || scratch.dim !== cfg.dim || scratch.hidden !== cfg.hidden) {
+    scratch = { dim: cfg.dim, hidden: cfg.hidden, s: new ScoreScratch(cfg), WT: new Float64Array(2 * cfg.dim * cfg.hidden) };
+  }
+  return scratch;
+}
+
 export function scoreItems(p: BagRMParams, items: EncodedItems, indices?: Int32Array): Float32Array {
   const { dim: D, hidden: H, vocabSize: V } = p.config;
   const K = 2 * D;
   const n = indices ? indices.length : items.count;
   const out = new Float32Array(n);
   if (n === 0) return out;
-  const s = new ScoreScratch(p.config);
+  const { s, WT } = scoreScratch(p.config);
   // W1 transposed to f64 once per call, so each block of items is a small matmul with contiguous weight rows.
-  const WT = new Float64Array(K * H);
   transposeToF64(p.W1, K, H, WT);
   let start = 0;
   const itemAt = indices ? (i: number) => indices[start + i] : (i: number) => start + i;
