@@ -47,7 +47,8 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [option
                              with an MLP head (onnxruntime-web features)
   --seq-len N                use-lite: joint sequence length, prompt [SEP] response (default 128; lora/top only)
   --lora-rank 8 --lora-alpha 16   use-lite: LoRA rank and alpha (scale alpha / rank)
-  --threads N                use-lite lora/top: wasm matmul threads (default: the cores, at most 4)
+  --threads N                use-lite lora/top: data-parallel trainer threads, each on its own wasm-SIMD instance
+                             (default: the cores, at most 4)
   --feature-cache DIR|none   use-lite: keep encoder features between runs (default .cache/use-lite-features)
   --encoder ort|wasm         use-lite encoder: onnxruntime-web (default) or our wasm-SIMD forward, both on the cores
   --global-rm bundled|train|<dir>   global RM: the bundled one, one trained on this data's pooled train pairs, or a model folder
