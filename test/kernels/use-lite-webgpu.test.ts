@@ -17,13 +17,13 @@ import { GpuPlanExecutor } from '../../src/gpu/webgpu.ts';
 import { createUseLiteTwinTrainer, selectUseLiteBackend, UseLiteWebGpuBackend, UseLiteWebGpuEncoder, UseLiteWebGpuTrainer } from '../../src/gpu/use-lite-webgpu.ts';
 import { neverLost } from '../../src/gpu/device-calls.ts';
 import { Rng } from '../../src/pipeline/rng.ts';
-import type { EncodedItems, OptimizerConfig, PairBatch } from '../../src/pipeline/rm/types.ts';
+import type { OptimizerConfig } from '../../src/pipeline/rm/types.ts';
 import { modelForward, packSequences, Scratch } from '../../src/pipeline/rm/use-lite/grad.ts';
 import { score64, toF64 } from '../../src/pipeline/rm/use-lite/grad-ref64.ts';
 import { initLora } from '../../src/pipeline/rm/use-lite/lora.ts';
 import { USE_LITE_CONFIG, type LoraParams, type TuneMode, type UseLiteConfig, type UseLiteParams } from '../../src/pipeline/rm/use-lite/spec.ts';
 import { UseLiteCpuTrainer, useLiteCpuBackend, useLiteRM, type UseLiteRM } from '../../src/pipeline/rm/use-lite/train.ts';
-import { randomUseLiteParams, TINY_CONFIG } from '../../src/pipeline/rm/use-lite/train-testing.ts';
+import { randomPairBatch, randomUseItems, randomUseLiteParams, TINY_CONFIG } from '../../src/pipeline/rm/use-lite/train-testing.ts';
 import { FailoverTrainer } from '../../src/pipeline/train/loop.ts';
 import { getTestGpu } from './gpu.ts';
 
@@ -103,41 +103,12 @@ describe('USE-lite encoder forward: webgpu plan vs the cpu forward', () => {
   }
 });
 
-function randomItems(rng: Rng, n: number, c: UseLiteConfig): EncodedItems {
-  const promptOffsets = new Int32Array(n + 1);
-  const responseOffsets = new Int32Array(n + 1);
-  const p: number[] = [];
-  const r: number[] = [];
-  for (let i = 0; i < n; i++) {
-    // item 0: the separator alone; item 1: longer than maxLen (truncated).
-    const lp = i === 0 ? 0 : i === 1 ? c.maxLen + 2 : rng.int(4);
-    const lr = i === 0 ? 0 : 1 + rng.int(4);
-    for (let t = 0; t < lp; t++) p.push(3 + rng.int(c.vocabSize - 3));
-    for (let t = 0; t < lr; t++) r.push(3 + rng.int(c.vocabSize - 3));
-    promptOffsets[i + 1] = p.length;
-    responseOffsets[i + 1] = r.length;
-  }
-  return { count: n, promptOffsets, promptIds: Int32Array.from(p), responseOffsets, responseIds: Int32Array.from(r) };
-}
-
-function randomBatch(rng: Rng, n: number, B: number): PairBatch {
-  const chosen = new Int32Array(B);
-  const rejected = new Int32Array(B);
-  const weight = new Float32Array(B);
-  for (let i = 0; i < B; i++) {
-    chosen[i] = rng.int(n);
-    rejected[i] = (chosen[i] + 1 + rng.int(n - 1)) % n;
-    weight[i] = 0.25 + rng.next() * 2;
-  }
-  return { chosen, rejected, weight };
-}
-
 function setup(tune: TuneMode, seed: number) {
   const rng = new Rng(seed);
   const params = randomUseLiteParams(TINY_CONFIG, seed + 100);
-  const items = randomItems(rng, 12, TINY_CONFIG);
+  const items = randomUseItems(rng, 12, TINY_CONFIG, 3);
   const init = useLiteRM(params, tune, { rank: 2, alpha: 4 }, 5);
-  const batches = Array.from({ length: 51 }, (_, i) => randomBatch(rng, items.count, 2 + (i % 5)));
+  const batches = Array.from({ length: 51 }, (_, i) => randomPairBatch(rng, items.count, 2 + (i % 5)));
   return { items, init, batches };
 }
 

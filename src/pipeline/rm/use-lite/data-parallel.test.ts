@@ -6,45 +6,22 @@ import { describe, expect, it } from 'vitest';
 import { jsMatOps } from '../../../gpu/matops.ts';
 import { createWasmMatOps } from '../../../gpu/wasm/matops.ts';
 import { Rng } from '../../rng.ts';
-import type { EncodedItems, OptimizerConfig, PairBatch } from '../types.ts';
+import type { OptimizerConfig, PairBatch } from '../types.ts';
 import { inProcessPeer, PeerState, type GradPeer, type PeerRequest } from './data-parallel.ts';
 import { startUseLitePeers } from './data-parallel.node.ts';
 import type { TuneMode } from './spec.ts';
 import { jointLength } from './tokenizer.ts';
 import { UseLiteCpuTrainer, useLiteRM, type UseLiteRM } from './train.ts';
-import { randomUseLiteParams, TINY_CONFIG } from './train-testing.ts';
+import { randomPairBatch, randomUseItems, randomUseLiteParams, TINY_CONFIG } from './train-testing.ts';
 
 const OPT: OptimizerConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, freezeEmbeddings: true };
-
-function randomItems(rng: Rng, n: number): EncodedItems {
-  const promptOffsets = new Int32Array(n + 1);
-  const responseOffsets = new Int32Array(n + 1);
-  const p: number[] = [];
-  const r: number[] = [];
-  for (let i = 0; i < n; i++) {
-    // item 0 is empty (the separator alone), item 1 is cut to maxLen
-    const lp = i === 0 ? 0 : i === 1 ? 9 : rng.int(4);
-    const lr = i === 0 ? 0 : 1 + rng.int(4);
-    for (let t = 0; t < lp; t++) p.push(6 + rng.int(TINY_CONFIG.vocabSize - 6));
-    for (let t = 0; t < lr; t++) r.push(6 + rng.int(TINY_CONFIG.vocabSize - 6));
-    promptOffsets[i + 1] = p.length;
-    responseOffsets[i + 1] = r.length;
-  }
-  return { count: n, promptOffsets, promptIds: Int32Array.from(p), responseOffsets, responseIds: Int32Array.from(r) };
-}
-
-function randomBatch(rng: Rng, n: number, B: number): PairBatch {
-  const chosen = Int32Array.from({ length: B }, () => rng.int(n));
-  const rejected = Int32Array.from(chosen, (c) => (c + 1 + rng.int(n - 1)) % n);
-  return { chosen, rejected, weight: Float32Array.from({ length: B }, () => 0.25 + rng.next() * 2) };
-}
 
 function setup(tune: TuneMode, seed: number) {
   const rng = new Rng(seed);
   const params = randomUseLiteParams(TINY_CONFIG, seed + 100);
-  const items = randomItems(rng, 40);
+  const items = randomUseItems(rng, 40);
   const init = useLiteRM(params, tune, { rank: 2, alpha: 4 }, 5);
-  const batches = Array.from({ length: 6 }, (_, s) => randomBatch(rng, items.count, [8, 5, 1, 8, 3, 8][s]));
+  const batches = Array.from({ length: 6 }, (_, s) => randomPairBatch(rng, items.count, [8, 5, 1, 8, 3, 8][s]));
   return { params, items, init, batches };
 }
 

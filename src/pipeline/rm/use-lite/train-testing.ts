@@ -1,6 +1,7 @@
 // Test helpers for the USE-lite trainer: a tiny config of the spec and seeded random weights for it (no model
 // files needed), so gradient checks and trainer tests run in milliseconds.
 import { Rng } from '../../rng.ts';
+import type { EncodedItems, PairBatch } from '../types.ts';
 import { attentionShape, tensorSpecs, tensorSize, type UseLiteConfig, type UseLiteParams } from './spec.ts';
 
 /**
@@ -42,4 +43,37 @@ export function randomUseLiteParams(c: UseLiteConfig, seed: number): UseLitePara
     tensors[n] = a;
   }
   return { config: c, tensors };
+}
+
+/**
+ * Seeded random items of config `c`: item 0 is the separator alone (empty prompt and response), item 1 has a prompt
+ * longer than maxLen (the joint sequence is cut), the others 0-3 prompt and 1-4 response tokens; ids from `minId`.
+ */
+export function randomUseItems(rng: Rng, n: number, c: UseLiteConfig = TINY_CONFIG, minId = 6): EncodedItems {
+  const promptOffsets = new Int32Array(n + 1);
+  const responseOffsets = new Int32Array(n + 1);
+  const p: number[] = [];
+  const r: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const lp = i === 0 ? 0 : i === 1 ? c.maxLen + 1 : rng.int(4);
+    const lr = i === 0 ? 0 : 1 + rng.int(4);
+    for (let t = 0; t < lp; t++) p.push(minId + rng.int(c.vocabSize - minId));
+    for (let t = 0; t < lr; t++) r.push(minId + rng.int(c.vocabSize - minId));
+    promptOffsets[i + 1] = p.length;
+    responseOffsets[i + 1] = r.length;
+  }
+  return { count: n, promptOffsets, promptIds: Int32Array.from(p), responseOffsets, responseIds: Int32Array.from(r) };
+}
+
+/** A seeded batch of B pairs over n items (chosen != rejected), weights in [0.25, 2.25). */
+export function randomPairBatch(rng: Rng, n: number, B: number): PairBatch {
+  const chosen = new Int32Array(B);
+  const rejected = new Int32Array(B);
+  const weight = new Float32Array(B);
+  for (let i = 0; i < B; i++) {
+    chosen[i] = rng.int(n);
+    rejected[i] = (chosen[i] + 1 + rng.int(n - 1)) % n;
+    weight[i] = 0.25 + rng.next() * 2;
+  }
+  return { chosen, rejected, weight };
 }

@@ -6,45 +6,16 @@ import type { Backend, Trainer, TrainerCheckpoint } from '../../../gpu/backend.t
 import { GpuDeviceLostError } from '../../../gpu/device.ts';
 import { Rng } from '../../rng.ts';
 import { BatchSchedule, train } from '../../train/loop.ts';
-import type { EncodedItems, OptimizerConfig, PairBatch } from '../types.ts';
+import type { EncodedItems, OptimizerConfig } from '../types.ts';
 import { loss64, score64, toF64 } from './grad-ref64.ts';
 import { mergeLora } from './lora.ts';
 import type { TuneMode } from './spec.ts';
 import { jointIds, jointLength, USE_SEP_ID } from './tokenizer.ts';
 import { JOINT_SEP_ID, jointSequence, UseLiteCpuTrainer, useLiteCpuBackend, useLiteRM, type UseLiteRM, type UseLiteTrainerOptions } from './train.ts';
-import { randomUseLiteParams, TINY_CONFIG } from './train-testing.ts';
+import { randomPairBatch, randomUseItems, randomUseLiteParams, TINY_CONFIG } from './train-testing.ts';
 
 const OPT: OptimizerConfig = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, freezeEmbeddings: true };
 const TOPT: UseLiteTrainerOptions = {};
-
-function randomItems(rng: Rng, n: number): EncodedItems {
-  const promptOffsets = new Int32Array(n + 1);
-  const responseOffsets = new Int32Array(n + 1);
-  const p: number[] = [];
-  const r: number[] = [];
-  for (let i = 0; i < n; i++) {
-    // item 0: empty prompt and response (the sequence is the separator alone); item 1: long (truncated to maxLen 8)
-    const lp = i === 0 ? 0 : i === 1 ? 9 : rng.int(4);
-    const lr = i === 0 ? 0 : 1 + rng.int(4);
-    for (let t = 0; t < lp; t++) p.push(6 + rng.int(TINY_CONFIG.vocabSize - 6));
-    for (let t = 0; t < lr; t++) r.push(6 + rng.int(TINY_CONFIG.vocabSize - 6));
-    promptOffsets[i + 1] = p.length;
-    responseOffsets[i + 1] = r.length;
-  }
-  return { count: n, promptOffsets, promptIds: Int32Array.from(p), responseOffsets, responseIds: Int32Array.from(r) };
-}
-
-function randomBatch(rng: Rng, n: number, B: number): PairBatch {
-  const chosen = new Int32Array(B);
-  const rejected = new Int32Array(B);
-  const weight = new Float32Array(B);
-  for (let i = 0; i < B; i++) {
-    chosen[i] = rng.int(n);
-    rejected[i] = (chosen[i] + 1 + rng.int(n - 1)) % n;
-    weight[i] = 0.25 + rng.next() * 2;
-  }
-  return { chosen, rejected, weight };
-}
 
 function seq(items: EncodedItems, k: number): Int32Array {
   const out = new Int32Array(jointLength(items, k, TINY_CONFIG.maxLen));
@@ -55,7 +26,7 @@ function seq(items: EncodedItems, k: number): Int32Array {
 function setup(tune: TuneMode, seed = 1) {
   const rng = new Rng(seed);
   const params = randomUseLiteParams(TINY_CONFIG, seed + 100);
-  const items = randomItems(rng, 12);
+  const items = randomUseItems(rng, 12);
   const init = useLiteRM(params, tune, { rank: 2, alpha: 4 }, 5);
   return { rng, params, items, init };
 }
@@ -86,7 +57,7 @@ describe('USE-lite cpu trainer', () => {
   for (const tune of ['lora', 'top', 'head'] as TuneMode[]) {
     it(`tune ${tune}: batch loss equals the float64 reference; micro-batch split does not change loss or gradients`, () => {
       const { rng, params, items, init } = setup(tune);
-      const batch = randomBatch(rng, items.count, 7);
+      const batch = randomPairBatch(rng, items.count, 7);
       const t1 = new UseLiteCpuTrainer(init, OPT, { ...TOPT, microBatch: 7 });
       const t2 = new UseLiteCpuTrainer(init, OPT, { ...TOPT, microBatch: 2 });
       const g1 = t1.gradients(items, batch);
@@ -113,7 +84,7 @@ describe('USE-lite cpu trainer', () => {
       const { rng, params, items, init } = setup(tune, 3);
       const before = Object.fromEntries(Object.entries(params.tensors).map(([k, v]) => [k, v.slice()]));
       const t = new UseLiteCpuTrainer(init, OPT, TOPT);
-      for (let s = 0; s < 3; s++) await t.step(items, randomBatch(rng, items.count, 4));
+      for (let s = 0; s < 3; s++) await t.step(items, randomPairBatch(rng, items.count, 4));
       const snap = t.snapshot();
       const T = toF64(snap.model.tensors);
       const L = snap.lora ? { r: 2, scale: 2, A: toF64(snap.lora.A), B: toF64(snap.lora.B) } : undefined;
@@ -135,7 +106,7 @@ describe('USE-lite cpu trainer', () => {
     const base = new UseLiteCpuTrainer(useLiteRM(params, 'top'), OPT, TOPT);
     const t = new UseLiteCpuTrainer(init, OPT, TOPT);
     expect(Array.from(await t.score(items))).toEqual(Array.from(await base.score(items)));
-    for (let s = 0; s < 4; s++) await t.step(items, randomBatch(rng, items.count, 4));
+    for (let s = 0; s < 4; s++) await t.step(items, randomPairBatch(rng, items.count, 4));
     const snap = t.snapshot();
     const merged = new UseLiteCpuTrainer(useLiteRM(mergeLora(snap.model, snap.lora!), 'top'), OPT, TOPT);
     const a = await t.score(items);
@@ -151,7 +122,7 @@ describe('USE-lite cpu trainer', () => {
 
   it('is deterministic and resumes bit for bit from a checkpoint (adapters, moments, step)', async () => {
     const { rng, items, init } = setup('lora', 6);
-    const batches = Array.from({ length: 6 }, () => randomBatch(rng, items.count, 5));
+    const batches = Array.from({ length: 6 }, () => randomPairBatch(rng, items.count, 5));
     const a = new UseLiteCpuTrainer(init, OPT, TOPT);
     const b = new UseLiteCpuTrainer(init, OPT, TOPT);
     const la: number[] = [];
@@ -182,7 +153,7 @@ describe('USE-lite cpu trainer', () => {
   it('applies AdamW exactly as the bag trainer does (decoupled decay, bias correction) on the head', () => {
     const { rng, params, items } = setup('head', 7);
     const init = useLiteRM(params, 'head');
-    const batch = randomBatch(rng, items.count, 4);
+    const batch = randomPairBatch(rng, items.count, 4);
     const t = new UseLiteCpuTrainer(init, OPT, TOPT);
     const { grads } = t.gradients(items, batch);
     t.stepSync(items, batch);
@@ -199,7 +170,7 @@ describe('USE-lite cpu trainer', () => {
 
   it('training lowers the loss of a fixed set (tune lora)', async () => {
     const { rng, items, init } = setup('lora', 8);
-    const batch = randomBatch(rng, items.count, 10);
+    const batch = randomPairBatch(rng, items.count, 10);
     const t = new UseLiteCpuTrainer(init, { ...OPT, lr: 3e-2 }, TOPT);
     const first = t.gradients(items, batch).loss;
     for (let s = 0; s < 40; s++) await t.step(items, batch);
