@@ -12,7 +12,11 @@ test('policy tab: best-of-N and a short PPO run finish with before/after samples
   await page.getByTestId('policy-start').click();
   // Live PPO metrics stream in before the run ends.
   await expect(page.getByTestId('policy-status')).toHaveAttribute('data-status', 'running');
-  await expect(page.getByTestId('policy-status')).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  await expect(page.getByTestId('policy-status')).not.toHaveAttribute('data-status', 'running', { timeout: 240_000 });
+  // A failed run names its error in the panel: make it the test's message.
+  const failure = page.getByTestId('policy-error');
+  expect((await failure.count()) ? await failure.innerText() : '', 'the policy run reported an error').toBe('');
+  await expect(page.getByTestId('policy-status')).toHaveAttribute('data-status', 'done');
   await expect(page.getByTestId('policy-summary-numbers')).toContainText('KL to the reference');
   await expect(page.getByTestId('policy-before-after').locator('tbody tr').first()).toBeVisible();
   await expect(page.getByTestId('policy-bon-table')).toBeVisible();

@@ -426,7 +426,7 @@ function resultTransfers(result: ExperimentResult): Transferable[] {
 /** Loads the RM and keeps the bytes of its ONNX file (for the onnxruntime-web scorer). */
 async function loadModelFiles(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
   try {
-    const read = retrying(await modelReader(spec));
+    const read = await modelReader(spec);
     let onnx: Uint8Array | null = null;
     const model = await loadBagRM(async (path) => {
       const b = await read(path);
@@ -437,23 +437,6 @@ async function loadModelFiles(spec: ModelSpec): Promise<{ model: LoadedBagRM; on
   } catch (e) {
     throw new ConfigError(`reward model: ${e instanceof Error ? e.message : String(e)}`);
   }
-}
-
-/**
- * A fetch that fails at the network level (not an HTTP error) is tried again: Chromium can fail a big response
- * while another request for the same URL writes its cache entry (net::ERR_CACHE_WRITE_FAILURE).
- */
-function retrying(read: ReadFile, attempts = 3): ReadFile {
-  return async (path) => {
-    for (let k = 1; ; k++) {
-      try {
-        return await read(path);
-      } catch (e) {
-        if (k >= attempts || !(e instanceof TypeError)) throw e;
-        await new Promise((r) => setTimeout(r, 150 * k));
-      }
-    }
-  };
 }
 
 /**

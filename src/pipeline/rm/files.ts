@@ -140,12 +140,22 @@ export async function loadBagRM(read: ReadFile): Promise<LoadedBagRM> {
 }
 
 /** A ReadFile over HTTP(S) relative to `baseUrl` (a folder URL; works in the page, Workers and Node 20). */
-export function fetchReader(baseUrl: string, init?: RequestInit): ReadFile {
+export function fetchReader(baseUrl: string, init?: RequestInit, attempts = 3): ReadFile {
   const base = baseUrl.endsWith('/') ? baseUrl : baseUrl + '/';
   return async (path) => {
-    const res = await fetch(base + path, init);
-    if (!res.ok) throw new Error(`HTTP ${res.status} for ${base + path}`);
-    return new Uint8Array(await res.arrayBuffer());
+    // A fetch that fails at the network level (a TypeError, not an HTTP error) is tried again: Chromium can fail a big
+    // response while another request for the same URL (another worker loading the same model) writes its cache
+    // entry (net::ERR_CACHE_WRITE_FAILURE).
+    for (let k = 1; ; k++) {
+      try {
+        const res = await fetch(base + path, init);
+        if (!res.ok) throw new Error(`HTTP ${res.status} for ${base + path}`);
+        return new Uint8Array(await res.arrayBuffer());
+      } catch (e) {
+        if (k >= attempts || !(e instanceof TypeError)) throw e;
+        await new Promise((r) => setTimeout(r, 150 * k));
+      }
+    }
   };
 }
 
