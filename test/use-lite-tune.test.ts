@@ -171,6 +171,12 @@ describe('CLI flags of the USE-lite fine-tuning', () => {
     expect(o).toMatchObject({ tune: 'lora', seqLen: 32, lora: { rank: 4, alpha: 8 }, threads: 2 });
     expect(parseCli(['--data', 'synthetic', '--rm', 'use-lite', '--tune', 'top']).tune).toBe('top');
     expect(parseCli(['--data', 'synthetic', '--rm', 'use-lite', '--tune', 'head']).tune).toBe('head');
+    // Fine-tuning defaults to the transformer's lr; an explicit --lr, the head mode and the bag RM keep theirs.
+    expect(parseCli(['--data', 'synthetic', '--rm', 'use-lite']).config.lr).toBe(1e-3);
+    expect(parseCli(['--data', 'synthetic', '--rm', 'use-lite', '--tune', 'top']).config.lr).toBe(1e-3);
+    expect(parseCli(['--data', 'synthetic', '--rm', 'use-lite', '--lr', '0.003']).config.lr).toBe(0.003);
+    expect(parseCli(['--data', 'synthetic', '--rm', 'use-lite', '--tune', 'head']).config.lr).toBe(3e-3);
+    expect(parseCli(['--data', 'synthetic']).config.lr).toBe(3e-3);
   });
 
   it('rejects bad values and flags without --rm use-lite, naming the flag', () => {

@@ -21,7 +21,7 @@ import type { DataSpec } from './parallel.node.ts';
 import { formatSeedsTable, seedsReport } from './seeds.ts';
 import { preflight, runSession } from './session.ts';
 import { RM_KINDS, type RmKind } from './use-lite-session.ts';
-import { DEFAULT_LORA, TUNE_MODES, type LoraConfig, type TuneMode } from './rm/use-lite/spec.ts';
+import { DEFAULT_LORA, TUNE_MODES, USE_LITE_TUNE_LR, type LoraConfig, type TuneMode } from './rm/use-lite/spec.ts';
 import { exportJobToDir } from './job/export.node.ts';
 import { cpuBackend } from '../gpu/cpu/trainer.ts';
 import { CancelledError } from './train/loop.ts';
@@ -55,7 +55,8 @@ const USAGE = `usage: npm run scpo -- --data <folder|file|synthetic[:N]> [option
   --methods all|m1,m2        ${METHODS.join(', ')}
   --tau 0.7 --beta 1.1       SCPO filter threshold and weight temperature
   --steps ${DEFAULT_CONFIG.steps} --epochs ${DEFAULT_CONFIG.epochs}       step budget per (country, method) run, capped at E passes over its pairs
-  --batch ${DEFAULT_CONFIG.batch} --lr ${DEFAULT_CONFIG.lr} --weight-decay ${DEFAULT_CONFIG.weightDecay}   AdamW (the reference used weight decay 0)
+  --batch ${DEFAULT_CONFIG.batch} --lr ${DEFAULT_CONFIG.lr} --weight-decay ${DEFAULT_CONFIG.weightDecay}   AdamW (the reference used weight decay 0; --rm use-lite
+                             --tune lora|top: --lr ${USE_LITE_TUNE_LR} unless given)
   --seed 0                   seed of the split, the validation users, batches and subsets
   --seeds 0,1,2,3,4          run every seed; per-seed reports in <out>/seed-<s>/ and seeds_report.json
                              (mean, sd, 95% interval, paired scpo vs full_ft / start) in <out>
@@ -199,6 +200,8 @@ export function parseCli(argv: string[]): CliOptions {
   if (tune === 'head' && (seqLen !== undefined || v['lora-rank'] !== undefined || v['lora-alpha'] !== undefined)) {
     throw new ConfigError('--seq-len and --lora-rank/--lora-alpha apply to --tune lora or top, not head');
   }
+  // Fine-tuning the transformer wants a smaller step than the bag RM (spec.ts USE_LITE_TUNE_LR); an explicit --lr wins.
+  if (rm === 'use-lite' && tune !== 'head' && v.lr === undefined) partial.lr = USE_LITE_TUNE_LR;
   const fc = v['feature-cache'];
   return {
     data: v.data,

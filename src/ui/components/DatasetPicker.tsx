@@ -8,6 +8,7 @@ import { update, useStudio } from '../store.ts';
 import { NumberField } from './common.tsx';
 import { estimateUseLite } from '../../pipeline/use-lite-session.ts';
 import { estimateUseLiteTune } from '../../pipeline/rm/use-lite/train-session.ts';
+import { USE_LITE_TUNE_LR } from '../../pipeline/rm/use-lite/spec.ts';
 import { METHOD_SPECS } from '../../pipeline/scpo.ts';
 
 const isActive = (st: string) => st === 'running' || st === 'paused';
@@ -124,8 +125,9 @@ function UseLiteEstimate() {
   const pairs = useStudio((s) => s.pairs);
   const config = useStudio((s) => s.config);
   if (!items || !pairs) return <p className="hint" data-testid="model-use-lite-estimate">Load data to see how long encoding takes.</p>;
-  const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } };
-  const threads = g.crossOriginIsolated ? Math.min(4, g.navigator?.hardwareConcurrency ?? 1) : 1;
+  // The worker trains data-parallel on the cores (up to 4; peer workers need no cross-origin isolation).
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number } };
+  const threads = Math.max(1, Math.min(4, g.navigator?.hardwareConcurrency ?? 1));
   const e = estimateUseLite(items, pairs, config.countries, config.majority, { seed: config.seed, threads });
   const time = e.seconds < 90 ? `${Math.max(1, Math.round(e.seconds))} s` : `${(e.seconds / 60).toFixed(1)} min`;
   return (
@@ -150,7 +152,7 @@ function UseLiteTune() {
       const two = s.config.countries.filter((c) => known.size === 0 || known.has(c)).slice(0, 2);
       return {
         model: { kind: 'use-lite', tune: 'lora', seqLen: 64 },
-        config: { ...s.config, countries: two.length ? two : s.config.countries.slice(0, 2), methods: ['start', 'full_ft', 'scpo'], steps: 40, evalPoints: 2, efficiency: false },
+        config: { ...s.config, countries: two.length ? two : s.config.countries.slice(0, 2), methods: ['start', 'full_ft', 'scpo'], steps: 40, evalPoints: 2, efficiency: false, lr: USE_LITE_TUNE_LR },
       };
     });
   return (
@@ -167,7 +169,7 @@ function UseLiteTune() {
         <NumberField label="Sequence length (tokens)" value={model.seqLen ?? 128} min={2} max={128} step={1} integer testid="use-lite-seq-len" onCommit={(v) => set({ seqLen: v })} />
       ) : null}
       <button type="button" data-testid="use-lite-quick" onClick={quick}>
-        Quick preset (LoRA, 2 countries, 40 steps, 64 tokens)
+        Quick preset (LoRA, 2 countries, 40 steps, 64 tokens, lr 1e-3)
       </button>
       {tune !== 'head' ? <UseLiteTuneEstimate /> : null}
     </div>
@@ -178,8 +180,9 @@ function UseLiteTuneEstimate() {
   const model = useStudio((s) => s.model);
   const config = useStudio((s) => s.config);
   if (model.kind !== 'use-lite') return null;
-  const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } };
-  const threads = g.crossOriginIsolated ? Math.min(4, g.navigator?.hardwareConcurrency ?? 1) : 1;
+  // The worker trains data-parallel on the cores (up to 4; peer workers need no cross-origin isolation).
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number } };
+  const threads = Math.max(1, Math.min(4, g.navigator?.hardwareConcurrency ?? 1));
   const runs = config.countries.length * config.methods.filter((m) => METHOD_SPECS[m].trains).length;
   const e = estimateUseLiteTune(runs, config.steps, config.batch, model.seqLen ?? 128, threads);
   const time = e.seconds < 90 ? `${Math.max(1, Math.round(e.seconds))} s` : `${(e.seconds / 60).toFixed(1)} min`;

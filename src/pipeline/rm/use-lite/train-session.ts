@@ -209,8 +209,12 @@ export function useLiteTunedRMFiles(rm: UseLiteRM, tokenizerJson: TokenizerJson,
 
 /** Gemm FLOPs per token of a LoRA training step (forward + backward through the frozen weights), measured by bench/use-lite-train.ts: 2.46 GFLOP per pair of 64-token sequences. */
 export const USE_LITE_TRAIN_FLOP_PER_TOKEN = 19.2e6;
-/** Achieved GFLOP/s per thread of the cpu trainer on the wasm matmul (bench/use-lite-train.ts, a shared 2-core machine): a conservative figure. */
-export const USE_LITE_TRAIN_GFLOPS_PER_THREAD = 8;
+/**
+ * GFLOP/s per thread of the data-parallel cpu trainer, a little below what bench/use-lite-train.ts measured on the idle
+ * 2-core machine (36.8 on 1 thread, 70-71 on 2) and what whole runs achieved there (66-67 GFLOP/s on 2 threads,
+ * scoring and evaluation included): 30 leaves room for a browser and a busier laptop.
+ */
+export const USE_LITE_TRAIN_GFLOPS_PER_THREAD = 30;
 
 /**
  * Training FLOPs and time of a fine-tuned run before it starts: every trained (country, method) run takes its
