@@ -38,7 +38,7 @@ import {
   transposeToF64,
   type AdamHyper,
 } from './ops.ts';
-import { bagWasm, createBagArena, type ArenaShape, type ArenaViews, type BagArena, type StepViews } from './bag-wasm.ts';
+import { bagWasm, createBagArena, enableBagWasm, type ArenaShape, type ArenaViews, type BagArena, type StepViews } from './bag-wasm.ts';
 
 /** Items per block when a trainer with an arena scores. */
 const SCORE_BLOCK = 256;
@@ -622,7 +622,14 @@ const arenas = {
 
 export const cpuBackend: Backend = {
   name: 'cpu',
-  info: 'CPU (JavaScript, Float32Array; deterministic reference backend)',
+  get info() {
+    return bagWasm()
+      ? 'CPU (wasm SIMD kernels, f64; bit-identical to the JavaScript reference)'
+      : 'CPU (JavaScript, Float32Array; deterministic reference backend)';
+  },
+  async prepare() {
+    await enableBagWasm();
+  },
   async createTrainer(init, opt) {
     // The wasm arena when this thread can load the kernels (same bits as without, see bag-wasm.ts).
     const shape = arenaShape(init, opt);
