@@ -1,14 +1,15 @@
 // Benchmark (not a test): training throughput of the bundled RM on the webgpu backend (Node + the `webgpu`
-// package, Dawn) and the cpu backend, in pairs/s at batch 8 and 64, on the synthetic data's training pairs.
+// package, Dawn) and the cpu backend (`cpu`: its wasm-SIMD arena; `cpu-js`: the same trainer on its JS twins, same
+// bits), in pairs/s at batch 8 and 64, on the synthetic data's training pairs.
 // Also: score throughput, checkpoint time, and a short loss-parity check so fast numbers are also right numbers.
 // Prints the adapter, saves bench/results/trainer-<adapter>.json. `bench/gpu.sh` runs it on a GPU machine.
-//   tsx bench/trainer.ts [--backends webgpu,cpu] [--batches 8,64] [--seconds 4] [--read-every 1,16] [--model DIR] [--out DIR]
+//   tsx bench/trainer.ts [--backends webgpu,cpu,cpu-js] [--batches 8,64] [--seconds 4] [--read-every 1,16] [--model DIR] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Backend, Trainer } from '../src/gpu/backend.ts';
-import { cpuBackend } from '../src/gpu/cpu/trainer.ts';
+import { cpuBackend, CpuTrainer } from '../src/gpu/cpu/trainer.ts';
 import { describeReport, GpuUnavailableError, type CapabilityReport } from '../src/gpu/device.ts';
 import { getNodeGpu } from '../src/gpu/node-webgpu.node.ts';
 import { createWebGpuBackend, type WebGpuBackend } from '../src/gpu/webgpu.ts';
@@ -21,7 +22,7 @@ import { BatchSchedule } from '../src/pipeline/train/loop.ts';
 
 const { values: args } = parseArgs({
   options: {
-    backends: { type: 'string', default: 'webgpu,cpu' },
+    backends: { type: 'string', default: 'webgpu,cpu,cpu-js' },
     batches: { type: 'string', default: '8,64' },
     seconds: { type: 'string', default: '4' },
     'read-every': { type: 'string', default: '1,16' },
@@ -98,19 +99,22 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const parity: { batch: number; steps: number; maxLossRel: number }[] = [];
   const extra: { backend: string; scoreItemsPerSec: number; checkpointMs: number }[] = [];
-  const runs: { backend: Backend; readEvery: number }[] = [];
-  if (web) for (const r of READ_EVERY) runs.push({ backend: web, readEvery: r });
-  if (BACKENDS.includes('cpu')) runs.push({ backend: cpuBackend, readEvery: 1 });
+  const runs: { backend: Backend; readEvery: number; label: string }[] = [];
+  if (web) for (const r of READ_EVERY) runs.push({ backend: web, readEvery: r, label: 'webgpu' });
+  if (BACKENDS.includes('cpu')) runs.push({ backend: cpuBackend, readEvery: 1, label: 'cpu' });
+  // The cpu trainer without an arena: its JS twins (the path of a thread that cannot load the wasm kernels).
+  const cpuJs: Backend = { name: 'cpu', info: 'cpu trainer on its JS twins', createTrainer: async (init, opt) => new CpuTrainer(init, opt) };
+  if (BACKENDS.includes('cpu-js')) runs.push({ backend: cpuJs, readEvery: 1, label: 'cpu-js' });
 
   for (const batch of BATCHES) {
-    for (const { backend, readEvery } of runs) {
+    for (const { backend, readEvery, label } of runs) {
       const sched = new BatchSchedule(spec(batch));
       const trainer =
         backend === web ? await web.createTrainer(model.params, OPT, { readEvery }) : await backend.createTrainer(model.params, OPT);
       const flush = backend === web ? () => (trainer as Awaited<ReturnType<WebGpuBackend['createTrainer']>>).flushLosses() : undefined;
       const { steps, seconds } = await timeSteps(trainer, items, sched, SECONDS, flush);
       const row: Row = {
-        backend: backend.name,
+        backend: label,
         batch,
         readEvery,
         steps,
@@ -132,8 +136,8 @@ async function main(): Promise<void> {
         const tc = performance.now();
         await trainer.checkpoint();
         const checkpointMs = performance.now() - tc;
-        extra.push({ backend: backend.name, scoreItemsPerSec: Math.round(idx.length / scoreS), checkpointMs: Math.round(checkpointMs) });
-        console.log(`${backend.name.padEnd(6)} score ${Math.round(idx.length / scoreS)} items/s, checkpoint ${Math.round(checkpointMs)} ms`);
+        extra.push({ backend: label, scoreItemsPerSec: Math.round(idx.length / scoreS), checkpointMs: Math.round(checkpointMs) });
+        console.log(`${label.padEnd(6)} score ${Math.round(idx.length / scoreS)} items/s, checkpoint ${Math.round(checkpointMs)} ms`);
       }
       trainer.dispose();
     }

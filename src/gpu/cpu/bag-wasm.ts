@@ -3,13 +3,15 @@
 //
 // Bit-identical to the JS twins in ./ops.ts (linearForward, accumulateXtDZ, backpropInput): the kernels vectorize
 // across output columns only and do every f64 multiply and add of an output in the JS order (tested on odd shapes),
-// so switching between the two never changes a run's result: the wasm path is a pure speed-up (~5x on the default
-// run's shapes, bench/trainer.ts), and whatever cannot load it (an old build without these exports, no
-// WebAssembly) keeps the JS path with the same numbers.
+// so switching between the two never changes a run's result: the wasm path is a pure speed-up (bench/trainer.ts:
+// `cpu` vs `cpu-js`), and whatever cannot load it (an old build without these exports, no WebAssembly) keeps the JS
+// path with the same numbers.
 //
-// One instance per thread (module state): its own plain wasm memory, operands copied in and results copied out
-// per call (a training step of the default run copies ~0.2 MB, ~2% of the step), so callers keep their own
-// Float64Array/Float32Array buffers and nothing ever holds a view that a memory growth could detach.
+// Two users: BagKernels, one per thread (module state) for scoring any parameters (scoreItems): its own plain wasm
+// memory, operands copied in and results copied out per call, so callers keep their own buffers. And BagArena, one
+// per cpu trainer: the trainer's whole state (table, MLP, moments, gradients, step scratch) lives in its memory and
+// the trainer works on views of it, re-made whenever the memory grows (only in prepare(), at the start of a step or
+// a scoring block).
 import { loadKernelModule, type WasmSource } from '../wasm/loader.ts';
 
 interface BagExports {
