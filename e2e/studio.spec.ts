@@ -68,6 +68,10 @@ test('default run: click to final table, charts live during the run, scpo beats 
   // The macro average in the report matches what the table shows.
   expect(end.result?.reports.full.avg?.scpo).toBeCloseTo(full.scpo as number, 1);
   await expect(page.getByTestId('backend-badge')).toContainText(/cpu|webgpu/i);
+  // Headless Chromium here passes over SwiftShader: the cpu trainer, on its wasm kernels (fetched from /wasm/).
+  if ((await page.getByTestId('backend-badge').getAttribute('data-backend')) === 'cpu') {
+    await expect(page.getByTestId('backend-badge-button')).toHaveAttribute('title', /wasm SIMD kernels/);
+  }
   await shot(page, '03-charts-done');
 
   await page.getByTestId('tab-results').click();

@@ -42,5 +42,7 @@ export interface Backend<P = BagRMParams> {
   readonly name: BackendName;
   /** Human-readable description (adapter info, or why it fell back). */
   readonly info: string;
+  /** Loads what the trainers will run on (the cpu backend's wasm kernels), so `info` says it; selection awaits it. */
+  prepare?(): Promise<void>;
   createTrainer(init: P | TrainerCheckpoint<P>, opt: OptimizerConfig): Promise<Trainer<P>>;
 }

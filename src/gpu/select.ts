@@ -61,6 +61,7 @@ export async function selectFrom<P>(
   for (const name of FALLBACK_ORDER[pref] ?? FALLBACK_ORDER.auto) {
     if (name === 'cpu') {
       const why = pref === 'cpu' ? 'cpu backend requested' : `using the cpu backend: ${reasons.join('; ')}`;
+      await cpu.prepare?.();
       return { backend: cpu, reason: why, adapter };
     }
     try {

@@ -19,6 +19,8 @@
 // Numerics: parameters and moments are Float32Array; activations, gradients and the loss are accumulated in f64
 // in a fixed order, so a given JS engine reproduces a run bit for bit (and checkpoint/resume is exact); exp/log1p
 // are engine-defined in JS, so different engines may differ in the last bits.
+// The layer's three matrix products run on the wasm-SIMD kernels when this thread loaded them (enableBagWasm in
+// ./bag-wasm.ts), else on their JS twins in ./ops.ts: the same bits either way (tested), ~5x faster.
 import type { Backend, StepResult, Trainer, TrainerCheckpoint } from '../backend.ts';
 import { cloneParams, scoreItems, TENSOR_NAMES, tensorSizes, validateParams } from '../../pipeline/rm/bag.ts';
 import type { BagRMParams, EncodedItems, OptimizerConfig, PairBatch } from '../../pipeline/rm/types.ts';
@@ -36,6 +38,10 @@ import {
   transposeToF64,
   type AdamHyper,
 } from './ops.ts';
+import { bagWasm, createBagArena, enableBagWasm, type ArenaShape, type ArenaViews, type BagArena, type StepViews } from './bag-wasm.ts';
+
+/** Items per block when a trainer with an arena scores. */
+const SCORE_BLOCK = 256;
 
 type Moments = Record<'E' | 'W1' | 'b1' | 'W2' | 'b2', Float32Array>;
 
@@ -73,10 +79,13 @@ export class CpuTrainer implements Trainer {
   private dxs = new Float64Array(0);
   private readonly bc1: BiasCorrection;
   private readonly bc2: BiasCorrection;
-  private readonly gW1: Float64Array;
-  private readonly gb1: Float64Array;
-  private readonly gW2: Float64Array;
-  private readonly gb2: Float64Array;
+  private gW1: Float64Array;
+  private gb1: Float64Array;
+  private gW2: Float64Array;
+  private gb2: Float64Array;
+  /** The wasm arena holding this trainer's state (null: plain typed arrays and the JS twins; same bits). */
+  private readonly arena: BagArena | null;
+  private arenaViews: ArenaViews | null = null;
   /** W1 transposed to f64 ([H, 2D]), refreshed at each forward pass for linearForwardT. */
   private readonly w1t: Float64Array;
   /** dx / n of the item half being scattered into gE. */
@@ -87,7 +96,11 @@ export class CpuTrainer implements Trainer {
   private gE: Float64Array = new Float64Array(0);
   private disposed = false;
 
-  constructor(init: BagRMParams | TrainerCheckpoint, opt: OptimizerConfig) {
+  /**
+   * `arena` (from createBagArena, of this model's shape) puts the state in wasm memory and runs the whole step on the
+   * wasm kernels; without it, plain typed arrays and the JS twins. The two give the same bits.
+   */
+  constructor(init: BagRMParams | TrainerCheckpoint, opt: OptimizerConfig, arena: BagArena | null = null) {
     validateOptimizer(opt);
     this.opt = { ...opt };
     this.hyper = { lr: opt.lr, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay };
@@ -96,12 +109,20 @@ export class CpuTrainer implements Trainer {
     const cfg = params.config;
     const sizes = tensorSizes(cfg);
     const needE = !opt.freezeEmbeddings;
+    if (arena && !arena.sameShape(arenaShape(init, opt))) throw new Error('cpu trainer: the arena was made for another model shape');
+    this.arena = arena;
     // The embedding-sized buffers of a disposed trainer of the same shape, overwritten below (see BufferPool).
-    const reuse = pool.take(sizes.E, cfg.vocabSize, needE);
-    this.p = cloneParams(params, reuse?.E);
+    const reuse = arena ? null : pool.take(sizes.E, cfg.vocabSize, needE);
+    // With an arena, the state is copied straight into its views (no intermediate copies: 36 MB per trainer for the
+    // bundled RM).
+    const av = arena?.views() ?? null;
+    if (av) {
+      for (const k of TENSOR_NAMES) av.p[k].set(params[k]);
+      this.p = { config: { ...cfg }, E: av.p.E, W1: av.p.W1, b1: av.p.b1, W2: av.p.W2, b2: av.p.b2 };
+    } else this.p = cloneParams(params, reuse?.E);
     if (isCheckpoint(init)) {
-      this.m = loadMoments(init.m, sizes, needE, 'm');
-      this.v = loadMoments(init.v, sizes, needE, 'v');
+      this.m = loadMoments(init.m, sizes, needE, 'm', av?.m);
+      this.v = loadMoments(init.v, sizes, needE, 'v', av?.v);
       if (!(init.rowStep instanceof Int32Array) || init.rowStep.length !== cfg.vocabSize) {
         throw new Error(`checkpoint: rowStep must be an Int32Array of length ${cfg.vocabSize}`);
       }
@@ -109,8 +130,8 @@ export class CpuTrainer implements Trainer {
       this.rowStep = init.rowStep.slice();
       this.stepCount = init.step;
     } else {
-      this.m = zeroMoments(sizes, needE, reuse?.mE);
-      this.v = zeroMoments(sizes, needE, reuse?.vE);
+      this.m = av ? fillZero(av.m) : zeroMoments(sizes, needE, reuse?.mE);
+      this.v = av ? fillZero(av.v) : zeroMoments(sizes, needE, reuse?.vE);
       this.rowStep = reuse ? reuse.rowStep.fill(0) : new Int32Array(cfg.vocabSize);
       this.stepCount = 0;
     }
@@ -127,6 +148,19 @@ export class CpuTrainer implements Trainer {
     this.slotOf = reuse?.slotOf && needE ? reuse.slotOf.fill(-1) : new Int32Array(needE ? cfg.vocabSize : 0).fill(-1);
     // The sparse-gradient scratch grown by an earlier trainer (fully overwritten before it is read).
     if (reuse && reuse.gE.length === reuse.touched.length * cfg.dim) (this.touched = reuse.touched), (this.gE = reuse.gE);
+    if (av) this.bindArena(av);
+  }
+
+  /** Points the state fields at the arena's (current) views. */
+  private bindArena(av: ArenaViews): void {
+    this.arenaViews = av;
+    this.p = { config: this.p.config, E: av.p.E, W1: av.p.W1, b1: av.p.b1, W2: av.p.W2, b2: av.p.b2 };
+    this.m = av.m;
+    this.v = av.v;
+    this.gW1 = av.gW1;
+    this.gb1 = av.gb1;
+    this.gW2 = av.gW2;
+    this.gb2 = av.gb2;
   }
 
   /** Optimizer steps taken so far (0-pair batches do not count). */
@@ -151,6 +185,19 @@ export class CpuTrainer implements Trainer {
     const { bc1, bc2 } = this;
     const c1 = bc1.at(t);
     const c2 = bc2.at(t);
+    if (this.arena) {
+      this.arena.adamDense(c1, c2, h);
+      const { touched, slotOf, rowStep, stepBcs: bcs } = this;
+      for (let s = 0; s < nTouched; s++) {
+        const row = touched[s];
+        const rt = ++rowStep[row];
+        bcs[2 * s] = bc1.at(rt);
+        bcs[2 * s + 1] = bc2.at(rt);
+        slotOf[row] = -1;
+      }
+      this.arena.adamRows(nTouched, h);
+      return { loss };
+    }
     adamw(p.W1, this.m.W1, this.v.W1, 0, this.gW1.length, this.gW1, 0, c1, c2, h);
     adamw(p.b1, this.m.b1, this.v.b1, 0, H, this.gb1, 0, c1, c2, h);
     adamw(p.W2, this.m.W2, this.v.W2, 0, H, this.gW2, 0, c1, c2, h);
@@ -197,6 +244,7 @@ export class CpuTrainer implements Trainer {
    * the caller must reset it). Returns the batch loss and the number of touched rows.
    */
   private forwardBackward(items: EncodedItems, batch: PairBatch): { loss: number; nTouched: number } {
+    if (this.arena) return this.forwardBackwardArena(this.arena, items, batch);
     const B = batch.chosen.length;
     const p = this.p;
     const { dim: D, hidden: H, vocabSize: V } = p.config;
@@ -207,8 +255,14 @@ export class CpuTrainer implements Trainer {
     const itemAt = (j: number): number => ((j & 1) === 0 ? batch.chosen[j >> 1] : batch.rejected[j >> 1]);
 
     poolItems(p.E, D, V, items, S, itemAt, xs);
-    transposeToF64(p.W1, K, H, this.w1t);
-    linearForwardT(xs, S, K, this.w1t, p.b1, H, zs);
+    const wasm = bagWasm();
+    if (wasm) {
+      wasm.loadLayer(p.W1, p.b1, K, H);
+      wasm.forward(xs, S, zs);
+    } else {
+      transposeToF64(p.W1, K, H, this.w1t);
+      linearForwardT(xs, S, K, this.w1t, p.b1, H, zs);
+    }
     headForward(zs, S, H, p.W2, p.b2, ss);
 
     let loss = 0;
@@ -229,10 +283,12 @@ export class CpuTrainer implements Trainer {
     gW2.fill(0);
     gb2.fill(0);
     headBackward(zs, ds, S, H, p.W2, gW2, gb1, gb2, dzs);
-    accumulateXtDZDense(xs, S, K, dzs, H, gW1);
+    if (wasm) wasm.accumulateXtDZ(xs, S, K, dzs, H, gW1);
+    else accumulateXtDZDense(xs, S, K, dzs, H, gW1);
     if (this.opt.freezeEmbeddings) return { loss, nTouched: 0 };
 
-    backpropInput2x2(dzs, S, H, p.W1, K, dxs);
+    if (wasm) wasm.backprop(dzs, S, dxs);
+    else backpropInput2x2(dzs, S, H, p.W1, K, dxs);
     let nTouched = 0;
     for (let j = 0; j < S; j++) {
       const k = itemAt(j);
@@ -240,6 +296,119 @@ export class CpuTrainer implements Trainer {
       nTouched = this.scatter(items.promptIds, items.promptOffsets[k], items.promptOffsets[k + 1], dxs, j * K + D, D, nTouched);
     }
     return { loss, nTouched };
+  }
+
+  /** bag-wasm.ts's per-step bias corrections of the touched rows (a view into the arena, set by forwardBackwardArena). */
+  private stepBcs: Float64Array = new Float64Array(0);
+
+  /**
+   * forwardBackward on the arena: the same computation, step by step, as the JS path above (pooling, layer, head,
+   * loss, head backward, weight gradient, input gradient, table-gradient scatter), with the matrix and table work in
+   * wasm and the small per-item parts (head, loss, slot assignment) here.
+   */
+  private forwardBackwardArena(arena: BagArena, items: EncodedItems, batch: PairBatch): { loss: number; nTouched: number } {
+    const B = batch.chosen.length;
+    const H = this.p.config.hidden;
+    const S = 2 * B;
+    const itemAt = (j: number): number => ((j & 1) === 0 ? batch.chosen[j >> 1] : batch.rejected[j >> 1]);
+    const { sv, T: t } = this.poolArena(arena, items, S, itemAt);
+    const p = this.p;
+    const { ids, zs, ss, ds, dzs } = sv;
+    arena.forward(S);
+    headForward(zs, S, H, p.W2, p.b2, ss);
+
+    let loss = 0;
+    for (let i = 0; i < B; i++) {
+      const w = batch.weight[i];
+      const d = ss[2 * i] - ss[2 * i + 1];
+      loss -= w * logSigmoid(d);
+      const g = (-w / B) * sigmoid(-d);
+      ds[2 * i] = g;
+      ds[2 * i + 1] = -g;
+    }
+    loss /= B;
+
+    const { gW1, gb1, gW2, gb2 } = this;
+    gW1.fill(0);
+    gb1.fill(0);
+    gW2.fill(0);
+    gb2.fill(0);
+    headBackward(zs, ds, S, H, p.W2, gW2, gb1, gb2, dzs);
+    arena.weightGrad(S);
+    if (this.opt.freezeEmbeddings) return { loss, nTouched: 0 };
+
+    arena.backprop(S);
+    // Gradient rows in first-seen token order, as scatter() assigns them.
+    const { slots, touched } = sv;
+    const slotOf = this.slotOf;
+    let nTouched = 0;
+    for (let q = 0; q < t; q++) {
+      const row = ids[q];
+      let slot = slotOf[row];
+      if (slot < 0) {
+        slot = nTouched++;
+        slotOf[row] = slot;
+        touched[slot] = row;
+      }
+      slots[q] = slot;
+    }
+    arena.scatter(S, nTouched);
+    this.touched = touched;
+    this.gE = sv.gE;
+    this.stepBcs = sv.bcs;
+    return { loss, nTouched };
+  }
+
+  /**
+   * Lays out a step of S item slots in the arena (item itemAt(j) in slot j), gathers their token ids (checked like
+   * meanPool checks them) and pools them into xs. Rebinds the state views when the arena grew. T: the token count.
+   */
+  private poolArena(arena: BagArena, items: EncodedItems, S: number, itemAt: (j: number) => number): { sv: StepViews; T: number } {
+    const V = this.p.config.vocabSize;
+    const { responseIds, responseOffsets, promptIds, promptOffsets } = items;
+    let T = 0;
+    for (let j = 0; j < S; j++) {
+      const k = itemAt(j);
+      if (!(k >= 0 && k < items.count)) throw new RangeError(`item index ${k} is outside 0..${items.count - 1}`);
+      T += Math.max(0, responseOffsets[k + 1] - responseOffsets[k]) + Math.max(0, promptOffsets[k + 1] - promptOffsets[k]);
+    }
+    const sv = arena.prepare(S, T);
+    if (arena.stale(this.arenaViews!)) this.bindArena(arena.views());
+    const { ids, seg } = sv;
+    // Segment 2j: item j's response tokens, 2j+1: its prompt tokens (xs row j = [response mean | prompt mean]).
+    let t = 0;
+    seg[0] = 0;
+    const copy = (src: Int32Array, a: number, b: number): void => {
+      for (let q = a; q < b; q++) {
+        const id = src[q];
+        if (!(id >= 0 && id < V)) throw new RangeError(`token id ${id} is outside the embedding table (${V} rows)`);
+        ids[t++] = id;
+      }
+    };
+    for (let j = 0; j < S; j++) {
+      const k = itemAt(j);
+      copy(responseIds, responseOffsets[k], responseOffsets[k + 1]);
+      seg[2 * j + 1] = t;
+      copy(promptIds, promptOffsets[k], promptOffsets[k + 1]);
+      seg[2 * j + 2] = t;
+    }
+    arena.pool(S);
+    return { sv, T: t };
+  }
+
+  /** scoreItems on the arena (the same bits: pooling, layer and head as there), in blocks of 256 items. */
+  private scoreArena(arena: BagArena, items: EncodedItems, indices?: Int32Array): Float32Array {
+    const n = indices ? indices.length : items.count;
+    const out = new Float32Array(n);
+    const H = this.p.config.hidden;
+    for (let start = 0; start < n; start += SCORE_BLOCK) {
+      const S = Math.min(SCORE_BLOCK, n - start);
+      const { sv } = this.poolArena(arena, items, S, indices ? (i) => indices[start + i] : (i) => start + i);
+      arena.forward(S);
+      headForward(sv.zs, S, H, this.p.W2, this.p.b2, sv.ss);
+      for (let i = 0; i < S; i++) out[start + i] = sv.ss[i];
+    }
+    return out;
   }
 
   /** Adds dx[dxOff .. dxOff+D) / n to the gradient of each of the n rows ids[start..end). */
@@ -299,7 +468,7 @@ export class CpuTrainer implements Trainer {
 
   async score(items: EncodedItems, indices?: Int32Array): Promise<Float32Array> {
     this.checkAlive();
-    return scoreItems(this.p, items, indices);
+    return this.arena ? this.scoreArena(this.arena, items, indices) : scoreItems(this.p, items, indices);
   }
 
   async checkpoint(): Promise<TrainerCheckpoint> {
@@ -327,6 +496,10 @@ export class CpuTrainer implements Trainer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.arena) {
+      arenas.give(this.arena);
+      return;
+    }
     // Nothing of this trainer is handed out uncopied (checkpoint() and params() copy), so its big buffers can serve
     // the next trainer.
     pool.give({ E: this.p.E, mE: this.m.E, vE: this.v.E, rowStep: this.rowStep, slotOf: this.slotOf, touched: this.touched, gE: this.gE });
@@ -367,17 +540,23 @@ function zeroMoments(sizes: Record<string, number>, needE: boolean, reuseE?: Flo
   };
 }
 
-function loadMoments(src: Record<string, Float32Array>, sizes: Record<string, number>, needE: boolean, what: string): Moments {
+function fillZero(m: Moments): Moments {
+  for (const k of TENSOR_NAMES) m[k].fill(0);
+  return m;
+}
+
+/** Validated copies of a checkpoint's moments (into `into`, an arena's views of the right sizes, when given). */
+function loadMoments(src: Record<string, Float32Array>, sizes: Record<string, number>, needE: boolean, what: string, into?: Moments): Moments {
   const out = {} as Moments;
   for (const k of TENSOR_NAMES) {
     const a = src[k];
     if (!(a instanceof Float32Array)) throw new Error(`checkpoint: ${what}.${k} is missing`);
     if (k === 'E' && a.length === 0) {
-      out.E = new Float32Array(needE ? sizes.E : 0);
+      out.E = into ? into.E.fill(0) : new Float32Array(needE ? sizes.E : 0);
       continue;
     }
     if (a.length !== sizes[k]) throw new Error(`checkpoint: ${what}.${k} has ${a.length} values, expected ${sizes[k]}`);
-    out[k] = a.slice();
+    out[k] = into ? (into[k].set(a), into[k]) : a.slice();
   }
   return out;
 }
@@ -422,10 +601,38 @@ class BufferPool {
 // One set: runs make their trainers one after another (each disposed before the next is made).
 const pool = new BufferPool(1);
 
+/** The arena a trainer needs: table moments unless frozen, or when a checkpoint brings them (they are kept). */
+function arenaShape(init: BagRMParams | TrainerCheckpoint, opt: OptimizerConfig): ArenaShape {
+  const cfg = (isCheckpoint(init) ? init.params : init).config;
+  const carried = isCheckpoint(init) && init.m.E instanceof Float32Array && init.m.E.length > 0;
+  return { vocabSize: cfg.vocabSize, dim: cfg.dim, hidden: cfg.hidden, needE: !opt.freezeEmbeddings || carried };
+}
+
+/** The arenas of disposed trainers (wasm memories cannot shrink or be freed, only dropped): one kept, as above. */
+const arenas = {
+  free: [] as BagArena[],
+  give(a: BagArena): void {
+    if (this.free.length < 1) this.free.push(a);
+  },
+  take(shape: ArenaShape): BagArena | null {
+    const i = this.free.findIndex((a) => a.sameShape(shape));
+    return i < 0 ? null : this.free.splice(i, 1)[0];
+  },
+};
+
 export const cpuBackend: Backend = {
   name: 'cpu',
-  info: 'CPU (JavaScript, Float32Array; deterministic reference backend)',
+  get info() {
+    return bagWasm()
+      ? 'CPU (wasm SIMD kernels, f64; bit-identical to the JavaScript reference)'
+      : 'CPU (JavaScript, Float32Array; deterministic reference backend)';
+  },
+  async prepare() {
+    await enableBagWasm();
+  },
   async createTrainer(init, opt) {
-    return new CpuTrainer(init, opt);
+    // The wasm arena when this thread can load the kernels (same bits as without, see bag-wasm.ts).
+    const shape = arenaShape(init, opt);
+    return new CpuTrainer(init, opt, arenas.take(shape) ?? (await createBagArena(shape)));
   },
 };

@@ -1,5 +1,6 @@
 // Bag RM parameters: seeded initialization, shape validation, copies, and the CPU forward pass (scoring).
 import { headForward, linearForward, linearForwardT, poolItems, transposeToF64 } from '../../gpu/cpu/ops.ts';
+import { bagWasm } from '../../gpu/cpu/bag-wasm.ts';
 import { Rng } from '../rng.ts';
 import type { BagRMConfig, BagRMParams, EncodedItems } from './types.ts';
 
@@ -125,14 +126,18 @@ export function scoreItems(p: BagRMParams, items: EncodedItems, indices?: Int32A
   const out = new Float32Array(n);
   if (n === 0) return out;
   const { s, WT } = scoreScratch(p.config);
-  // W1 transposed to f64 once per call, so each block of items is a small matmul with contiguous weight rows.
-  transposeToF64(p.W1, K, H, WT);
+  // The layer loaded into the wasm kernels (same bits), or W1 transposed to f64 once per call, so each block of
+  // items is a small matmul with contiguous weight rows.
+  const wasm = bagWasm();
+  if (wasm) wasm.loadLayer(p.W1, p.b1, K, H);
+  else transposeToF64(p.W1, K, H, WT);
   let start = 0;
   const itemAt = indices ? (i: number) => indices[start + i] : (i: number) => start + i;
   for (; start < n; start += s.chunk) {
     const S = Math.min(s.chunk, n - start);
     poolItems(p.E, D, V, items, S, itemAt, s.X);
-    linearForwardT(s.X, S, K, WT, p.b1, H, s.Z);
+    if (wasm) wasm.forward(s.X, S, s.Z);
+    else linearForwardT(s.X, S, K, WT, p.b1, H, s.Z);
     headForward(s.Z, S, H, p.W2, p.b2, s.out);
     for (let i = 0; i < S; i++) out[start + i] = s.out[i];
   }

@@ -404,3 +404,390 @@ export function attnBackward(qkv: usize, rows: i32, w: i32, heads: i32, qScale: 
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The bag RM's MLP layer in f64 (src/gpu/cpu/bag-wasm.ts drives them; the JS twins are linearForward,
+// accumulateXtDZ and backpropInput in src/gpu/cpu/ops.ts, the reference in tests). SIMD lanes run across output
+// columns (2 f64 per v128), never across a sum, and wasm has no FMA: every output element is the same sequence of
+// f64 multiplies and adds, in the same order, as its JS twin, so the results are bit-identical to it (tested).
+// All operands f64, row-major, byte pointers; the layer's f32 weights are widened once by f32ToF64 (exact).
+
+@inline function madd2(c: v128, a: v128, b: v128): v128 {
+  return f64x2.add(c, f64x2.mul(a, b));
+}
+
+/** dst[i] = f64(src[i]) for i < n (f32 -> f64 is exact). */
+export function f32ToF64(src: usize, n: i32, dst: usize): void {
+  for (let i = 0; i < n; i++) store<f64>(dst + (<usize>i << 3), <f64>load<f32>(src + (<usize>i << 2)));
+}
+
+/**
+ * Z[s, j] = b[j] + X[s, 0] W[0, j] + X[s, 1] W[1, j] + ... (k increasing) for X [S, K], W [K, H], b [H], Z [S, H].
+ * Blocks of 2 rows x 8 columns (8 accumulators), then 2-column and 1-column tails, then a last odd row.
+ */
+export function bagLinear(x: usize, S: i32, K: i32, w: usize, b: usize, H: i32, z: usize): void {
+  const lk = <usize>K << 3;
+  const lh = <usize>H << 3;
+  let s = 0;
+  for (; s + 2 <= S; s += 2) {
+    const x0 = x + <usize>s * lk;
+    const x1 = x0 + lk;
+    const z0 = z + <usize>s * lh;
+    const z1 = z0 + lh;
+    let j = 0;
+    for (; j + 8 <= H; j += 8) {
+      const jb = <usize>j << 3;
+      let a0 = v128.load(b + jb), a1 = v128.load(b + jb, 16), a2 = v128.load(b + jb, 32), a3 = v128.load(b + jb, 48);
+      let c0 = a0, c1 = a1, c2 = a2, c3 = a3;
+      let wp = w + jb;
+      for (let k = 0; k < K; k++) {
+        const kb = <usize>k << 3;
+        const u = v128.load64_splat(x0 + kb);
+        const v = v128.load64_splat(x1 + kb);
+        const w0 = v128.load(wp), w1 = v128.load(wp, 16), w2 = v128.load(wp, 32), w3 = v128.load(wp, 48);
+        a0 = madd2(a0, u, w0); a1 = madd2(a1, u, w1); a2 = madd2(a2, u, w2); a3 = madd2(a3, u, w3);
+        c0 = madd2(c0, v, w0); c1 = madd2(c1, v, w1); c2 = madd2(c2, v, w2); c3 = madd2(c3, v, w3);
+        wp += lh;
+      }
+      v128.store(z0 + jb, a0); v128.store(z0 + jb, a1, 16); v128.store(z0 + jb, a2, 32); v128.store(z0 + jb, a3, 48);
+      v128.store(z1 + jb, c0); v128.store(z1 + jb, c1, 16); v128.store(z1 + jb, c2, 32); v128.store(z1 + jb, c3, 48);
+    }
+    for (; j + 2 <= H; j += 2) {
+      const jb = <usize>j << 3;
+      let a = v128.load(b + jb);
+      let c = a;
+      let wp = w + jb;
+      for (let k = 0; k < K; k++) {
+        const kb = <usize>k << 3;
+        const wv = v128.load(wp);
+        a = madd2(a, v128.load64_splat(x0 + kb), wv);
+        c = madd2(c, v128.load64_splat(x1 + kb), wv);
+        wp += lh;
+      }
+      v128.store(z0 + jb, a);
+      v128.store(z1 + jb, c);
+    }
+    if (j < H) {
+      const jb = <usize>j << 3;
+      let a = load<f64>(b + jb);
+      let c = a;
+      for (let k = 0; k < K; k++) {
+        const kb = <usize>k << 3;
+        const wv = load<f64>(w + <usize>k * lh + jb);
+        a += load<f64>(x0 + kb) * wv;
+        c += load<f64>(x1 + kb) * wv;
+      }
+      store<f64>(z0 + jb, a);
+      store<f64>(z1 + jb, c);
+    }
+  }
+  if (s < S) {
+    const x0 = x + <usize>s * lk;
+    const z0 = z + <usize>s * lh;
+    let j = 0;
+    for (; j + 2 <= H; j += 2) {
+      const jb = <usize>j << 3;
+      let a = v128.load(b + jb);
+      let wp = w + jb;
+      for (let k = 0; k < K; k++) {
+        a = madd2(a, v128.load64_splat(x0 + (<usize>k << 3)), v128.load(wp));
+        wp += lh;
+      }
+      v128.store(z0 + jb, a);
+    }
+    if (j < H) {
+      const jb = <usize>j << 3;
+      let a = load<f64>(b + jb);
+      for (let k = 0; k < K; k++) a += load<f64>(x0 + (<usize>k << 3)) * load<f64>(w + <usize>k * lh + jb);
+      store<f64>(z0 + jb, a);
+    }
+  }
+}
+
+/**
+ * G[k, j] += (0 + X[0, k] D[0, j] + X[1, k] D[1, j] + ...) (s increasing) for X [S, K], D [S, H], G [K, H]: the
+ * weight gradient X^T D of a layer. Blocks of 2 rows of G x 8 columns, then tails.
+ */
+export function bagXtDZ(x: usize, S: i32, K: i32, d: usize, H: i32, g: usize): void {
+  const lk = <usize>K << 3;
+  const lh = <usize>H << 3;
+  let k = 0;
+  for (; k + 2 <= K; k += 2) {
+    const g0 = g + <usize>k * lh;
+    const g1 = g0 + lh;
+    const xk = x + (<usize>k << 3);
+    let j = 0;
+    for (; j + 8 <= H; j += 8) {
+      const jb = <usize>j << 3;
+      const zero = f64x2.splat(0);
+      let a0 = zero, a1 = zero, a2 = zero, a3 = zero, c0 = zero, c1 = zero, c2 = zero, c3 = zero;
+      let xp = xk;
+      let dp = d + jb;
+      for (let s = 0; s < S; s++) {
+        const u = v128.load64_splat(xp);
+        const v = v128.load64_splat(xp, 8);
+        const d0 = v128.load(dp), d1 = v128.load(dp, 16), d2 = v128.load(dp, 32), d3 = v128.load(dp, 48);
+        a0 = madd2(a0, u, d0); a1 = madd2(a1, u, d1); a2 = madd2(a2, u, d2); a3 = madd2(a3, u, d3);
+        c0 = madd2(c0, v, d0); c1 = madd2(c1, v, d1); c2 = madd2(c2, v, d2); c3 = madd2(c3, v, d3);
+        xp += lk;
+        dp += lh;
+      }
+      const p = g0 + jb;
+      const q = g1 + jb;
+      v128.store(p, f64x2.add(v128.load(p), a0)); v128.store(p, f64x2.add(v128.load(p, 16), a1), 16);
+      v128.store(p, f64x2.add(v128.load(p, 32), a2), 32); v128.store(p, f64x2.add(v128.load(p, 48), a3), 48);
+      v128.store(q, f64x2.add(v128.load(q), c0)); v128.store(q, f64x2.add(v128.load(q, 16), c1), 16);
+      v128.store(q, f64x2.add(v128.load(q, 32), c2), 32); v128.store(q, f64x2.add(v128.load(q, 48), c3), 48);
+    }
+    for (; j < H; j++) {
+      const jb = <usize>j << 3;
+      let a: f64 = 0, c: f64 = 0;
+      for (let s = 0; s < S; s++) {
+        const dv = load<f64>(d + <usize>s * lh + jb);
+        const xs = xk + <usize>s * lk;
+        a += load<f64>(xs) * dv;
+        c += load<f64>(xs, 8) * dv;
+      }
+      store<f64>(g0 + jb, load<f64>(g0 + jb) + a);
+      store<f64>(g1 + jb, load<f64>(g1 + jb) + c);
+    }
+  }
+  if (k < K) {
+    const g0 = g + <usize>k * lh;
+    const xk = x + (<usize>k << 3);
+    let j = 0;
+    for (; j + 2 <= H; j += 2) {
+      const jb = <usize>j << 3;
+      let a = f64x2.splat(0);
+      for (let s = 0; s < S; s++) a = madd2(a, v128.load64_splat(xk + <usize>s * lk), v128.load(d + <usize>s * lh + jb));
+      v128.store(g0 + jb, f64x2.add(v128.load(g0 + jb), a));
+    }
+    if (j < H) {
+      const jb = <usize>j << 3;
+      let a: f64 = 0;
+      for (let s = 0; s < S; s++) a += load<f64>(xk + <usize>s * lk) * load<f64>(d + <usize>s * lh + jb);
+      store<f64>(g0 + jb, load<f64>(g0 + jb) + a);
+    }
+  }
+}
+
+/**
+ * DX[s, k] = E + O for D [S, H], W [K, H], DX [S, K], where E sums W[k, j] D[s, j] over the even j and O over the odd
+ * j, each in increasing j, and with H odd the last column is added to E after the pairs: the two lanes of one f64x2
+ * accumulator are exactly backpropInput's a0 / a1 partial sums. Blocks of 2 rows x 2 inputs, then tails.
+ */
+export function bagBackprop(d: usize, S: i32, H: i32, w: usize, K: i32, dx: usize): void {
+  const lk = <usize>K << 3;
+  const lh = <usize>H << 3;
+  const H2 = H & ~1;
+  const odd = H2 < H;
+  const hb = <usize>H2 << 3;
+  let s = 0;
+  for (; s + 2 <= S; s += 2) {
+    const d0 = d + <usize>s * lh;
+    const d1 = d0 + lh;
+    const o0 = dx + <usize>s * lk;
+    const o1 = o0 + lk;
+    let k = 0;
+    for (; k + 2 <= K; k += 2) {
+      const w0 = w + <usize>k * lh;
+      const w1 = w0 + lh;
+      const zero = f64x2.splat(0);
+      let a = zero, bb = zero, c = zero, e = zero;
+      for (let jb: usize = 0; jb < hb; jb += 16) {
+        const p = v128.load(w0 + jb), q = v128.load(w1 + jb);
+        const u = v128.load(d0 + jb), v = v128.load(d1 + jb);
+        a = madd2(a, p, u); bb = madd2(bb, q, u); c = madd2(c, p, v); e = madd2(e, q, v);
+      }
+      let a0 = f64x2.extract_lane(a, 0), b0 = f64x2.extract_lane(bb, 0), c0 = f64x2.extract_lane(c, 0), e0 = f64x2.extract_lane(e, 0);
+      if (odd) {
+        const p = load<f64>(w0 + hb), q = load<f64>(w1 + hb), u = load<f64>(d0 + hb), v = load<f64>(d1 + hb);
+        a0 += p * u; b0 += q * u; c0 += p * v; e0 += q * v;
+      }
+      const kb = <usize>k << 3;
+      store<f64>(o0 + kb, a0 + f64x2.extract_lane(a, 1));
+      store<f64>(o0 + kb, b0 + f64x2.extract_lane(bb, 1), 8);
+      store<f64>(o1 + kb, c0 + f64x2.extract_lane(c, 1));
+      store<f64>(o1 + kb, e0 + f64x2.extract_lane(e, 1), 8);
+    }
+    for (; k < K; k++) {
+      const w0 = w + <usize>k * lh;
+      let a = f64x2.splat(0), c = f64x2.splat(0);
+      for (let jb: usize = 0; jb < hb; jb += 16) {
+        const p = v128.load(w0 + jb);
+        a = madd2(a, p, v128.load(d0 + jb));
+        c = madd2(c, p, v128.load(d1 + jb));
+      }
+      let a0 = f64x2.extract_lane(a, 0), c0 = f64x2.extract_lane(c, 0);
+      if (odd) {
+        const p = load<f64>(w0 + hb);
+        a0 += p * load<f64>(d0 + hb);
+        c0 += p * load<f64>(d1 + hb);
+      }
+      store<f64>(o0 + (<usize>k << 3), a0 + f64x2.extract_lane(a, 1));
+      store<f64>(o1 + (<usize>k << 3), c0 + f64x2.extract_lane(c, 1));
+    }
+  }
+  if (s < S) {
+    const d0 = d + <usize>s * lh;
+    const o0 = dx + <usize>s * lk;
+    for (let k = 0; k < K; k++) {
+      const w0 = w + <usize>k * lh;
+      let a = f64x2.splat(0);
+      for (let jb: usize = 0; jb < hb; jb += 16) a = madd2(a, v128.load(w0 + jb), v128.load(d0 + jb));
+      let a0 = f64x2.extract_lane(a, 0);
+      if (odd) a0 += load<f64>(w0 + hb) * load<f64>(d0 + hb);
+      store<f64>(o0 + (<usize>k << 3), a0 + f64x2.extract_lane(a, 1));
+    }
+  }
+}
+
+// The rest of the bag RM's training step, on a trainer's resident table (JS twins: meanPool, CpuTrainer.scatter and
+// adamw in src/gpu/cpu/; same bits, same reasons as above: lanes across the embedding dimension, f64 arithmetic in
+// the JS order, f32 storage rounded as a Float32Array store rounds).
+
+/** Two f32 at p widened to an f64x2 (exact). */
+@inline function ld2f32(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+
+/**
+ * out[g] = (0 + E[ids[t0]] + E[ids[t1]] + ...) / n for the n tokens t of segment g = seg[g] .. seg[g+1] of ids (zeros
+ * when n = 0): E f32 [V, D], ids and seg i32, out f64 [nSeg, D]. Columns in blocks of 8, then 2, then 1.
+ */
+export function bagPool(e: usize, D: i32, ids: usize, seg: usize, nSeg: i32, out: usize): void {
+  const ld = <usize>D << 2;
+  for (let g = 0; g < nSeg; g++) {
+    const t0 = load<i32>(seg + (<usize>g << 2));
+    const t1 = load<i32>(seg + (<usize>g << 2), 4);
+    const o = out + <usize>g * (<usize>D << 3);
+    const n = t1 - t0;
+    if (n <= 0) {
+      memory.fill(o, 0, <usize>D << 3);
+      continue;
+    }
+    const nn = f64x2.splat(<f64>n);
+    const tEnd = ids + (<usize>t1 << 2);
+    let d = 0;
+    for (; d + 8 <= D; d += 8) {
+      const zero = f64x2.splat(0);
+      let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+      const db = <usize>d << 2;
+      for (let t = ids + (<usize>t0 << 2); t < tEnd; t += 4) {
+        const r = e + <usize>load<i32>(t) * ld + db;
+        a0 = f64x2.add(a0, ld2f32(r));
+        a1 = f64x2.add(a1, ld2f32(r + 8));
+        a2 = f64x2.add(a2, ld2f32(r + 16));
+        a3 = f64x2.add(a3, ld2f32(r + 24));
+      }
+      const ob = o + (<usize>d << 3);
+      v128.store(ob, f64x2.div(a0, nn)); v128.store(ob, f64x2.div(a1, nn), 16);
+      v128.store(ob, f64x2.div(a2, nn), 32); v128.store(ob, f64x2.div(a3, nn), 48);
+    }
+    for (; d + 2 <= D; d += 2) {
+      let a = f64x2.splat(0);
+      const db = <usize>d << 2;
+      for (let t = ids + (<usize>t0 << 2); t < tEnd; t += 4) a = f64x2.add(a, ld2f32(e + <usize>load<i32>(t) * ld + db));
+      v128.store(o + (<usize>d << 3), f64x2.div(a, nn));
+    }
+    if (d < D) {
+      let a: f64 = 0;
+      const db = <usize>d << 2;
+      for (let t = ids + (<usize>t0 << 2); t < tEnd; t += 4) a += <f64>load<f32>(e + <usize>load<i32>(t) * ld + db);
+      store<f64>(o + (<usize>d << 3), a / <f64>n);
+    }
+  }
+}
+
+/**
+ * The sparse table gradient: gE[0 .. nTouched) = 0, then for each segment g with n > 0 tokens and each of its tokens t in
+ * order, gE[slots[t]] += dx[g] * (1 / n) (dx f64 [nSeg, D], the input gradient in bagPool's segment layout; slots i32
+ * per token, the gradient row of the token's table row). sc: D f64 of scratch.
+ */
+export function bagScatter(ge: usize, D: i32, slots: usize, seg: usize, nSeg: i32, dx: usize, nTouched: i32, sc: usize): void {
+  const lg = <usize>D << 3;
+  memory.fill(ge, 0, <usize>nTouched * lg);
+  const D2 = D & ~1;
+  for (let g = 0; g < nSeg; g++) {
+    const t0 = load<i32>(seg + (<usize>g << 2));
+    const t1 = load<i32>(seg + (<usize>g << 2), 4);
+    const n = t1 - t0;
+    if (n <= 0) continue;
+    const inv: f64 = 1 / <f64>n;
+    const iv = f64x2.splat(inv);
+    const dg = dx + <usize>g * lg;
+    for (let d = 0; d < D2; d += 2) v128.store(sc + (<usize>d << 3), f64x2.mul(v128.load(dg + (<usize>d << 3)), iv));
+    if (D2 < D) store<f64>(sc + (<usize>D2 << 3), load<f64>(dg + (<usize>D2 << 3)) * inv);
+    for (let t = t0; t < t1; t++) {
+      const row = ge + <usize>load<i32>(slots + (<usize>t << 2)) * lg;
+      let d = 0;
+      for (; d + 8 <= D; d += 8) {
+        const p = row + (<usize>d << 3);
+        const s = sc + (<usize>d << 3);
+        v128.store(p, f64x2.add(v128.load(p), v128.load(s)));
+        v128.store(p, f64x2.add(v128.load(p, 16), v128.load(s, 16)), 16);
+        v128.store(p, f64x2.add(v128.load(p, 32), v128.load(s, 32)), 32);
+        v128.store(p, f64x2.add(v128.load(p, 48), v128.load(s, 48)), 48);
+      }
+      for (; d + 2 <= D; d += 2) {
+        const p = row + (<usize>d << 3);
+        v128.store(p, f64x2.add(v128.load(p), v128.load(sc + (<usize>d << 3))));
+      }
+      if (d < D) store<f64>(row + (<usize>d << 3), load<f64>(row + (<usize>d << 3)) + load<f64>(sc + (<usize>d << 3)));
+    }
+  }
+}
+
+/** One AdamW element step, as adamw() in src/gpu/cpu/ops.ts does it (f64, stored as f32). */
+@inline function adamOne(pq: usize, mq: usize, vq: usize, gi: f64, b1: f64, c1: f64, b2: f64, c2: f64, decay: f64, stepSize: f64, epsHat: f64): void {
+  const mi = b1 * <f64>load<f32>(mq) + c1 * gi;
+  const vi = b2 * <f64>load<f32>(vq) + c2 * gi * gi;
+  store<f32>(mq, <f32>mi);
+  store<f32>(vq, <f32>vi);
+  store<f32>(pq, <f32>(<f64>load<f32>(pq) * decay - (stepSize * mi) / (Math.sqrt(vi) + epsHat)));
+}
+
+/** adamw() on n elements: p, m, v f32 (updated), g f64, given this tensor's bias corrections bc1, bc2. */
+@inline function adamRun(p: usize, m: usize, v: usize, n: i32, g: usize, bc1: f64, bc2: f64, lr: f64, beta1: f64, beta2: f64, eps: f64, wd: f64): void {
+  const sqrtBc2 = Math.sqrt(bc2);
+  const stepSize = (lr / bc1) * sqrtBc2;
+  const epsHat = eps * sqrtBc2;
+  const decay = 1 - lr * wd;
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  const B1 = f64x2.splat(beta1), C1 = f64x2.splat(c1), B2 = f64x2.splat(beta2), C2 = f64x2.splat(c2);
+  const DEC = f64x2.splat(decay), SS = f64x2.splat(stepSize), EH = f64x2.splat(epsHat);
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const o4 = <usize>i << 2;
+    const gi = v128.load(g + (<usize>i << 3));
+    const mi = f64x2.add(f64x2.mul(B1, ld2f32(m + o4)), f64x2.mul(C1, gi));
+    const vi = f64x2.add(f64x2.mul(B2, ld2f32(v + o4)), f64x2.mul(f64x2.mul(C2, gi), gi));
+    v128.store64_lane(m + o4, f32x4.demote_f64x2_zero(mi), 0);
+    v128.store64_lane(v + o4, f32x4.demote_f64x2_zero(vi), 0);
+    const pn = f64x2.sub(f64x2.mul(ld2f32(p + o4), DEC), f64x2.div(f64x2.mul(SS, mi), f64x2.add(f64x2.sqrt(vi), EH)));
+    v128.store64_lane(p + o4, f32x4.demote_f64x2_zero(pn), 0);
+  }
+  if (i < n) {
+    const o4 = <usize>i << 2;
+    adamOne(p + o4, m + o4, v + o4, load<f64>(g + (<usize>i << 3)), beta1, c1, beta2, c2, decay, stepSize, epsHat);
+  }
+}
+
+/** AdamW on a dense tensor of n elements (see adamRun). */
+export function bagAdam(p: usize, m: usize, v: usize, n: i32, g: usize, bc1: f64, bc2: f64, lr: f64, beta1: f64, beta2: f64, eps: f64, wd: f64): void {
+  adamRun(p, m, v, n, g, bc1, bc2, lr, beta1, beta2, eps, wd);
+}
+
+/**
+ * Lazy row-wise AdamW of the table: for each slot s < nRows, row rows[s] of p/m/v (f32 [V, D]) steps with gradient
+ * row s of g (f64 [nRows, D]) and that row's own bias corrections bcs[2s], bcs[2s+1] (f64).
+ */
+export function bagAdamRows(p: usize, m: usize, v: usize, D: i32, rows: usize, nRows: i32, g: usize, bcs: usize, lr: f64, beta1: f64, beta2: f64, eps: f64, wd: f64): void {
+  const lr4 = <usize>D << 2;
+  for (let s = 0; s < nRows; s++) {
+    const o = <usize>load<i32>(rows + (<usize>s << 2)) * lr4;
+    const b = bcs + (<usize>s << 4);
+    adamRun(p + o, m + o, v + o, D, g + <usize>s * (<usize>D << 3), load<f64>(b), load<f64>(b, 8), lr, beta1, beta2, eps, wd);
+  }
+}
