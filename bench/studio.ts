@@ -7,7 +7,9 @@
 // Usage: npm run bench:studio [-- --label <text>] [--workers N] [--settle ms] [--dist dir] [--timeline] [--no-save] [--profile <file>] [--trace <file>]
 // --timeline prints when each worker message arrived (always saved); --no-save: print only (exploring);
 // --profile <file>: save the page main thread's CPU profile (.cpuprofile, for Chrome DevTools) from click to table;
-// --trace <file>: a Chromium performance trace of the same span (chrome://tracing or DevTools' Performance panel).
+// --trace <file>: save the Chromium performance trace of the same span (chrome://tracing or DevTools' Performance panel;
+// TRACE_CATEGORIES=a,b to choose categories). The span is always traced (in memory) for the main thread's tasks and
+// their CPU time: long tasks in wall time and in CPU time, since on a loaded machine a task mostly waits for a core.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -89,6 +91,42 @@ function cpuBetween(a: Map<string, number>, b: Map<string, number>): Record<stri
 /** Sum of PSS (MiB) over the processes (from /proc/<pid>/smaps_rollup; processes that just ended count 0). */
 function pssMiB(pids: number[]): number {
   return Object.values(pssByRole(pids)).reduce((a, b) => a + b, 0);
+}
+
+interface TraceEvent {
+  name: string;
+  cat?: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+}
+
+/**
+ * The page main thread's tasks between the marks `from` and `to` of a Chromium trace (category
+ * disabled-by-default-devtools.timeline: RunTask with its wall `dur` and its thread CPU time `tdur`, in µs). The CPU
+ * time says what a task costs whatever the load: on this shared machine a task's wall time is mostly waiting for a core
+ * (the training workers and other jobs take them), so long tasks are reported with both.
+ */
+function mainThreadTasks(events: TraceEvent[], from: string, to: string): { atMs: number; wallMs: number; cpuMs: number }[] {
+  const threadNames = new Map<string, string>();
+  const counts = new Map<string, number>();
+  for (const e of events) {
+    const k = `${e.pid}/${e.tid}`;
+    if (e.ph === 'M' && e.name === 'thread_name') threadNames.set(k, e.args?.name ?? '');
+    if (e.name === 'RunTask') counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  // The page's renderer main thread: the busiest CrRendererMain (other renderers: about:blank, utility pages).
+  const main = [...threadNames].filter(([, n]) => n === 'CrRendererMain').sort((a, b) => (counts.get(b[0]) ?? 0) - (counts.get(a[0]) ?? 0))[0]?.[0];
+  const mark = (name: string) => events.find((e) => e.name === name)?.ts;
+  const [t0, t1] = [mark(from), mark(to)];
+  if (main === undefined || t0 === undefined || t1 === undefined) return [];
+  return events
+    .filter((e) => e.name === 'RunTask' && e.ph === 'X' && `${e.pid}/${e.tid}` === main && e.ts >= t0 && e.ts <= t1)
+    .map((e) => ({ atMs: Math.round((e.ts - t0) / 1000), wallMs: (e.dur ?? 0) / 1000, cpuMs: (e.tdur ?? 0) / 1000 }));
 }
 
 /** Consecutive entries with the same text become one (with a count), so the timeline stays short. */
@@ -182,9 +220,11 @@ async function main(): Promise<void> {
       await cdp.send('Profiler.start');
     }
     // --trace <file>: a Chromium performance trace (devtools.timeline: scripting, style, layout, paint per task).
+    // Always traced (the main thread's tasks with their CPU time, see mainThreadTasks); into the file when asked.
     const traceFile = arg('--trace');
-    if (traceFile) await browser.startTracing(page, { path: traceFile, categories: (process.env.TRACE_CATEGORIES ?? 'devtools.timeline,disabled-by-default-devtools.timeline,v8.execute,blink.user_timing').split(',') });
-    const clickAt = await page.evaluate(() => performance.now());
+    const categories = (process.env.TRACE_CATEGORIES ?? (traceFile ? 'devtools.timeline,v8.execute' : '')).split(',').filter(Boolean);
+    await browser.startTracing(page, { path: traceFile, categories: [...new Set([...categories, 'disabled-by-default-devtools.timeline', 'blink.user_timing'])] });
+    const clickAt = await page.evaluate(() => (performance.mark('bench:click'), performance.now()));
     await page.getByTestId('run-button').click();
     await page.waitForFunction(
       () => {
@@ -197,9 +237,12 @@ async function main(): Promise<void> {
     await page.getByTestId('tab-results').click();
     await page.getByTestId('results-table').locator('tbody tr').first().waitFor();
     const clickToTableMs = performance.now() - t0;
-    const tableAt = await page.evaluate(() => performance.now());
+    const tableAt = await page.evaluate(() => (performance.mark('bench:table'), performance.now()));
     clearInterval(sampler);
-    if (traceFile) (await browser.stopTracing(), console.log(`  trace: ${traceFile}`));
+    const trace = JSON.parse((await browser.stopTracing()).toString('utf8')) as { traceEvents: TraceEvent[] };
+    if (traceFile) console.log(`  trace: ${traceFile}`);
+    const mainTasks = mainThreadTasks(trace.traceEvents, 'bench:click', 'bench:table');
+    const longMain = mainTasks.filter((t) => t.wallMs > 50);
     if (cdp && profileFile) {
       const { profile } = (await cdp.send('Profiler.stop')) as { profile: unknown };
       writeFileSync(profileFile, JSON.stringify(profile));
@@ -239,6 +282,24 @@ async function main(): Promise<void> {
           .map((t) => ({ atMs: Math.round(t.start - clickAt), ms: Math.round(t.duration) })),
         tableAtMs: Math.round(tableAt - clickAt),
       },
+      /**
+       * The same span from a Chromium trace of the page's main thread: the long tasks (over 50 ms of wall time) with
+       * the CPU time they took (the rest of their wall time the thread waited for a core), the costliest tasks by CPU
+       * time, and the thread's CPU time in tasks overall. Robust to the machine's load, unlike the wall times above.
+       */
+      mainThread: {
+        longTasks: longMain.length,
+        longTasksWallMs: Math.round(longMain.reduce((a, t) => a + t.wallMs, 0)),
+        longTasksCpuMs: Math.round(longMain.reduce((a, t) => a + t.cpuMs, 0)),
+        worstWallMs: Math.round(Math.max(0, ...mainTasks.map((t) => t.wallMs))),
+        worstCpuMs: Math.round(Math.max(0, ...mainTasks.map((t) => t.cpuMs))),
+        tasksOver50msCpu: mainTasks.filter((t) => t.cpuMs > 50).length,
+        costliest: [...mainTasks]
+          .sort((a, b) => b.cpuMs - a.cpuMs)
+          .slice(0, 5)
+          .map((t) => ({ atMs: t.atMs, cpuMs: Math.round(t.cpuMs), wallMs: Math.round(t.wallMs) })),
+        cpuMs: Math.round(mainTasks.reduce((a, t) => a + t.cpuMs, 0)),
+      },
       peakChromiumPssMiB: Math.round(peakPss),
       peakAtMs: Math.round(peakAt),
       peakByRoleMiB: Object.fromEntries(Object.entries(peakRoles).map(([k, v]) => [k, Math.round(v)])),
@@ -259,6 +320,9 @@ async function main(): Promise<void> {
     console.log(`  click -> final table  ${(clickToTableMs / 1000).toFixed(1)} s   (status ${figures.status}, ${figures.workers} worker(s), ${figures.backend})`);
     console.log(`  long tasks            ${lt.count}, total ${lt.totalMs} ms, worst ${lt.worstMs} ms, ${lt.over100ms} over 100 ms`);
     console.log(`  longest (at ms)       ${lt.longest.map((t) => `${t.ms}@${t.atMs}`).join(', ')} (table at ${lt.tableAtMs})`);
+    const mt = figures.mainThread;
+    console.log(`  main thread (trace)   long tasks ${mt.longTasks}: ${mt.longTasksCpuMs} ms CPU of ${mt.longTasksWallMs} ms wall; worst task ${mt.worstCpuMs} ms CPU (${mt.worstWallMs} ms wall); ${mt.tasksOver50msCpu} over 50 ms CPU; ${mt.cpuMs} ms CPU in tasks`);
+    console.log(`  costliest (CPU/wall@) ${mt.costliest.map((t) => `${t.cpuMs}/${t.wallMs}@${t.atMs}`).join(', ')}`);
     console.log(`  Chromium PSS          peak ${figures.peakChromiumPssMiB} MiB, idle ${figures.idleChromiumPssMiB} MiB (whole process tree)`);
     console.log(`  at the peak (${(figures.peakAtMs / 1000).toFixed(1)} s)   ${Object.entries(figures.peakByRoleMiB).map(([k, v]) => `${k} ${v}`).join(', ')} MiB`);
     console.log(`  page JS heap at end   ${figures.pageJsHeapMiB ?? '-'} MiB`);

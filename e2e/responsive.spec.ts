@@ -1,9 +1,10 @@
 // What keeps the page's main thread (and the compositor) free while a run trains in the workers: no endless CSS
 // animation or transition during the run (they redraw every frame on a 2-core machine), and live charts that take new
-// data at most about once a second (LIVE_CHART_MS) while their points stream in every 250 ms. bench:studio measures
-// the effect (long tasks, CPU per thread); this checks the mechanisms.
+// data at most about once a second (LIVE_CHART_MS) while their points stream in every 250 ms, charts that mount one at a
+// time (before any run, while the page is idle) instead of all in one task. bench:studio measures the effect (long
+// tasks, CPU per thread); this checks the mechanisms.
 import { expect, test } from '@playwright/test';
-import { open, studio, waitForData, waitForRunEnd } from './helpers.ts';
+import { open, QUICK, studio, waitForData, waitForRunEnd } from './helpers.ts';
 
 test('during a run: no running animations, live charts updated at most about once a second', async ({ page }) => {
   // One country, many evaluation points: the accuracy chart's points stream in for the whole run.
@@ -78,4 +79,49 @@ test('the default run is prepared while the page is idle: tokens and the scoring
   const said2 = await page.evaluate(() => (window as unknown as { __said: string[] }).__said);
   expect(said2.filter((m) => /tokenizing/.test(m))).toEqual([]);
   expect(said2.filter((m) => /global RM scored/.test(m)).at(-1)).toMatch(/ready in \d+ ms/);
+});
+
+test('charts mount one at a time, each in a task of its own, after the view shell; before any run they are mounted but hidden', async ({ page }) => {
+  await open(page, QUICK);
+  await waitForData(page);
+  const charts = page.locator('section.chart');
+  await expect(charts).toHaveCount(6);
+  // Before any run: every plot is mounted (recharts' first, costliest render happens while the page is idle) but
+  // not shown; "Waiting for data…" is.
+  await expect.poll(() => page.locator('section.chart[data-mounted="true"]').count()).toBe(6);
+  for (const chart of await charts.all()) {
+    await expect(chart.getByText('Waiting for data…')).toBeVisible();
+    await expect(chart.locator('.recharts-wrapper')).toBeHidden();
+  }
+  await page.getByTestId('run-button').click();
+  const end = await waitForRunEnd(page);
+  expect(end.status, JSON.stringify(end.error)).toBe('done');
+  // Opening the charts tab again (all charts have data): from the click on, after every task, how many chart panels
+  // and how many drawn plots the page has.
+  await page.getByTestId('tab-results').click();
+  await expect(page.getByTestId('results-table')).toBeVisible();
+  await page.evaluate(() => {
+    const w = window as unknown as { __mounts: { frames: number; plots: number }[] };
+    w.__mounts = [];
+    const t0 = performance.now();
+    const poll = () => {
+      const s = { frames: document.querySelectorAll('section.chart').length, plots: document.querySelectorAll('section.chart .recharts-wrapper').length };
+      w.__mounts.push(s);
+      if (s.plots < 6 && performance.now() - t0 < 20_000) setTimeout(poll, 0);
+    };
+    document.getElementById('tab-charts')!.addEventListener('click', () => setTimeout(poll, 0), { once: true });
+  });
+  await page.getByTestId('tab-charts').click();
+  await expect(page.locator('section.chart .recharts-wrapper')).toHaveCount(6);
+  await expect(page.locator('section.chart .recharts-wrapper').first()).toBeVisible();
+  const mounts = await page.evaluate(() => (window as unknown as { __mounts: { frames: number; plots: number }[] }).__mounts);
+  const seen = mounts.map((m) => `${m.frames}/${m.plots}`).join(' ');
+  // The shell first: all six panels (titles, buttons) in the task after the click, not all plots yet.
+  expect(mounts[0].frames, seen).toBe(6);
+  expect(mounts[0].plots, seen).toBeLessThan(6);
+  // Then the plots one at a time (at most two between two of these polls, which interleave with the charts' turns);
+  // all six in one task is what made opening the view one long task.
+  const steps = mounts.slice(1).map((m, i) => m.plots - mounts[i].plots);
+  expect(Math.max(...steps), seen).toBeLessThanOrEqual(2);
+  expect(mounts.at(-1)!.plots, seen).toBe(6);
 });

@@ -1,6 +1,6 @@
 // Live charts (recharts): accuracy vs step, loss, bias (own vs majority), data efficiency, and the histograms of
 // p_global (tau marked) and SCPO weights. They read the live slice, so they update while training runs.
-import { useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
+import { startTransition, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis } from 'recharts';
 import type { XAxisProps, YAxisProps } from 'recharts';
@@ -13,15 +13,45 @@ import { own } from '../../pipeline/dict.ts';
 import { useShallow } from 'zustand/react/shallow';
 import type { LivePoint, RunResult } from '../../pipeline/experiment.ts';
 import { runKey } from '../derive.ts';
+import { turns } from './turns.ts';
 
 /** The plot margin every chart uses. */
 const MARGIN = { top: 6, right: 12, bottom: 0, left: -8 };
 
-/** A chart panel: title, SVG/PNG export, the sized plot area (or the empty state) and a note. */
+/**
+ * A chart's mount, in its turn among the charts (see turns.ts): null until the turn comes, then the width of `ref`'s
+ * element at that moment (for good). The chart then renders at that size at once (ResponsiveContainer's
+ * initialDimension) instead of rendering an empty container first and the chart in its measuring effect; the render is
+ * a transition (React renders it in slices), and the turn ends when it committed.
+ */
+function useMountTurn(ref: { readonly current: HTMLElement | null }): number | null {
+  const token = useRef({}).current;
+  const [width, setWidth] = useState<number | null>(null);
+  useEffect(() => {
+    if (width !== null) {
+      turns.end(token);
+      return;
+    }
+    turns.ask(token, () => {
+      const w = Math.round(ref.current?.getBoundingClientRect().width ?? 0);
+      startTransition(() => setWidth(w));
+    });
+    return () => (turns.drop(token), turns.end(token));
+  }, [width, token, ref]);
+  return width;
+}
+
+/**
+ * A chart panel: title, SVG/PNG export, the sized plot area and a note. The plot mounts in its turn (useMountTurn),
+ * also while it has no data (then hidden under "Waiting for data…"): the charts' first, costliest render (recharts'
+ * store, axes, legend, and compiling its code) happens when the page opens, one chart per task, not in the first
+ * second of a run when the data arrive and the training workers take the cores.
+ */
 function ChartFrame({ title, testid, points, children, note, extra }: { title: string; testid: string; points: number; children: ReactNode; note?: ReactNode; extra?: ReactNode }) {
   const ref = useRef<HTMLDivElement>(null);
   const theme = chartTheme(useResolvedTheme());
   const { height } = useChartSizes();
+  const width = useMountTurn(ref);
   const [err, setErr] = useState('');
   const file = testid.replace(/-chart$/, '');
   const save = (kind: 'svg' | 'png') => {
@@ -33,8 +63,9 @@ function ChartFrame({ title, testid, points, children, note, extra }: { title: s
         .then((b) => download(`${file}.png`, b))
         .catch((e: unknown) => setErr(String(e)));
   };
+  const empty = points === 0;
   return (
-    <section className="chart panel" data-testid={testid} data-points={points} aria-label={title}>
+    <section className="chart panel" data-testid={testid} data-points={points} data-mounted={width !== null} aria-label={title}>
       <header className="panel-head">
         <h3>{title}</h3>
         <div className="panel-actions">
@@ -45,7 +76,7 @@ function ChartFrame({ title, testid, points, children, note, extra }: { title: s
               type="button"
               className="small-btn"
               data-testid={`${testid}-${kind}`}
-              disabled={points === 0}
+              disabled={empty}
               aria-label={`Download ${title} as ${kind.toUpperCase()}`}
               onClick={() => save(kind)}
             >
@@ -55,13 +86,15 @@ function ChartFrame({ title, testid, points, children, note, extra }: { title: s
         </div>
       </header>
       <div className="chart-body" ref={ref} style={{ height }}>
-        {points === 0 ? (
-          <div className="chart-empty muted">Waiting for data…</div>
-        ) : (
-          <ResponsiveContainer width="100%" height={height}>
-            {children}
-          </ResponsiveContainer>
-        )}
+        {width !== null ? (
+          // Laid out but invisible while empty (not display: none, where recharts would measure a zero size).
+          <div className={empty ? 'chart-plot empty' : 'chart-plot'}>
+            <ResponsiveContainer width="100%" height={height} initialDimension={{ width, height }}>
+              {children}
+            </ResponsiveContainer>
+          </div>
+        ) : null}
+        {empty ? <div className="chart-empty muted">Waiting for data…</div> : null}
       </div>
       {note ? <div className="chart-note small muted">{note}</div> : null}
       {err ? <div className="small warn">{err}</div> : null}
@@ -118,44 +151,6 @@ const COUNT_Y: YAxisProps = { allowDecimals: false };
 export const LIVE_CHART_MS = 1000;
 
 /**
- * Live charts take turns: one chart at a time renders and commits new data, the next one in a later task. A recharts
- * render measures its ticks in the DOM and re-renders from its layout effects, so charts that got data together (the
- * scores and the first runs arrive at once) would otherwise commit in one long task of the page's thread. A turn ends
- * when the holder committed its value, or after TURN_MAX_MS should it never do so (unmounted meanwhile).
- */
-const TURN_MAX_MS = 500;
-const waiting: { token: object; go: () => void }[] = [];
-let holder: { token: object; timer: ReturnType<typeof setTimeout> } | null = null;
-
-function grantTurn(): void {
-  if (holder) return;
-  const next = waiting.shift();
-  if (!next) return;
-  holder = { token: next.token, timer: setTimeout(() => endTurn(next.token), TURN_MAX_MS) };
-  next.go();
-}
-
-function askTurn(token: object, go: () => void): void {
-  dropTurn(token);
-  waiting.push({ token, go });
-  grantTurn();
-}
-
-/** Leaves the queue (a newer value replaces the queued one); the turn being held is kept until endTurn. */
-function dropTurn(token: object): void {
-  const i = waiting.findIndex((w) => w.token === token);
-  if (i >= 0) waiting.splice(i, 1);
-}
-
-function endTurn(token: object): void {
-  if (holder?.token !== token) return;
-  clearTimeout(holder.timer);
-  holder = null;
-  // The next chart renders in a task of its own.
-  setTimeout(grantTurn, 0);
-}
-
-/**
  * A live chart's input: `value`, taken at most every `ms` while it streams (the latest one at most `ms` after it
  * arrived; the first at once), in its turn among the charts, and rendered as a deferred value (React renders it in
  * the background, interruptibly). When `key` changes (another country or metric chosen) the new value shows at once:
@@ -163,6 +158,7 @@ function endTurn(token: object): void {
  */
 export function useLive<T>(value: T, key: string, ms = LIVE_CHART_MS): T {
   const [shown, setShown] = useState({ value, key });
+  // Its own place in the charts' turn queue (a chart's mount holds another one, see useMountTurn).
   const token = useRef({}).current;
   const last = useRef(0);
   const chosen = key !== shown.key;
@@ -174,22 +170,22 @@ export function useLive<T>(value: T, key: string, ms = LIVE_CHART_MS): T {
     }
     if (Object.is(value, shown.value)) return;
     const ask = () =>
-      askTurn(token, () => {
+      turns.ask(token, () => {
         last.current = Date.now();
         setShown({ value, key });
       });
     const t = setTimeout(ask, Math.max(0, last.current + ms - Date.now()));
     return () => {
       clearTimeout(t);
-      dropTurn(token);
+      turns.drop(token);
     };
   }, [value, key, shown, ms, chosen, token]);
   const deferred = useDeferredValue(shown);
   // Committed: the next chart may render.
   useEffect(() => {
-    if (deferred === shown) endTurn(token);
+    if (deferred === shown) turns.end(token);
   }, [deferred, shown, token]);
-  useEffect(() => () => (dropTurn(token), endTurn(token)), [token]);
+  useEffect(() => () => (turns.drop(token), turns.end(token)), [token]);
   return chosen ? value : deferred.value;
 }
 
