@@ -143,7 +143,7 @@ function collapse(entries: { atMs: number; what: string }[]): { atMs: number; wh
 async function main(): Promise<void> {
   const arg = (k: string) => (process.argv.includes(k) ? process.argv[process.argv.indexOf(k) + 1] : undefined);
   const label = arg('--label') ?? '';
-  // --workers N: the studio's training workers (default: navigator.hardwareConcurrency), via its localStorage override.
+  // --workers N: the studio's training workers (default: one per core but one), via its localStorage override.
   const workers = arg('--workers');
   // --dist <dir>: another build to measure (e.g. an older commit's, for a before/after in the same conditions).
   const dist = resolve(arg('--dist') ?? join(process.cwd(), 'dist'));

@@ -11,6 +11,7 @@ import { mergeResults, mergeShards, resolveConfig } from '../src/pipeline/experi
 import type { ExperimentConfig } from '../src/pipeline/experiment.ts';
 import { runSession } from '../src/pipeline/session.ts';
 import { runSessionParallel } from '../src/pipeline/parallel.node.ts';
+import { defaultTrainingThreads } from '../src/pipeline/experiment/shards.ts';
 import { tinyModel } from './helpers/tiny-model.ts';
 
 const TSX = join(process.cwd(), 'node_modules/.bin/tsx');
@@ -54,6 +55,12 @@ describe('mergeResults', () => {
     expect(merged.backend).toBe(whole.backend);
     expect(merged.timings).toEqual({ trainMs: 30, efficiencyMs: 4, scoreMs: 7, trainMsSum: 40, efficiencyMsSum: 5, parts: 2 });
     expect(() => mergeResults([a], config)).toThrow(/no part ran country "Mexico"/);
+  });
+});
+
+describe('defaultTrainingThreads', () => {
+  it('is one per core but one (a core stays with the page), at least 1 and at most 8', () => {
+    expect([undefined, 0, 1, 2, 3, 4, 8, 9, 64, 2.5].map((c) => defaultTrainingThreads(c))).toEqual([1, 1, 1, 1, 2, 3, 7, 8, 8, 1]);
   });
 });
 

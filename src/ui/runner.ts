@@ -170,7 +170,7 @@ export function startRun(): void {
 }
 
 /**
- * Training workers for runs: by default the worker uses navigator.hardwareConcurrency; localStorage
+ * Training workers for runs: by default one per core but one (defaultTrainingThreads in experiment/shards.ts); localStorage
  * "scpo-studio.workers" (an integer) overrides it (e.g. 1 to compare with the parallel result, which is identical).
  */
 export const WORKERS_KEY = 'scpo-studio.workers';

@@ -6,6 +6,7 @@ import { selectBackend as pickBackend } from '../gpu/select.ts';
 import { WebGpuBackend } from '../gpu/webgpu.ts';
 import { loadGoqa, loadPrism, loadSynthetic } from '../pipeline/data/index.ts';
 import { mergeShards, optimizerConfig, resolveConfig } from '../pipeline/experiment.ts';
+import { defaultTrainingThreads } from '../pipeline/experiment/shards.ts';
 import { METHOD_SPECS } from '../pipeline/scpo.ts';
 import type { ExperimentConfig, ExperimentEvent, ItemScorer } from '../pipeline/experiment.ts';
 import { countryRMFiles } from '../pipeline/rm/export.ts';
@@ -183,15 +184,16 @@ async function loadAndReport(id: number, spec: DataSpec, strict: boolean, seed: 
 }
 
 /**
- * How many shards a run's training is split into: one per logical core (navigator.hardwareConcurrency), at most 8
- * and at most one per run. This worker trains shard 0; shard workers train the others (shards-client.ts).
+ * How many shards a run's training is split into: `requested` (the studio's override), else
+ * defaultTrainingThreads(navigator.hardwareConcurrency) (one per core but one, for the page); at most 8 and at most
+ * one per run. This worker trains shard 0; shard workers train the others (shards-client.ts).
  */
 function shardCount(config: ExperimentConfig, requested?: number): number {
   const trainMethods = config.methods.filter((m) => METHOD_SPECS[m].trains).length;
   const eff = config.efficiency && config.methods.includes('full_ft') && config.methods.includes('scpo') ? config.efficiencyFractions.length : 0;
   const tasks = config.countries.length * (trainMethods + eff);
-  const cores = requested ?? (typeof navigator !== 'undefined' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1);
-  return Math.max(1, Math.min(cores, 8, tasks));
+  const threads = requested ?? defaultTrainingThreads(typeof navigator !== 'undefined' ? navigator.hardwareConcurrency : 1);
+  return Math.max(1, Math.min(threads, 8, tasks));
 }
 
 async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' }>): Promise<void> {

@@ -139,3 +139,14 @@ export function mergeShards(parts: readonly ExperimentResult[], config: Experime
     ...(p0.globalRm ? { globalRm: p0.globalRm } : {}),
   };
 }
+
+/**
+ * The studio's default number of training threads on a machine with `cores` logical cores: one per core but one, at
+ * most 8, so the page always has a core to itself (on 2 cores, two training threads left the page's 30-46 ms tasks
+ * waiting 100-140 ms for a core; with one, none waited past 100 ms: bench:studio, README). The run's experiment
+ * worker is the first of them; the others are shard workers.
+ */
+export function defaultTrainingThreads(cores: number | undefined): number {
+  const c = Number.isInteger(cores) && (cores as number) > 0 ? (cores as number) : 1;
+  return Math.max(1, Math.min(8, c - 1));
+}
