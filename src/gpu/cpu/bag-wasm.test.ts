@@ -226,6 +226,19 @@ describe('cpu trainer: wasm arena vs plain typed arrays', () => {
     t.dispose();
   });
 
+  it('scoring reserves no table-gradient rows; a step reserves at most one per distinct token (capped by the vocabulary)', async () => {
+    const { params, items, batches } = setup(11);
+    const arena = (await createBagArena({ vocabSize: 300, dim: 24, hidden: 13, needE: true }))!;
+    const t = new CpuTrainer(params, OPT, arena);
+    await t.score(items, Int32Array.from({ length: 600 }, (_, i) => i % 40));
+    expect(arena.capacity.G).toBe(0);
+    expect(arena.capacity.T).toBeGreaterThan(300);
+    t.stepSync(items, batches[2]);
+    expect(arena.capacity.G).toBeGreaterThan(0);
+    expect(arena.capacity.G).toBeLessThanOrEqual(300);
+    t.dispose();
+  });
+
   it('a missing kernel file leaves the JS path with the reason', async () => {
     disableBagWasm();
     expect(await enableBagWasm({ dir: '/nonexistent-dir' })).toMatch(/bag RM matmuls: JS \(wasm kernels: .*missing/);

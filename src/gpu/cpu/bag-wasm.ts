@@ -233,7 +233,7 @@ export class BagArena {
   /** First byte of the per-step scratch. */
   private readonly top: number;
   private step: Record<keyof StepViews | 'sc', number> | null = null;
-  private stepDims = { S: 0, T: 0 };
+  private stepDims = { S: 0, T: 0, G: 0 };
   private bound: ArenaViews | null = null;
   private boundBuffer: ArrayBuffer | null = null;
 
@@ -278,6 +278,11 @@ export class BagArena {
     return t.vocabSize === s.vocabSize && t.dim === s.dim && t.hidden === s.hidden && t.needE === s.needE;
   }
 
+  /** The step scratch's capacity: item slots, tokens, table-gradient rows (for tests). */
+  get capacity(): { S: number; T: number; G: number } {
+    return { ...this.stepDims };
+  }
+
   /** Bytes of wasm memory (for logs and tests). */
   get bytes(): number {
     return this.memory.buffer.byteLength;
@@ -313,14 +318,17 @@ export class BagArena {
 
   /**
    * Lays out the scratch of a step of S item slots and T tokens and returns its views (the memory may grow: re-fetch
-   * views() afterwards).
+   * views() afterwards). `train`: room for the table gradient too (one row per distinct token, at most the vocabulary;
+   * scoring blocks, with many more tokens, do not need it).
    */
-  prepare(S: number, T: number): StepViews {
-    const { dim: D, hidden: H } = this.shape;
+  prepare(S: number, T: number, train: boolean): StepViews {
+    const { dim: D, hidden: H, vocabSize: V } = this.shape;
     const K = 2 * D;
-    if (!this.step || S > this.stepDims.S || T > this.stepDims.T) {
+    const G = train ? Math.min(T, V) : 0;
+    if (!this.step || S > this.stepDims.S || T > this.stepDims.T || G > this.stepDims.G) {
       const S2 = Math.max(S, this.stepDims.S);
       const T2 = Math.max(T, this.stepDims.T, 256);
+      const G2 = Math.max(G, this.stepDims.G);
       let o = this.top;
       const at = {} as Record<keyof StepViews | 'sc', number>;
       const put = (name: keyof StepViews | 'sc', bytes: number): void => {
@@ -334,19 +342,19 @@ export class BagArena {
       put('dzs', S2 * H * 8);
       put('dxs', S2 * K * 8);
       put('sc', D * 8);
-      put('gE', T2 * D * 8);
-      put('bcs', T2 * 16);
+      put('gE', G2 * D * 8);
+      put('bcs', G2 * 16);
       put('ids', T2 * 4);
       put('slots', T2 * 4);
-      put('touched', T2 * 4);
+      put('touched', G2 * 4);
       put('seg', (2 * S2 + 1) * 4);
       this.ensure(o);
       this.step = at;
-      this.stepDims = { S: S2, T: T2 };
+      this.stepDims = { S: S2, T: T2, G: G2 };
     }
     const buf = this.memory.buffer as ArrayBuffer;
     const at = this.step;
-    const { S: S2, T: T2 } = this.stepDims;
+    const { S: S2, T: T2, G: G2 } = this.stepDims;
     const f64 = (n: keyof StepViews, len: number): Float64Array => new Float64Array(buf, at[n], len);
     const i32 = (n: keyof StepViews, len: number): Int32Array => new Int32Array(buf, at[n], len);
     return {
@@ -356,11 +364,11 @@ export class BagArena {
       ds: f64('ds', S2),
       dzs: f64('dzs', S2 * H),
       dxs: f64('dxs', S2 * K),
-      gE: f64('gE', T2 * D),
-      bcs: f64('bcs', 2 * T2),
+      gE: f64('gE', G2 * D),
+      bcs: f64('bcs', 2 * G2),
       ids: i32('ids', T2),
       slots: i32('slots', T2),
-      touched: i32('touched', T2),
+      touched: i32('touched', G2),
       seg: i32('seg', 2 * S2 + 1),
     };
   }

@@ -311,7 +311,7 @@ export class CpuTrainer implements Trainer {
     const H = this.p.config.hidden;
     const S = 2 * B;
     const itemAt = (j: number): number => ((j & 1) === 0 ? batch.chosen[j >> 1] : batch.rejected[j >> 1]);
-    const { sv, T: t } = this.poolArena(arena, items, S, itemAt);
+    const { sv, T: t } = this.poolArena(arena, items, S, itemAt, true);
     const p = this.p;
     const { ids, zs, ss, ds, dzs } = sv;
     arena.forward(S);
@@ -363,7 +363,7 @@ export class CpuTrainer implements Trainer {
    * Lays out a step of S item slots in the arena (item itemAt(j) in slot j), gathers their token ids (checked like
    * meanPool checks them) and pools them into xs. Rebinds the state views when the arena grew. T: the token count.
    */
-  private poolArena(arena: BagArena, items: EncodedItems, S: number, itemAt: (j: number) => number): { sv: StepViews; T: number } {
+  private poolArena(arena: BagArena, items: EncodedItems, S: number, itemAt: (j: number) => number, train: boolean): { sv: StepViews; T: number } {
     const V = this.p.config.vocabSize;
     const { responseIds, responseOffsets, promptIds, promptOffsets } = items;
     let T = 0;
@@ -372,7 +372,7 @@ export class CpuTrainer implements Trainer {
       if (!(k >= 0 && k < items.count)) throw new RangeError(`item index ${k} is outside 0..${items.count - 1}`);
       T += Math.max(0, responseOffsets[k + 1] - responseOffsets[k]) + Math.max(0, promptOffsets[k + 1] - promptOffsets[k]);
     }
-    const sv = arena.prepare(S, T);
+    const sv = arena.prepare(S, T, train);
     if (arena.stale(this.arenaViews!)) this.bindArena(arena.views());
     const { ids, seg } = sv;
     // Segment 2j: item j's response tokens, 2j+1: its prompt tokens (xs row j = [response mean | prompt mean]).
@@ -403,7 +403,7 @@ export class CpuTrainer implements Trainer {
     const H = this.p.config.hidden;
     for (let start = 0; start < n; start += SCORE_BLOCK) {
       const S = Math.min(SCORE_BLOCK, n - start);
-      const { sv } = this.poolArena(arena, items, S, indices ? (i) => indices[start + i] : (i) => start + i);
+      const { sv } = this.poolArena(arena, items, S, indices ? (i) => indices[start + i] : (i) => start + i, false);
       arena.forward(S);
       headForward(sv.zs, S, H, this.p.W2, this.p.b2, sv.ss);
       for (let i = 0; i < S; i++) out[start + i] = sv.ss[i];
