@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { initBagRM, scoreItem, ScoreScratch, cloneParams } from '../../pipeline/rm/bag.ts';
 import { Rng } from '../../pipeline/rng.ts';
 import type { BagRMConfig, BagRMParams, EncodedItems, OptimizerConfig, PairBatch } from '../../pipeline/rm/types.ts';
+import { randomPairBatch } from '../../pipeline/rm/testing.ts';
 import { logSigmoid, sigmoid } from './ops.ts';
 import { cpuBackend, CpuTrainer } from './trainer.ts';
 
@@ -35,17 +36,6 @@ function randomParams(seed: number, cfg: BagRMConfig): BagRMParams {
   return p;
 }
 
-function randomBatch(rng: Rng, n: number, B: number): PairBatch {
-  const chosen = new Int32Array(B);
-  const rejected = new Int32Array(B);
-  const weight = new Float32Array(B);
-  for (let i = 0; i < B; i++) {
-    chosen[i] = rng.int(n);
-    rejected[i] = (chosen[i] + 1 + rng.int(n - 1)) % n;
-    weight[i] = 0.25 + rng.next() * 2;
-  }
-  return { chosen, rejected, weight };
-}
 
 /** Reference loss computed through the scoring path (independent of the trainer's forward/backward code). */
 function refLoss(p: BagRMParams, items: EncodedItems, b: PairBatch): number {
@@ -115,7 +105,7 @@ describe('gradients vs central finite differences', () => {
     const rng = new Rng(7);
     const items = randomItems(rng, 12, CFG.vocabSize, 5, 7);
     const p = randomParams(3, CFG);
-    const batch = randomBatch(rng, items.count, 6);
+    const batch = randomPairBatch(rng, items.count, 6);
     // Make sure the empty-prompt and empty-response items take part.
     batch.chosen[0] = 0;
     batch.rejected[1] = 1;
@@ -202,7 +192,7 @@ describe('optimizer', () => {
     const rng = new Rng(11);
     const items = randomItems(rng, 8, CFG.vocabSize, 4, 4);
     const p = randomParams(2, CFG);
-    const batch = randomBatch(rng, items.count, 4);
+    const batch = randomPairBatch(rng, items.count, 4);
     const opt = { ...OPT, lr: 0.01, weightDecay: 0.1, eps: 1e-12 };
     const t = new CpuTrainer(p, opt);
     const g = t.gradients(items, batch);
@@ -245,7 +235,7 @@ describe('optimizer', () => {
     const items = randomItems(rng, 10, CFG.vocabSize, 4, 4);
     const p = randomParams(1, CFG);
     const t = new CpuTrainer(p, { ...OPT, freezeEmbeddings: true });
-    for (let s = 0; s < 5; s++) await t.step(items, randomBatch(rng, items.count, 4));
+    for (let s = 0; s < 5; s++) await t.step(items, randomPairBatch(rng, items.count, 4));
     const ck = await t.checkpoint();
     expect(ck.params.E).toEqual(p.E);
     expect(ck.m.E.length).toBe(0);
@@ -253,7 +243,7 @@ describe('optimizer', () => {
     expect(ck.params.W1).not.toEqual(p.W1);
     // An unfrozen resume of a frozen checkpoint starts E moments at zero.
     const t2 = new CpuTrainer(ck, OPT);
-    await t2.step(items, randomBatch(rng, items.count, 4));
+    await t2.step(items, randomPairBatch(rng, items.count, 4));
     expect((await t2.checkpoint()).m.E.length).toBe(CFG.vocabSize * CFG.dim);
   });
 
@@ -283,7 +273,7 @@ describe('determinism and checkpoints', () => {
   async function run(seed: number, steps: number, from?: Parameters<typeof cpuBackend.createTrainer>[0]) {
     const rng = new Rng(100);
     const items = randomItems(rng, 30, CFG.vocabSize, 6, 6);
-    const batches = Array.from({ length: steps }, () => randomBatch(rng, items.count, 8));
+    const batches = Array.from({ length: steps }, () => randomPairBatch(rng, items.count, 8));
     const t = await cpuBackend.createTrainer(from ?? randomParams(seed, CFG), OPT);
     return { t, items, batches };
   }

@@ -1,7 +1,8 @@
 // Test helpers for the USE-lite trainer: a tiny config of the spec and seeded random weights for it (no model
 // files needed), so gradient checks and trainer tests run in milliseconds.
 import { Rng } from '../../rng.ts';
-import type { EncodedItems, PairBatch } from '../types.ts';
+import type { EncodedItems } from '../types.ts';
+export { randomPairBatch } from '../testing.ts';
 import { attentionShape, tensorSpecs, tensorSize, type UseLiteConfig, type UseLiteParams } from './spec.ts';
 
 /**
@@ -65,15 +66,3 @@ export function randomUseItems(rng: Rng, n: number, c: UseLiteConfig = TINY_CONF
   return { count: n, promptOffsets, promptIds: Int32Array.from(p), responseOffsets, responseIds: Int32Array.from(r) };
 }
 
-/** A seeded batch of B pairs over n items (chosen != rejected), weights in [0.25, 2.25). */
-export function randomPairBatch(rng: Rng, n: number, B: number): PairBatch {
-  const chosen = new Int32Array(B);
-  const rejected = new Int32Array(B);
-  const weight = new Float32Array(B);
-  for (let i = 0; i < B; i++) {
-    chosen[i] = rng.int(n);
-    rejected[i] = (chosen[i] + 1 + rng.int(n - 1)) % n;
-    weight[i] = 0.25 + rng.next() * 2;
-  }
-  return { chosen, rejected, weight };
-}
