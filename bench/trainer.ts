@@ -9,6 +9,7 @@ import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Backend, Trainer } from '../src/gpu/backend.ts';
+import { disableBagWasm } from '../src/gpu/cpu/bag-wasm.ts';
 import { cpuBackend, CpuTrainer } from '../src/gpu/cpu/trainer.ts';
 import { describeReport, GpuUnavailableError, type CapabilityReport } from '../src/gpu/device.ts';
 import { getNodeGpu } from '../src/gpu/node-webgpu.node.ts';
@@ -102,8 +103,16 @@ async function main(): Promise<void> {
   const runs: { backend: Backend; readEvery: number; label: string }[] = [];
   if (web) for (const r of READ_EVERY) runs.push({ backend: web, readEvery: r, label: 'webgpu' });
   if (BACKENDS.includes('cpu')) runs.push({ backend: cpuBackend, readEvery: 1, label: 'cpu' });
-  // The cpu trainer without an arena: its JS twins (the path of a thread that cannot load the wasm kernels).
-  const cpuJs: Backend = { name: 'cpu', info: 'cpu trainer on its JS twins', createTrainer: async (init, opt) => new CpuTrainer(init, opt) };
+  // The cpu trainer without an arena, and scoreItems without the thread's kernels: the JS twins only (the path of a
+  // thread that cannot load the wasm kernels). The next `cpu` trainer loads them again.
+  const cpuJs: Backend = {
+    name: 'cpu',
+    info: 'cpu trainer on its JS twins',
+    createTrainer: async (init, opt) => {
+      disableBagWasm();
+      return new CpuTrainer(init, opt);
+    },
+  };
   if (BACKENDS.includes('cpu-js')) runs.push({ backend: cpuJs, readEvery: 1, label: 'cpu-js' });
 
   for (const batch of BATCHES) {

@@ -2,6 +2,7 @@
 // trainer run gives the same bits on either path.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../pipeline/rng.ts';
+import { randomPairBatch } from '../../pipeline/rm/testing.ts';
 import { initBagRM } from '../../pipeline/rm/bag.ts';
 import type { BagRMConfig, EncodedItems, OptimizerConfig, PairBatch } from '../../pipeline/rm/types.ts';
 import { BagKernels, bagWasm, createBagArena, disableBagWasm, enableBagWasm } from './bag-wasm.ts';
@@ -136,16 +137,7 @@ describe('cpu trainer: wasm arena vs plain typed arrays', () => {
     const batches: PairBatch[] = [];
     for (let s = 0; s < 30; s++) {
       // batch sizes grow and shrink (the arena's scratch grows mid-run), one empty batch
-      const B = s === 7 ? 0 : 1 + ((s * 5) % 17);
-      const chosen = new Int32Array(B);
-      const rejected = new Int32Array(B);
-      const weight = new Float32Array(B);
-      for (let i = 0; i < B; i++) {
-        chosen[i] = rng.int(n);
-        rejected[i] = (chosen[i] + 1 + rng.int(n - 1)) % n;
-        weight[i] = 0.25 + rng.next();
-      }
-      batches.push({ chosen, rejected, weight });
+      batches.push(randomPairBatch(rng, n, s === 7 ? 0 : 1 + ((s * 5) % 17)));
     }
     return { params, items, batches };
   }

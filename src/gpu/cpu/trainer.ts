@@ -19,8 +19,8 @@
 // Numerics: parameters and moments are Float32Array; activations, gradients and the loss are accumulated in f64
 // in a fixed order, so a given JS engine reproduces a run bit for bit (and checkpoint/resume is exact); exp/log1p
 // are engine-defined in JS, so different engines may differ in the last bits.
-// The layer's three matrix products run on the wasm-SIMD kernels when this thread loaded them (enableBagWasm in
-// ./bag-wasm.ts), else on their JS twins in ./ops.ts: the same bits either way (tested), ~5x faster.
+// Two paths, the same bits (tested): with an arena (createBagArena in ./bag-wasm.ts, what cpuBackend makes when this
+// thread can load the kernels) the whole step runs on wasm-SIMD kernels; without one, on the JS twins in ./ops.ts.
 import type { Backend, StepResult, Trainer, TrainerCheckpoint } from '../backend.ts';
 import { cloneParams, scoreItems, TENSOR_NAMES, tensorSizes, validateParams } from '../../pipeline/rm/bag.ts';
 import type { BagRMParams, EncodedItems, OptimizerConfig, PairBatch } from '../../pipeline/rm/types.ts';
@@ -255,16 +255,33 @@ export class CpuTrainer implements Trainer {
     const itemAt = (j: number): number => ((j & 1) === 0 ? batch.chosen[j >> 1] : batch.rejected[j >> 1]);
 
     poolItems(p.E, D, V, items, S, itemAt, xs);
-    const wasm = bagWasm();
-    if (wasm) {
-      wasm.loadLayer(p.W1, p.b1, K, H);
-      wasm.forward(xs, S, zs);
-    } else {
-      transposeToF64(p.W1, K, H, this.w1t);
-      linearForwardT(xs, S, K, this.w1t, p.b1, H, zs);
-    }
-    headForward(zs, S, H, p.W2, p.b2, ss);
+    transposeToF64(p.W1, K, H, this.w1t);
+    linearForwardT(xs, S, K, this.w1t, p.b1, H, zs);
+    const loss = this.headLossBackward(batch, zs, ss, ds, dzs);
+    accumulateXtDZDense(xs, S, K, dzs, H, this.gW1);
+    if (this.opt.freezeEmbeddings) return { loss, nTouched: 0 };
 
+    backpropInput2x2(dzs, S, H, p.W1, K, dxs);
+    let nTouched = 0;
+    for (let j = 0; j < S; j++) {
+      const k = itemAt(j);
+      nTouched = this.scatter(items.responseIds, items.responseOffsets[k], items.responseOffsets[k + 1], dxs, j * K, D, nTouched);
+      nTouched = this.scatter(items.promptIds, items.promptOffsets[k], items.promptOffsets[k + 1], dxs, j * K + D, D, nTouched);
+    }
+    return { loss, nTouched };
+  }
+
+  /**
+   * The part of a step both paths share, after the layer's forward (zs = pre-activations of the 2B item slots): the
+   * head's scores (ss), the weighted BT loss (returned), its score gradients (ds), and the head's backward into the
+   * zeroed MLP gradients (gW2, gb1, gb2; gW1 zeroed for the caller's weight gradient) and dzs.
+   */
+  private headLossBackward(batch: PairBatch, zs: Float64Array, ss: Float64Array, ds: Float64Array, dzs: Float64Array): number {
+    const B = batch.chosen.length;
+    const S = 2 * B;
+    const p = this.p;
+    const H = p.config.hidden;
+    headForward(zs, S, H, p.W2, p.b2, ss);
     let loss = 0;
     for (let i = 0; i < B; i++) {
       const w = batch.weight[i];
@@ -275,27 +292,13 @@ export class CpuTrainer implements Trainer {
       ds[2 * i] = g;
       ds[2 * i + 1] = -g;
     }
-    loss /= B;
-
     const { gW1, gb1, gW2, gb2 } = this;
     gW1.fill(0);
     gb1.fill(0);
     gW2.fill(0);
     gb2.fill(0);
     headBackward(zs, ds, S, H, p.W2, gW2, gb1, gb2, dzs);
-    if (wasm) wasm.accumulateXtDZ(xs, S, K, dzs, H, gW1);
-    else accumulateXtDZDense(xs, S, K, dzs, H, gW1);
-    if (this.opt.freezeEmbeddings) return { loss, nTouched: 0 };
-
-    if (wasm) wasm.backprop(dzs, S, dxs);
-    else backpropInput2x2(dzs, S, H, p.W1, K, dxs);
-    let nTouched = 0;
-    for (let j = 0; j < S; j++) {
-      const k = itemAt(j);
-      nTouched = this.scatter(items.responseIds, items.responseOffsets[k], items.responseOffsets[k + 1], dxs, j * K, D, nTouched);
-      nTouched = this.scatter(items.promptIds, items.promptOffsets[k], items.promptOffsets[k + 1], dxs, j * K + D, D, nTouched);
-    }
-    return { loss, nTouched };
+    return loss / B;
   }
 
   /** bag-wasm.ts's per-step bias corrections of the touched rows (a view into the arena, set by forwardBackwardArena). */
@@ -312,28 +315,9 @@ export class CpuTrainer implements Trainer {
     const S = 2 * B;
     const itemAt = (j: number): number => ((j & 1) === 0 ? batch.chosen[j >> 1] : batch.rejected[j >> 1]);
     const { sv, T: t } = this.poolArena(arena, items, S, itemAt, true);
-    const p = this.p;
     const { ids, zs, ss, ds, dzs } = sv;
     arena.forward(S);
-    headForward(zs, S, H, p.W2, p.b2, ss);
-
-    let loss = 0;
-    for (let i = 0; i < B; i++) {
-      const w = batch.weight[i];
-      const d = ss[2 * i] - ss[2 * i + 1];
-      loss -= w * logSigmoid(d);
-      const g = (-w / B) * sigmoid(-d);
-      ds[2 * i] = g;
-      ds[2 * i + 1] = -g;
-    }
-    loss /= B;
-
-    const { gW1, gb1, gW2, gb2 } = this;
-    gW1.fill(0);
-    gb1.fill(0);
-    gW2.fill(0);
-    gb2.fill(0);
-    headBackward(zs, ds, S, H, p.W2, gW2, gb1, gb2, dzs);
+    const loss = this.headLossBackward(batch, zs, ss, ds, dzs);
     arena.weightGrad(S);
     if (this.opt.freezeEmbeddings) return { loss, nTouched: 0 };
 
