@@ -194,6 +194,10 @@ test('projector 1920: presentation mode (remembered), large type, bias first, fe
   expect(Math.min(...(await px('body')))).toBeGreaterThanOrEqual(18);
   expect(Math.min(...(await px('.chart-note')))).toBeGreaterThanOrEqual(18);
   await expect.poll(async () => Number(await page.getByTestId('bias-chart').getAttribute('data-points'))).toBeGreaterThan(0);
+  // After the reload the charts mount one per task (turns.ts) and then take the restored data: measure once every
+  // chart is mounted and its ticks have settled (a tick caught mid-render once read NaN in CI).
+  await expect(page.locator('.chart[data-mounted="false"]')).toHaveCount(0);
+  await expect.poll(async () => Math.min(...(await px('.recharts-cartesian-axis-tick-value')))).toBeGreaterThanOrEqual(16);
   const ticks = await px('.recharts-cartesian-axis-tick-value');
   expect(ticks.length).toBeGreaterThan(10);
   expect(Math.min(...ticks)).toBeGreaterThanOrEqual(16);
