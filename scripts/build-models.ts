@@ -208,12 +208,13 @@ async function packageVersion(dir: string): Promise<string> {
 
 const ORT_DIR = join(ROOT, 'node_modules/onnxruntime-web');
 /**
- * The onnxruntime-web files the app loads at run time. `import * as ort from 'onnxruntime-web'` resolves (browser,
- * bundler) to dist/ort.bundle.min.mjs (JSEP build: webgpu + wasm EPs); with `env.wasm.wasmPaths = '<base>/ort/'` it
- * imports ort-wasm-simd-threaded.jsep.mjs from there (also the pthread workers' script) and fetches
- * ort-wasm-simd-threaded.jsep.wasm. The plain, .asyncify and .jspi variants and the ort*.mjs bundles are unused.
+ * The onnxruntime-web files the app loads at run time. The app imports two builds (src/workers/ort-scorer.ts):
+ * 'onnxruntime-web' (JSEP: webgpu + wasm EPs) for a WebGPU session and 'onnxruntime-web/wasm' for a wasm one. With the
+ * vite condition onnxruntime-web-use-extern-wasm they resolve to dist/ort.min.mjs and dist/ort.wasm.min.mjs, which
+ * (with `env.wasm.wasmPaths = '<base>/ort/'`) import ort-wasm-simd-threaded{.jsep,}.mjs from there (also the pthread
+ * workers' script) and fetch the matching .wasm. The .asyncify and .jspi variants and the ort*.mjs bundles are unused.
  */
-export const ORT_RUNTIME_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
+export const ORT_RUNTIME_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
 // transformers.js pins its own onnxruntime-web; npm nests it unless the versions agree.
 async function transformersOrtDir(): Promise<string> {
   const nested = join(ROOT, 'node_modules/@huggingface/transformers/node_modules/onnxruntime-web');

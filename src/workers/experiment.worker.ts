@@ -444,18 +444,22 @@ async function loadModelFiles(spec: ModelSpec): Promise<{ model: LoadedBagRM; on
 /**
  * The bundled model, loaded once per worker and shared by every run: Run / Cancel / Run in a hurry then starts no
  * second fetch of the 12 MB ONNX file racing the first. A failed load is forgotten, so the next run tries again.
+ * Only the parsed model is kept, not the file's bytes: a scoring worker gets the same bytes re-exported from the
+ * params (exportBagRMOnnx, ~10 ms; the bundled file is that export, src/pipeline/rm/build-models.test.ts). Keeping
+ * the bytes cost this worker 12 MB for the session's life, and each run's copy of them another 12 MB.
  */
-let bundledModel: Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> | null = null;
+let bundledModel: Promise<LoadedBagRM> | null = null;
 
 async function loadModel(spec: ModelSpec): Promise<{ model: LoadedBagRM; onnx: Uint8Array | null }> {
   if (spec.kind !== 'bundled') return loadModelFiles(spec);
-  const p = (bundledModel ??= loadModelFiles(spec).catch((e: unknown) => {
-    bundledModel = null;
-    throw e;
-  }));
-  const { model, onnx } = await p;
-  // Each run transfers its ONNX bytes to its scoring worker: hand out a copy, keep the original.
-  return { model, onnx: onnx ? onnx.slice() : null };
+  const p = (bundledModel ??= loadModelFiles(spec).then(
+    ({ model }) => model,
+    (e: unknown) => {
+      bundledModel = null;
+      throw e;
+    },
+  ));
+  return { model: await p, onnx: null };
 }
 
 const SCORING_INIT_TIMEOUT_MS = 60_000;

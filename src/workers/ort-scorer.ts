@@ -1,7 +1,7 @@
 // Global-RM scoring with onnxruntime-web: one InferenceSession per scorer, execution provider chosen by probing
 // (webgpu first, wasm fallback, with the reason), items scored in length-sorted batches via encodeForOnnx, calls
 // serialised. Runs wherever onnxruntime-web does: the scoring worker, inline in the experiment worker, Node (wasm).
-import * as ort from 'onnxruntime-web';
+import type * as Ort from 'onnxruntime-web';
 import { encodeForOnnx, ONNX_OUTPUT } from '../pipeline/rm/onnx.ts';
 import type { EncodedItems } from '../pipeline/rm/types.ts';
 import { USE_ONNX_EMBEDDING } from '../pipeline/rm/use-lite/onnx.ts';
@@ -20,7 +20,7 @@ export type OrtPreference = 'auto' | 'webgpu' | 'wasm';
 
 export interface OrtScorerOptions {
   prefer?: OrtPreference;
-  /** URL prefix of ort-wasm-simd-threaded.jsep.{mjs,wasm} (e.g. '/ort/'); unset in Node (files next to the package). */
+  /** URL prefix of ort-wasm-simd-threaded{,.jsep}.{mjs,wasm} (e.g. '/ort/'); unset in Node (files next to the package). */
   wasmPaths?: string;
   /** wasm threads (1 = no pthread workers). Default: ORT's own choice (needs cross-origin isolation). */
   numThreads?: number;
@@ -39,6 +39,26 @@ export interface OrtScorerInfo {
   initMs: number;
   /** The WebGPU adapter when one was found, e.g. "google/swiftshader (fallback)". */
   adapter?: string;
+  /** The onnxruntime-web build the session runs in (ortBuild: the wasm-only one unless on WebGPU). */
+  build: OrtBuild;
+}
+
+type OrtModule = typeof Ort;
+
+/**
+ * The onnxruntime-web build for an execution provider. The default build (JSEP: webgpu + wasm) carries a 28 MB
+ * wasm; the wasm-only build a 14 MB one. V8 compiles the hot functions of either with its optimizing tier, among them
+ * onnxruntime's 1.2-1.6 MB initialisation functions, and that takes CPU seconds and a transient 100-200 MiB of
+ * compiler memory, about twice as much for the JSEP build (bench:studio, Chromium 156: the page's load peak was
+ * 910 MiB PSS with the JSEP build for the wasm EP). So the JSEP build is loaded only for a WebGPU session, and each
+ * build once (a module keeps its own `env`).
+ */
+export type OrtBuild = 'onnxruntime-web' | 'onnxruntime-web/wasm';
+export const ortBuild = (ep: OrtEp): OrtBuild => (ep === 'webgpu' ? 'onnxruntime-web' : 'onnxruntime-web/wasm');
+const ortBuilds: Partial<Record<OrtEp, Promise<OrtModule>>> = {};
+function ortFor(ep: OrtEp): Promise<OrtModule> {
+  // Literal specifiers, so the bundler sees (and splits out) both builds.
+  return (ortBuilds[ep] ??= ep === 'webgpu' ? import('onnxruntime-web') : import('onnxruntime-web/wasm'));
 }
 
 export const DEFAULT_BATCH_ITEMS = 256;
@@ -105,7 +125,8 @@ export class OrtScorer {
   private released = false;
 
   private constructor(
-    private session: ort.InferenceSession,
+    private readonly ort: OrtModule,
+    private session: Ort.InferenceSession,
     readonly info: OrtScorerInfo,
     private readonly batchItems: number,
     readonly kind: OrtModelKind = { kind: 'bag' },
@@ -114,10 +135,14 @@ export class OrtScorer {
   /** Creates the session on the preferred EP, falling back to wasm (never throws for an unusable GPU). */
   static async create(model: Uint8Array, opts: OrtScorerOptions = {}): Promise<OrtScorer> {
     const t0 = performance.now();
-    if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
-    if (opts.numThreads !== undefined) ort.env.wasm.numThreads = opts.numThreads;
-    // Already off the main thread (or in Node): ORT's own proxy worker would only add a copy.
-    ort.env.wasm.proxy = false;
+    const load = async (ep: OrtEp): Promise<OrtModule> => {
+      const ort = await ortFor(ep);
+      if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
+      if (opts.numThreads !== undefined) ort.env.wasm.numThreads = opts.numThreads;
+      // Already off the main thread (or in Node): ORT's own proxy worker would only add a copy.
+      ort.env.wasm.proxy = false;
+      return ort;
+    };
     // (logSeverityLevel 3 below: errors only; the webgpu EP otherwise warns that shape ops run on the CPU, as designed.)
     const prefer = opts.prefer ?? 'auto';
     const kind: OrtModelKind = opts.model ?? { kind: 'bag' };
@@ -132,8 +157,9 @@ export class OrtScorer {
         reasons.push(`the only WebGPU adapter is a software fallback (${probe.label}), slower than wasm`);
       } else {
         try {
+          const ort = await load('webgpu');
           const session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'], logSeverityLevel: 3 });
-          const s = new OrtScorer(session, { ep: 'webgpu', reason: '', initMs: 0, adapter: probe.label }, batch, kind);
+          const s = new OrtScorer(ort, session, { ep: 'webgpu', reason: '', initMs: 0, adapter: probe.label, build: ortBuild('webgpu') }, batch, kind);
           try {
             await s.runBatch(WARMUP, Int32Array.of(0), ONNX_OUTPUT);
           } catch (e) {
@@ -150,9 +176,10 @@ export class OrtScorer {
     } else {
       reasons.push('wasm requested');
     }
+    const ort = await load('wasm');
     const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], logSeverityLevel: 3 });
     const why = prefer === 'wasm' ? 'wasm requested' : `wasm EP: ${reasons.join('; ')}`;
-    return new OrtScorer(session, { ep: 'wasm', reason: why, initMs: Math.round(performance.now() - t0), adapter: adapterLabel }, batch, kind);
+    return new OrtScorer(ort, session, { ep: 'wasm', reason: why, initMs: Math.round(performance.now() - t0), adapter: adapterLabel, build: ortBuild('wasm') }, batch, kind);
   }
 
   /** Scores items `indices` (all when omitted), in that order. Calls queue behind each other. */
@@ -213,7 +240,8 @@ export class OrtScorer {
   }
 
   private async runBatch(items: EncodedItems, sel: Int32Array, output: string): Promise<Float32Array> {
-    let feeds: Record<string, ort.Tensor>;
+    const ort = this.ort;
+    let feeds: Record<string, Ort.Tensor>;
     if (this.kind.kind === 'use-lite') {
       const f = useLiteFeeds(items, sel, this.kind.maxLen);
       feeds = { input_ids: new ort.Tensor('int64', f.ids, f.dims), attention_mask: new ort.Tensor('int64', f.mask, f.dims) };

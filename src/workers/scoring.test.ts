@@ -67,6 +67,16 @@ describe('OrtScorer (Node, wasm EP)', () => {
     expect(s.info).toMatchObject({ ep: 'wasm', reason: 'wasm requested' });
     await s.release();
   });
+
+  it('runs wasm sessions in the wasm-only onnxruntime-web build (half the wasm of the JSEP one), configured there', async () => {
+    const s = await OrtScorer.create(exportBagRMOnnx(params(3)), { prefer: 'wasm', numThreads: 1 });
+    expect(s.info.build).toBe('onnxruntime-web/wasm');
+    const wasmOnly = await import('onnxruntime-web/wasm');
+    // The options went to the module that made the session (each build has its own env).
+    expect(wasmOnly.env.wasm.proxy).toBe(false);
+    expect(wasmOnly.env.wasm.numThreads).toBe(1);
+    await s.release();
+  });
 });
 
 // The real scoring.worker.ts module, run in this process: `self` is a fake worker global whose messages cross a

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { buildBaseModel, main } from '../../../scripts/build-models.ts';
 import { openWink } from '../../../scripts/lib/wink.ts';
 import { loadBagRM, memoryReader } from './files.ts';
+import { exportBagRMOnnx } from './onnx.ts';
 import { dirReader } from './files.node.ts';
 import { encodeItems } from './tokenizer.ts';
 
@@ -44,6 +45,14 @@ describe('build-models', () => {
       }
       const m = await loadBagRM(dirReader(join(dir, 'models/scpo-glove-rm')));
       expect(m.params.config.hidden).toBe(4);
+      // The studio keeps only the parsed bundled model and re-exports its ONNX bytes for each scoring worker
+      // (src/workers/experiment.worker.ts): the file must be exactly that export, or the scores would differ.
+      const file = await readFile(join(dir, 'models/scpo-glove-rm/onnx/model.onnx'));
+      expect(Buffer.compare(file, Buffer.from(exportBagRMOnnx(m.params)))).toBe(0);
+      // Both onnxruntime-web builds the studio loads: the JSEP one for WebGPU sessions, the wasm-only one otherwise.
+      for (const f of ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) {
+        expect((await stat(join(dir, 'ort', f))).size).toBeGreaterThan(1000);
+      }
       const manifest = join(dir, 'models/scpo-glove-rm/.build.json');
       const before = await readFile(manifest, 'utf8');
       const t0 = performance.now();
