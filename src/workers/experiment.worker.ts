@@ -232,7 +232,7 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
     };
     const encoded = bundled ? await prepared!.encoded : undefined;
     live();
-    const scoring = ortGlobalScorer(msg.id, onnx, model, msg.backend, backend.name, fallback, bundled ? takePreparedScoring(version) : null);
+    const scoring = ortGlobalScorer(msg.id, onnx, model, msg.backend, backend.name, fallback, bundled ? takePreparedScoring() : null);
     disposeScoring = scoring.dispose;
     const store = new ModelStore(model.params);
     const config = resolveConfig(msg.config);
@@ -471,8 +471,8 @@ interface ScoringStart {
   prefer: OrtPreference;
 }
 
-/** Spawns the scoring worker and loads `onnx` into onnxruntime-web there (the bytes are transferred). */
-function startScoring(onnx: Uint8Array, prefer: OrtPreference): ScoringStart {
+/** Spawns the scoring worker and loads `onnx` into onnxruntime-web there (the bytes are transferred, or a URL). */
+function startScoring(onnx: Uint8Array | { url: string }, prefer: OrtPreference): ScoringStart {
   const client = ScoringClient.spawn();
   // A worker that starts but never answers must not stall the run.
   const ready = Promise.race([
@@ -484,59 +484,61 @@ function startScoring(onnx: Uint8Array, prefer: OrtPreference): ScoringStart {
 }
 
 /**
- * What a bundled-model run needs before it can train, prepared in the idle time after the data load (the user reads
- * the page before pressing Run): the model, the tokenized items of the loaded data, and the scoring worker with
- * onnxruntime-web's 28 MB wasm compiled and the session created (~1.3 s on 2 busy cores, bench:studio). The first run
- * on that data takes the scoring worker (and releases it after scoring, as always); the tokens stay for later runs.
+ * The bundled model's scoring worker, started ahead: onnxruntime-web's wasm compiled and the session created
+ * (~0.5 s of CPU, then ~0.6 s of V8 optimizing onnxruntime's init code on a background thread and ~+80 MiB meanwhile,
+ * bench:studio). It starts with the worker's first data load, not after it: it needs only the model, and by the time
+ * the user has read the data and pressed Run, the compile and its memory are over (a Run 1 s after the data showed
+ * used to land in them). A run with the bundled model takes it (and releases it after scoring, as always); the next
+ * data load starts another. Another model's run drops it.
  */
-let prepared: { version: number; encoded: Promise<EncodedItems>; scoring: ScoringStart | null; noScoring?: true } | null = null;
+let spare: { start: ScoringStart; warmed: boolean } | null = null;
 
-/** Releases the prepared scoring worker (now, or as soon as it has started). */
-function dropPreparedScoring(): void {
-  if (!prepared) return;
-  prepared.scoring?.client.dispose();
-  prepared.scoring = null;
-  prepared.noScoring = true;
+function prepareScoring(): void {
+  // The scoring worker fetches the file itself (from the HTTP cache after the first time): it starts now, while this
+  // worker loads the data and parses the model. The file is exportBagRMOnnx of the params this worker parses from it
+  // (src/pipeline/rm/build-models.test.ts), so a spare and a run-started scoring worker score alike.
+  spare ??= { start: startScoring({ url: new URL(ONNX_FILE, BUNDLED_MODEL_URL).href }, 'auto'), warmed: false };
 }
+
+/** Releases the prepared scoring worker. */
+function dropPreparedScoring(): void {
+  spare?.start.client.dispose();
+  spare = null;
+}
+
+/** The prepared scoring worker (taken: a run uses it once), or null. */
+function takePreparedScoring(): ScoringStart | null {
+  const st = spare?.start ?? null;
+  spare = null;
+  return st;
+}
+
+/**
+ * The tokenized items of the loaded data for the bundled model, made in the idle time after the data load (the user
+ * reads the page before pressing Run); kept for later runs on that data.
+ */
+let prepared: { version: number; encoded: Promise<EncodedItems> } | null = null;
 
 const WARMUP_ITEMS = 2048;
 
 function prepareRun(version: number, data: PreferenceData): void {
+  prepareScoring();
   if (prepared?.version === version) return;
-  prepared?.scoring?.client.dispose();
-  const model = loadModel({ kind: 'bundled' });
-  // Both wait for the model; the scoring worker starts first, so its wasm compiles while this worker tokenizes.
-  const scoring = model.then(({ model: m, onnx }) => startScoring(onnx ?? exportBagRMOnnx(m.params), 'auto'));
-  const entry: NonNullable<typeof prepared> = {
+  const entry = {
     version,
-    encoded: scoring.catch(() => null).then(() => model).then(({ model: m }) => encodeItems(m.tokenizer, data.items, m.params.config)),
-    scoring: null,
+    encoded: loadModel({ kind: 'bundled' }).then(({ model: m }) => encodeItems(m.tokenizer, data.items, m.params.config)),
   };
-  void scoring.then(
-    (st) => {
-      if (prepared !== entry || entry.noScoring) return st.client.dispose();
-      entry.scoring = st;
-      // A first small scoring call: V8 compiles onnxruntime's hot wasm functions with its optimizing tier while it
-      // runs (seconds of CPU on background threads), better now than during the run. Its scores are not used; the
-      // run's own call queues behind it and scores the same way (inference keeps no state).
-      void Promise.all([st.ready, entry.encoded]).then(([, enc]) =>
-        prepared === entry && entry.scoring === st ? st.client.score(enc, Int32Array.from({ length: Math.min(WARMUP_ITEMS, enc.count) }, (_, i) => i)) : null,
-      ).catch(() => {});
-    },
-    () => {},
-  );
   entry.encoded.catch(() => {});
   prepared = entry;
-}
-
-/** The prepared scoring worker for this data (taken: a run uses it once), or null. */
-function takePreparedScoring(version: number): ScoringStart | null {
-  if (prepared?.version !== version || !prepared.scoring) return null;
-  const st = prepared.scoring;
-  // Taken once: a later run on this data starts its own.
-  prepared.scoring = null;
-  prepared.noScoring = true;
-  return st;
+  // A first small scoring call on the spare scoring worker: V8 compiles onnxruntime's hot wasm functions with its
+  // optimizing tier while it runs, better now than during the run. Its scores are not used; the run's own call queues
+  // behind it and scores the same way (inference keeps no state).
+  const sp = spare;
+  if (!sp || sp.warmed) return;
+  sp.warmed = true;
+  void Promise.all([sp.start.ready, entry.encoded])
+    .then(([, enc]) => (spare === sp ? sp.start.client.score(enc, Int32Array.from({ length: Math.min(WARMUP_ITEMS, enc.count) }, (_, i) => i)) : null))
+    .catch(() => {});
 }
 
 /**
@@ -563,7 +565,7 @@ function ortGlobalScorer(
   const ready = (async (): Promise<string | null> => {
     const t0 = performance.now();
     try {
-      // The scoring worker started ahead for this model and preference (prepareRun), else a new one.
+      // The scoring worker started ahead for this model and preference (prepareScoring), else a new one.
       const start = warm && warm.prefer === prefer ? warm : startScoring(onnx ?? exportBagRMOnnx(model.params), prefer);
       if (warm && start !== warm) warm.client.dispose();
       client = start.client;
@@ -703,6 +705,8 @@ self.onmessage = (ev: MessageEvent<unknown>) => {
     return;
   }
   if (msg.type === 'load') {
+    // The default model's scoring worker needs no data: it starts now, alongside the data load.
+    prepareScoring();
     loadAndReport(msg.id, msg.data, msg.strict, 0).then(
       // The default model's run on this data, made ready while the user looks at the page.
       ({ data, version }) => prepareRun(version, data),

@@ -102,12 +102,15 @@ export class ScoringClient {
     return job;
   }
 
-  /** Loads the model; `model`'s buffer is transferred (detached here) when the view covers all of it. */
-  async init(model: Uint8Array, opts: ScoringInitOptions): Promise<ScoringReady> {
-    const buf = ownBuffer(model);
+  /**
+   * Loads the model: its bytes (the buffer is transferred, detached here, when the view covers all of it), or the
+   * absolute URL of the ONNX file, which the scoring worker fetches itself.
+   */
+  async init(model: Uint8Array | { url: string }, opts: ScoringInitOptions): Promise<ScoringReady> {
+    const buf = model instanceof Uint8Array ? ownBuffer(model) : { url: model.url };
     const r = await this.request((id) => ({
       msg: { type: 'init', id, model: buf, prefer: opts.prefer ?? 'auto', wasmPaths: opts.wasmPaths, numThreads: opts.numThreads, batchItems: opts.batchItems, ...(opts.modelKind ? { modelKind: opts.modelKind } : {}) },
-      transfer: [buf],
+      transfer: buf instanceof ArrayBuffer ? [buf] : [],
     }));
     if (r.type !== 'ready') throw new Error(`scoring worker answered ${r.type} to init`);
     this.ready = { ep: r.ep, reason: r.reason, initMs: r.initMs, adapter: r.adapter };

@@ -4,11 +4,14 @@ import type { EncodedItems } from '../pipeline/rm/types.ts';
 import type { OrtEp, OrtModelKind, OrtPreference } from './ort-scorer.ts';
 
 export type ToScoring =
-  /** Creates the session; `model` is the ONNX file (transferred). Answered by 'ready' or 'error'. */
+  /**
+   * Creates the session; `model` is the ONNX file (transferred) or its absolute URL (fetched by the scoring worker, so
+   * its session can start before the sender has the file). Answered by 'ready' or 'error'.
+   */
   | {
       type: 'init';
       id: number;
-      model: ArrayBuffer;
+      model: ArrayBuffer | { url: string };
       prefer: OrtPreference;
       /** URL prefix of onnxruntime-web's wasm files (e.g. "/ort/"). */
       wasmPaths: string;
@@ -53,7 +56,9 @@ export function parseToScoring(v: unknown): ToScoring | null {
   if (!isRecord(v) || typeof v.id !== 'number') return null;
   switch (v.type) {
     case 'init': {
-      if (!(v.model instanceof ArrayBuffer) || typeof v.prefer !== 'string' || !PREFS.has(v.prefer) || typeof v.wasmPaths !== 'string') return null;
+      const m = v.model;
+      if (!(m instanceof ArrayBuffer) && !(isRecord(m) && typeof m.url === 'string')) return null;
+      if (typeof v.prefer !== 'string' || !PREFS.has(v.prefer) || typeof v.wasmPaths !== 'string') return null;
       const opt = (x: unknown): number | undefined => (typeof x === 'number' && Number.isInteger(x) && x > 0 ? x : undefined);
       const mk = v.modelKind as Record<string, unknown> | undefined;
       let modelKind: OrtModelKind | undefined;
@@ -65,7 +70,7 @@ export function parseToScoring(v: unknown): ToScoring | null {
       return {
         type: 'init',
         id: v.id,
-        model: v.model,
+        model: m instanceof ArrayBuffer ? m : { url: m.url as string },
         prefer: v.prefer as OrtPreference,
         wasmPaths: v.wasmPaths,
         numThreads: opt(v.numThreads),

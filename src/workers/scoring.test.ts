@@ -131,6 +131,20 @@ describe('scoring worker + client (in-process)', () => {
     await expect(client.score(items)).rejects.toThrow(/no model/);
   });
 
+  it('init by URL: the scoring worker fetches the file itself; a file it cannot read is named in the error', async () => {
+    const p = params(6);
+    const items = randomItems(7, 40);
+    const client = new ScoringClient(endpoint);
+    const url = `data:application/octet-stream;base64,${Buffer.from(exportBagRMOnnx(p)).toString('base64')}`;
+    expect((await client.init({ url }, { wasmPaths: '', numThreads: 1 })).ep).toBe('wasm');
+    expect(maxDiff(await client.score(items), scoreItems(p, items))).toBeLessThan(1e-4);
+    await client.release();
+    // Port 9 (discard) on localhost: nothing listens there, so the fetch fails.
+    await expect(new ScoringClient(endpoint).init({ url: 'http://127.0.0.1:9/models/x/onnx/model.onnx' }, { wasmPaths: '', numThreads: 1 })).rejects.toThrow(
+      /model file http:\/\/127\.0\.0\.1:9\/models\/x\/onnx\/model\.onnx could not be read/,
+    );
+  });
+
   it('a malformed request is answered with an error, and a dead worker rejects what is pending', async () => {
     const replies: unknown[] = [];
     const prev = endpoint.onmessage;
@@ -171,6 +185,8 @@ describe('scoring protocol validators', () => {
       numThreads: undefined,
     });
     expect(parseToScoring({ type: 'init', id: 1, model: new Uint8Array(4), prefer: 'auto', wasmPaths: '/ort/' })).toBeNull();
+    expect(parseToScoring({ type: 'init', id: 1, model: { url: 'http://h/m.onnx', extra: 1 }, prefer: 'auto', wasmPaths: '/ort/' })).toMatchObject({ model: { url: 'http://h/m.onnx' } });
+    expect(parseToScoring({ type: 'init', id: 1, model: { url: 5 }, prefer: 'auto', wasmPaths: '/ort/' })).toBeNull();
     expect(parseToScoring({ type: 'init', id: 1, model: new ArrayBuffer(4), prefer: 'gpu', wasmPaths: '/ort/' })).toBeNull();
     expect(parseToScoring({ type: 'nope', id: 1 })).toBeNull();
     expect(parseFromScoring({ type: 'scores', id: 2, scores: new Float32Array(3), ms: 1 })?.type).toBe('scores');

@@ -14,6 +14,17 @@ function post(msg: FromScoring, transfer: Transferable[] = []): void {
 }
 
 let scorer: OrtScorer | null = null;
+
+async function fetchModel(url: string): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`model file ${url} could not be read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!res.ok) throw new Error(`model file ${url} could not be read: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
 let queue: Promise<void> = Promise.resolve();
 
 async function handle(msg: ToScoring): Promise<void> {
@@ -22,7 +33,7 @@ async function handle(msg: ToScoring): Promise<void> {
       case 'init': {
         if (scorer) await scorer.release();
         scorer = null;
-        const s = await OrtScorer.create(new Uint8Array(msg.model), {
+        const s = await OrtScorer.create(msg.model instanceof ArrayBuffer ? new Uint8Array(msg.model) : await fetchModel(msg.model.url), {
           prefer: msg.prefer,
           wasmPaths: msg.wasmPaths,
           numThreads: msg.numThreads,
