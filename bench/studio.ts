@@ -4,8 +4,9 @@
 // GPU, utility processes; PSS shares pages fairly between them), sampled every 200 ms, peak and idle.
 // Needs a production build (`npx vite build`); prints the figures and saves bench/results/studio.json (and appends
 // the run to bench/results/studio-history.json, so before/after runs on the same machine sit side by side).
-// Usage: npm run bench:studio [-- --label <text>] [--workers N] [--settle ms] [--dist dir] [--timeline] [--no-save] [--profile <file>] [--trace <file>]
-// --timeline prints when each worker message arrived (always saved); --no-save: print only (exploring);
+// Usage: npm run bench:studio [-- --label <text>] [--workers N] [--settle ms] [--dist dir] [--timeline] [--no-save] [--profile <file>] [--trace <file>] [--load-only]
+// --timeline prints when each worker message arrived (always saved); --no-save: print only (exploring); --load-only:
+// no Run, only the PSS over the page's first 8 s (printed, not saved);
 // --profile <file>: save the page main thread's CPU profile (.cpuprofile, for Chrome DevTools) from click to table;
 // --trace <file>: save the Chromium performance trace of the same span (chrome://tracing or DevTools' Performance panel;
 // TRACE_CATEGORIES=a,b to choose categories). The span is always traced (in memory) for the main thread's tasks and
@@ -184,7 +185,21 @@ async function main(): Promise<void> {
         }
       } as typeof Worker;
     });
+    const loadT0 = performance.now();
     await page.goto(url + '/');
+    // --load-only: no Run; the PSS of the tree every 200 ms for 8 s from the navigation (what loading the page and the
+    // worker's preparation of the default run cost by themselves, e.g. onnxruntime-web's start-up).
+    if (process.argv.includes('--load-only')) {
+      const series: { atMs: number; total: number }[] = [];
+      while (performance.now() - loadT0 < 8000) {
+        await new Promise((r) => setTimeout(r, 200));
+        series.push({ atMs: Math.round(performance.now() - loadT0), total: Math.round(pssMiB(processTree(marker))) });
+      }
+      const peak = series.reduce((a, p) => (p.total > a.total ? p : a), series[0]);
+      console.log(`Studio page load, no Run${label ? ` [${label}]` : ''}: peak PSS ${peak.total} MiB at ${(peak.atMs / 1000).toFixed(1)} s, settled ${series[series.length - 1].total} MiB at 8 s`);
+      console.log(`  PSS total             ${series.filter((_, i) => i % 2 === 0).map((p) => `${(p.atMs / 1000).toFixed(1)}s ${p.total}`).join(', ')}`);
+      return;
+    }
     if (workers) {
       await page.evaluate((n) => localStorage.setItem('scpo-studio.workers', n), workers);
       await page.reload();

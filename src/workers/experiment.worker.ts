@@ -214,7 +214,8 @@ async function run(msg: Extract<ReturnType<typeof parseToWorker>, { type: 'run' 
       await runUseLite(msg, data, sink, control);
       return;
     }
-    // The bundled model's tokens and scoring worker: prepared after the data load, or started now.
+    // The bundled model's tokens: made after the data load, or now. Its scoring worker: the spare one started with the
+    // data load when there is one (a run takes it), else one started now (ortGlobalScorer).
     const bundled = msg.model.kind === 'bundled';
     if (bundled) prepareRun(version, data);
     post({ type: 'status', id: msg.id, message: 'loading the reward model' });
@@ -522,7 +523,6 @@ let prepared: { version: number; encoded: Promise<EncodedItems> } | null = null;
 const WARMUP_ITEMS = 2048;
 
 function prepareRun(version: number, data: PreferenceData): void {
-  prepareScoring();
   if (prepared?.version === version) return;
   const entry = {
     version,

@@ -1,5 +1,6 @@
 // The scoring worker: one onnxruntime-web session of the global RM (webgpu EP, wasm fallback). Requests are
 // handled strictly one after another, so calls on the session never overlap; scores go back as transfers.
+import { fetchReader } from '../pipeline/rm/files.ts';
 import { OrtScorer } from './ort-scorer.ts';
 import { parseToScoring } from './scoring-protocol.ts';
 import type { FromScoring, ToScoring } from './scoring-protocol.ts';
@@ -15,16 +16,16 @@ function post(msg: FromScoring, transfer: Transferable[] = []): void {
 
 let scorer: OrtScorer | null = null;
 
+/** The model file at `url`, read with fetchReader's retries (two workers fetching it at once can fail one). */
 async function fetchModel(url: string): Promise<Uint8Array> {
-  let res: Response;
+  const cut = url.lastIndexOf('/') + 1;
   try {
-    res = await fetch(url);
+    return await fetchReader(url.slice(0, cut))(url.slice(cut));
   } catch (e) {
     throw new Error(`model file ${url} could not be read: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (!res.ok) throw new Error(`model file ${url} could not be read: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
 }
+
 let queue: Promise<void> = Promise.resolve();
 
 async function handle(msg: ToScoring): Promise<void> {
